@@ -1,0 +1,66 @@
+import { parseStructured } from '../input/structured.js';
+import type { Catalog, CatalogRelease, ComponentTemplate, Issue } from '../model/index.js';
+import { catalogFileSchema, catalogKeys, releaseFileSchema, releaseKeys } from './schema.js';
+
+export interface CatalogFile {
+  /** Path relative to the catalog directory, e.g. `releases/v1.34.2.yaml`. */
+  path: string;
+  text: string;
+}
+
+export const CATALOG_INDEX = 'catalog.yaml';
+
+/** The catalog's files → a catalog, or every problem in them (each with file and line:col). */
+export function parseCatalog(dir: string, files: readonly CatalogFile[]): { catalog?: Catalog; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const index = files.find((f) => f.path === CATALOG_INDEX);
+  if (!index) {
+    return { issues: [{ rule: 'catalog', severity: 'error', path: '', file: `${dir}/${CATALOG_INDEX}`, message: 'catalog index is missing', hint: 'a catalog directory holds catalog.yaml and releases/*.yaml' }] };
+  }
+  const head = parseStructured(index.text, `${dir}/${index.path}`, catalogFileSchema, catalogKeys);
+  issues.push(...head.issues);
+
+  const releases: CatalogRelease[] = [];
+  for (const f of files.filter((x) => x.path.startsWith('releases/')).sort((a, b) => a.path.localeCompare(b.path))) {
+    const file = `${dir}/${f.path}`;
+    const r = parseStructured(f.text, file, releaseFileSchema, releaseKeys);
+    issues.push(...r.issues);
+    if (!r.value) continue;
+    const v = r.value;
+    if (`releases/${v.version}.yaml` !== f.path) {
+      issues.push({ rule: 'catalog', severity: 'error', path: 'version', file, ...r.positions?.valueAt('version'), message: `${v.version} does not match the file name`, hint: `name the file releases/${v.version}.yaml` });
+    }
+    releases.push({ version: v.version, provenance: v.provenance, arch: v.arch, versions: v.versions, pinned: v.pinned, images: v.images.map((i) => ({ ...i, aliases: i.aliases })) });
+  }
+  if (!head.value) return { issues };
+
+  const components: ComponentTemplate[] = Object.entries(head.value.components).map(([name, c]) => ({ name, ...c }));
+  for (const c of components) {
+    if (!(c.source in head.value.sources)) {
+      issues.push({ rule: 'catalog', severity: 'error', path: `components.${c.name}.source`, file: `${dir}/${CATALOG_INDEX}`, ...head.positions?.valueAt(`components.${c.name}.source`), message: `unknown source '${c.source}'`, hint: `define it under sources` });
+    }
+  }
+  for (const rel of releases) {
+    for (const c of components) {
+      if (!(c.versionOf in rel.versions)) {
+        issues.push({ rule: 'catalog', severity: 'error', path: 'versions', file: `${dir}/releases/${rel.version}.yaml`, message: `no version for '${c.versionOf}' (needed by component ${c.name})`, hint: `add versions.${c.versionOf}` });
+      }
+    }
+  }
+  if (issues.some((i) => i.severity === 'error')) return { issues };
+  return { catalog: { dir, sources: head.value.sources, components, releases }, issues };
+}
+
+export function findRelease(catalog: Catalog, version: string): CatalogRelease | undefined {
+  return catalog.releases.find((r) => r.version === version);
+}
+
+/** Fills {version}, {semver} and {arch} in a catalog path. */
+export function expandTemplate(template: string, vars: { version: string; arch: string }): string {
+  const semver = vars.version.replace(/^v/, '');
+  return template.replaceAll('{version}', vars.version).replaceAll('{semver}', semver).replaceAll('{arch}', vars.arch);
+}
+
+export function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}

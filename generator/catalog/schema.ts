@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { keysOfSchemaAt } from '../input/structured.js';
+
+const roles = z.array(z.enum(['control-plane', 'etcd', 'worker']));
+const condition = z
+  .strictObject({
+    mode: z.enum(['binary', 'kubeadm']).optional(),
+    network: z.enum(['flannel', 'calico', 'bridge']).optional(),
+    addon: z.enum(['coredns', 'metrics-server', 'dashboard', 'ingress-nginx']).optional(),
+    roles: roles.optional(),
+  })
+  .default({});
+
+const checksum = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('pinned') }),
+  z.strictObject({ kind: z.literal('hash-file'), algorithm: z.enum(['sha256', 'sha512']), path: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('sums-file'), algorithm: z.enum(['sha256', 'sha512']), path: z.string().min(1), entry: z.string().min(1) }),
+]);
+
+export const catalogFileSchema = z.strictObject({
+  apiVersion: z.literal('kubeseed/v1alpha1'),
+  kind: z.literal('Catalog'),
+  sources: z.record(z.string(), z.url()),
+  components: z.record(
+    z.string(),
+    z.strictObject({
+      description: z.string(),
+      versionOf: z.string(),
+      source: z.string(),
+      path: z.string().min(1),
+      format: z.enum(['binary', 'tar.gz']),
+      checksum,
+      when: condition,
+    }),
+  ),
+});
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'is not a lower-case hex sha256' });
+
+export const releaseFileSchema = z.strictObject({
+  version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' }),
+  provenance: z.array(z.string()).min(1),
+  arch: z.array(z.enum(['amd64', 'arm64'])).min(1),
+  versions: z.record(z.string(), z.string()),
+  pinned: z.record(z.string(), z.record(z.string(), sha256)).default({}),
+  images: z.array(
+    z.strictObject({
+      name: z.string(),
+      ref: z.string().regex(/^[a-z0-9.-]+(:\d+)?\/[^:@\s]+(:[\w.-]+)$/, { error: 'must be a full reference: registry/repository:tag' }),
+      aliases: z.array(z.string()).default([]),
+      when: condition,
+    }),
+  ),
+});
+
+export const catalogKeys = (segments: readonly PropertyKey[]) => keysOfSchemaAt(catalogFileSchema, segments);
+export const releaseKeys = (segments: readonly PropertyKey[]) => keysOfSchemaAt(releaseFileSchema, segments);

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InputError } from '../model/index.js';
+import { EXIT, type Command, type CommandContext } from './commands.js';
+import { reportIssues, table, type Streams } from './output.js';
+import { planCommand, validateCommand } from './site-commands.js';
+
+export const COMMANDS: Command[] = [validateCommand, planCommand];
+
+function version(root: string): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function mainHelp(): string {
+  return [
+    'gen — turn a site blueprint into everything an air-gapped Kubernetes site needs',
+    '',
+    'Usage: gen <command> [options]',
+    '',
+    'Commands:',
+    table(COMMANDS.map((c) => [`  ${c.name}`, c.summary])),
+    '',
+    'Options:',
+    '  --help, -h     show help (also: gen <command> --help)',
+    '  --version, -V  print the version',
+    '',
+    'Exit codes: 0 ok, 2 bad input (the blueprint, the catalog or the command line), 1 failure.',
+    'Colour is used on a terminal unless NO_COLOR is set.',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [`gen ${c.name} — ${c.summary}`, '', `Usage: ${c.usage}`, '', 'Options:', ...c.help.map((h) => `  ${h}`), '  --help, -h           show this help'].join('\n');
+}
+
+/** Runs one command line; returns the exit code. Errors are reported here, never thrown. */
+export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Promise<number> {
+  const s: Streams = ctx.streams;
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    (first === undefined ? s.err : s.out)(mainHelp());
+    return first === undefined ? EXIT.badInput : EXIT.ok;
+  }
+  if (first === '--version' || first === '-V') {
+    s.out(version(ctx.root));
+    return EXIT.ok;
+  }
+  const cmd = COMMANDS.find((c) => c.name === first);
+  if (!cmd) {
+    s.err(`gen: unknown command '${first}'\n\n${mainHelp()}`);
+    return EXIT.badInput;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    s.out(commandHelp(cmd));
+    return EXIT.ok;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: false, strict: true });
+  } catch (e) {
+    s.err(`gen ${cmd.name}: ${(e as Error).message}\n\nUsage: ${cmd.usage}`);
+    return EXIT.badInput;
+  }
+  try {
+    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, { ...ctx, args: rest });
+  } catch (e) {
+    if (e instanceof InputError) {
+      if (e.issues.length) reportIssues(s, e.issues);
+      s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+      return EXIT.badInput;
+    }
+    s.err(`gen ${cmd.name}: failed: ${(e as Error).stack ?? String(e)}`);
+    return EXIT.failure;
+  }
+}

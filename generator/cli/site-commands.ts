@@ -1,0 +1,75 @@
+import { realFs } from '../io/fs.js';
+import { hasErrors, InputError } from '../model/index.js';
+import { loadSite, type LoadedSite } from '../pipeline/load.js';
+import { buildPlan } from '../plan/index.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext } from './commands.js';
+import { paint, reportIssues, table } from './output.js';
+
+type Values = Record<string, string | boolean | undefined>;
+
+async function load(values: Values, ctx: CommandContext): Promise<LoadedSite> {
+  return loadSite(realFs, {
+    site: (values.site as string | undefined) ?? 'lab1',
+    ...(values.catalog ? { catalog: values.catalog as string } : {}),
+    cwd: ctx.streams.cwd,
+    root: ctx.root,
+  });
+}
+
+export const validateCommand: Command = {
+  name: 'validate',
+  summary: 'check a site blueprint against the schema, the rules and the catalog',
+  usage: 'gen validate [--site NAME|PATH] [--catalog DIR] [--json]',
+  help: SITE_HELP,
+  options: SITE_OPTIONS,
+  async run(values, _pos, ctx) {
+    const loaded = await load(values, ctx);
+    const ok = !hasErrors(loaded.issues) && loaded.resolved !== undefined;
+    if (values.json) {
+      ctx.streams.out(JSON.stringify({ file: loaded.file, valid: ok, issues: loaded.issues }, null, 2));
+    } else {
+      reportIssues(ctx.streams, loaded.issues);
+      if (ok) {
+        const r = loaded.resolved!;
+        ctx.streams.out(
+          `${paint(ctx.streams, 'green', 'valid')}: ${r.name} — ${r.nodes.length} node(s), Kubernetes ${r.kubernetes.version}, ${r.kubernetes.mode} mode, ${r.network.plugin}, catalog ${r.artifacts.catalog}`,
+        );
+      }
+    }
+    return ok ? EXIT.ok : EXIT.badInput;
+  },
+};
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'list every download, image, certificate and node file of the bundle (reads no network, writes nothing)',
+  usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--json]',
+  help: SITE_HELP,
+  options: SITE_OPTIONS,
+  async run(values, _pos, ctx) {
+    const loaded = await load(values, ctx);
+    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
+      reportIssues(ctx.streams, loaded.issues);
+      throw new InputError(`${loaded.file} is not valid`);
+    }
+    if (loaded.issues.length) reportIssues(ctx.streams, loaded.issues);
+    const plan = buildPlan(loaded.resolved, loaded.catalog);
+    const s = ctx.streams;
+    if (values.json) {
+      s.out(JSON.stringify(plan, null, 2));
+      return EXIT.ok;
+    }
+    s.out(paint(s, 'bold', `Site ${plan.site}: Kubernetes ${plan.kubernetesVersion}, ${plan.mode} mode\n`));
+    s.out(paint(s, 'bold', `Downloads (${plan.artifacts.length})`));
+    s.out(table([['artifact', 'checksum', 'nodes'], ...plan.artifacts.map((a) => [a.id, a.checksum.kind === 'pinned' ? `pinned ${a.checksum.sha256!.slice(0, 12)}…` : `${a.checksum.kind} ${a.checksum.url}`, a.nodes.join(',')])]));
+    s.out(paint(s, 'bold', `\nImages (${plan.images.length})`));
+    s.out(table([['reference', 'platform', 'pulled from', 'nodes'], ...plan.images.map((i) => [i.ref, i.platform, i.pullFrom, i.nodes.join(',')])]));
+    s.out(paint(s, 'bold', `\nCertificates and keys (${plan.certificates.length})`));
+    s.out(table([['name', 'CN', 'O', 'certificate on', 'key on'], ...plan.certificates.map((c) => [c.name, c.cn || '-', c.o.join(',') || '-', c.nodes.join(',') || '-', c.keyOnNodes.join(',') || '-'])]));
+    for (const n of plan.nodes) {
+      s.out(paint(s, 'bold', `\nNode ${n.name} (${n.roles.join(', ')}; ${n.arch}): ${n.files.length} files`));
+      s.out(table(n.files.map((f) => [f.mode, f.path, f.origin])));
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,160 @@
+import { LineCounter, parseDocument } from 'yaml';
+import type { core, ZodType } from 'zod';
+import type { Issue } from '../model/index.js';
+import { PositionIndex, joinPath, pathFromSegments } from './positions.js';
+import { didYouMean } from './suggest.js';
+
+const MAX_SYNTAX_ERRORS = 5;
+
+export interface StructuredResult<T> {
+  value?: T;
+  issues: Issue[];
+  positions?: PositionIndex;
+}
+
+/**
+ * YAML text checked against a zod schema: every syntax and schema problem, each with its
+ * line:col. `knownKeysAt` lists the allowed field names at a path, for "did you mean" hints.
+ */
+export function parseStructured<T>(
+  text: string,
+  file: string,
+  schema: ZodType<T>,
+  knownKeysAt: (segments: readonly PropertyKey[]) => string[],
+): StructuredResult<T> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const issues: Issue[] = [];
+  // After the first few, syntax errors are mostly one mistake echoed; the rest would bury it.
+  for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+    const lp = e.linePos?.[0];
+    issues.push({
+      rule: 'yaml-syntax',
+      severity: 'error',
+      path: '',
+      message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+      hint: e.code === 'DUPLICATE_KEY' ? 'each key may appear once in a mapping' : 'fix the YAML syntax',
+      file,
+      ...(lp ? { line: lp.line, col: lp.col } : {}),
+    });
+  }
+  if (doc.errors.length > MAX_SYNTAX_ERRORS) {
+    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, message: `${doc.errors.length - MAX_SYNTAX_ERRORS} more syntax error(s) follow from the ones above`, hint: 'fix the first error and run again' });
+  }
+  if (issues.length) return { issues };
+
+  const positions = new PositionIndex(doc, lineCounter);
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    issues.push({ rule: 'schema', severity: 'error', path: '', message: 'the document must be a YAML mapping', file, line: 1, col: 1 });
+    return { issues, positions };
+  }
+  const result = schema.safeParse(data, { reportInput: true });
+  if (result.success) return { value: result.data, issues, positions };
+  for (const zi of result.error.issues) issues.push(...schemaIssues(zi, file, positions, knownKeysAt));
+  return { issues, positions };
+}
+
+function schemaIssues(
+  zi: core.$ZodIssue,
+  file: string,
+  positions: PositionIndex,
+  knownKeysAt: (segments: readonly PropertyKey[]) => string[],
+): Issue[] {
+  const path = pathFromSegments(zi.path);
+  const at = (p: string) => ({ file, ...positions.valueAt(p) });
+  switch (zi.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeysAt(zi.path);
+      return zi.keys.map((key) => {
+        const keyPath = joinPath(path, key);
+        return {
+          rule: 'unknown-field',
+          severity: 'error' as const,
+          path: keyPath,
+          message: `unknown field '${key}'`,
+          hint: didYouMean(key, known) || 'remove it',
+          file,
+          ...positions.keyAt(keyPath),
+        };
+      });
+    }
+    case 'invalid_type': {
+      const missing = zi.input === undefined;
+      return [
+        {
+          rule: missing ? 'required-field' : 'wrong-type',
+          severity: 'error',
+          path,
+          message: missing ? 'required field is missing' : `expected ${zi.expected}, got ${describe(zi.input)}`,
+          hint: missing ? `add '${String(zi.path.at(-1))}'` : `write a ${zi.expected}`,
+          ...at(path),
+        },
+      ];
+    }
+    case 'invalid_value': {
+      const allowed = zi.values.map(String);
+      const typo = typeof zi.input === 'string' ? didYouMean(zi.input, allowed) : '';
+      return [
+        {
+          rule: 'invalid-value',
+          severity: 'error',
+          path,
+          message: `${describe(zi.input)} is not allowed`,
+          hint: (typo.startsWith('did') ? `${typo} ` : '') + `allowed: ${allowed.join(', ')}`,
+          ...at(path),
+        },
+      ];
+    }
+    case 'invalid_format':
+      return [{ rule: 'invalid-format', severity: 'error', path, message: `${describe(zi.input)} ${zi.message}`, ...at(path) }];
+    case 'too_small': {
+      const message =
+        zi.origin === 'array' ? `needs at least ${zi.minimum} item(s)` : zi.origin === 'string' ? 'must not be empty' : `must be at least ${zi.minimum}`;
+      return [{ rule: 'too-small', severity: 'error', path, message, ...at(path) }];
+    }
+    default:
+      return [{ rule: 'schema', severity: 'error', path, message: zi.message, ...at(path) }];
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return `${typeof v} ${String(v)}`;
+}
+
+interface Def {
+  type: string;
+  [k: string]: unknown;
+}
+
+function defOf(node: unknown): Def | undefined {
+  return (node as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+}
+
+function unwrap(node: unknown): unknown {
+  let def = defOf(node);
+  while (def && ['optional', 'default', 'prefault', 'nullable'].includes(def.type)) {
+    node = def.innerType;
+    def = defOf(node);
+  }
+  return node;
+}
+
+/** Field names a zod object schema allows at a path (through arrays, records and defaults). */
+export function keysOfSchemaAt(schema: unknown, segments: readonly PropertyKey[]): string[] {
+  let node: unknown = schema;
+  for (const seg of segments) {
+    const def = defOf(unwrap(node));
+    if (def?.type === 'object' && typeof seg === 'string') node = (def.shape as Record<string, unknown>)[seg];
+    else if (def?.type === 'array' && typeof seg === 'number') node = def.element;
+    else if (def?.type === 'record') node = def.valueType;
+    else return [];
+  }
+  const def = defOf(unwrap(node));
+  return def?.type === 'object' ? Object.keys(def.shape as object) : [];
+}

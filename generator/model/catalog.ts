@@ -1,0 +1,59 @@
+import type { Addon, Mode, NetworkPlugin, Role } from './site.js';
+
+/** When an artifact or image is needed; every given field must match the site. */
+export interface Condition {
+  mode?: Mode;
+  network?: NetworkPlugin;
+  addon?: Addon;
+  /** The node needs it when it has any of these roles. */
+  roles?: Role[];
+}
+
+export type ChecksumSource =
+  | { kind: 'pinned' }
+  /** A file holding the hash (optionally followed by a file name), e.g. dl.k8s.io `<bin>.sha256`. */
+  | { kind: 'hash-file'; algorithm: 'sha256' | 'sha512'; path: string }
+  /** A `SHA256SUMS`-style list: `<hash>  <name>` lines; `entry` names the line to use. */
+  | { kind: 'sums-file'; algorithm: 'sha256' | 'sha512'; path: string; entry: string };
+
+export interface ComponentTemplate {
+  name: string;
+  /** Key in a release's `versions` that gives this artifact's version. */
+  versionOf: string;
+  /** Key in the catalog's `sources` (overridable per site) giving the base URL. */
+  source: string;
+  /** Path below the source's base URL; placeholders {version}, {semver}, {arch}. */
+  path: string;
+  checksum: ChecksumSource;
+  format: 'binary' | 'tar.gz';
+  when: Condition;
+  description: string;
+}
+
+export interface ImageEntry {
+  /** Logical name, e.g. `pause`, `coredns`. */
+  name: string;
+  /** Canonical reference pulled from (registry.k8s.io, docker.io, quay.io). */
+  ref: string;
+  /** Extra names the image is imported under, e.g. the `k8s.gcr.io` names of older guides. */
+  aliases: string[];
+  when: Condition;
+}
+
+export interface CatalogRelease {
+  version: string;
+  /** Where the facts of this entry come from. */
+  provenance: string[];
+  arch: string[];
+  versions: Record<string, string>;
+  /** Pinned sha256 per component and architecture. */
+  pinned: Record<string, Record<string, string>>;
+  images: ImageEntry[];
+}
+
+export interface Catalog {
+  dir: string;
+  sources: Record<string, string>;
+  components: ComponentTemplate[];
+  releases: CatalogRelease[];
+}

@@ -1,0 +1,5 @@
+export * from './issue.js';
+export * from './site.js';
+export * from './catalog.js';
+export * from './plan.js';
+export * from './ports.js';

@@ -1,0 +1,134 @@
+import { quirk } from '../catalog/quirks.js';
+import type { Mode, ResolvedNode, ResolvedSite, Role } from '../model/index.js';
+
+/**
+ * Every certificate and key pair of a site, as data (DESIGN.md section 5). One table serves binary
+ * and kubeadm modes. Who receives what is stated here and nowhere else; `selectForNode` and the
+ * plan read it.
+ */
+
+export type Usage = 'server' | 'client' | 'ca' | 'signing';
+
+/** Who holds a file: nodes with one of the roles, the bootstrap node, or the operator (dist/admin). */
+export type Holder = { roles: Role[] } | 'all' | 'bootstrap' | 'operator' | 'nobody';
+
+export interface CertSpec {
+  name: string;
+  kind: 'ca' | 'leaf' | 'keypair';
+  /** Issuing CA (leaves only). */
+  ca?: string;
+  /** One certificate per holding node (CN/SANs name the node) rather than one for the site. */
+  perNode: boolean;
+  modes: Mode[];
+  cn?: (site: ResolvedSite, node?: ResolvedNode) => string;
+  o?: (site: ResolvedSite) => string[];
+  usages: Usage[];
+  sans?: (site: ResolvedSite, node?: ResolvedNode) => { dns: string[]; ips: string[] };
+  certOn: Holder;
+  keyOn: Holder | { binary: Holder; kubeadm: Holder };
+  /** Where the files land on a node, without extension (`.crt`/`.key`, or `.pub`/`.key`). */
+  nodePath?: string;
+  /** Embedded in this kubeconfig instead of standing as files. */
+  kubeconfig?: string;
+}
+
+const CP: Holder = { roles: ['control-plane'] };
+const ETCD: Holder = { roles: ['etcd'] };
+const both = (m: Mode[] = ['binary', 'kubeadm']) => m;
+const noSans = () => ({ dns: [], ips: [] });
+/** From 1.29 kubeadm puts admin and apiserver-kubelet-client in a group bound to cluster-admin, not system:masters. */
+const adminGroup = (s: ResolvedSite) => [quirk('clusterAdminsGroup', s.kubernetes.minor) ? 'kubeadm:cluster-admins' : 'system:masters'];
+
+export const CERTS: CertSpec[] = [
+  { name: 'ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'kubernetes', usages: ['ca'], certOn: 'all', keyOn: CP, nodePath: '/etc/kubernetes/pki/ca' },
+  { name: 'etcd-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'etcd-ca', usages: ['ca'], certOn: { roles: ['control-plane', 'etcd'] }, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: '/etc/kubernetes/pki/etcd/ca' },
+  { name: 'front-proxy-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'front-proxy-ca', usages: ['ca'], certOn: CP, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: '/etc/kubernetes/pki/front-proxy-ca' },
+  {
+    name: 'apiserver', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver',
+    cn: () => 'kube-apiserver',
+    sans: (s, n) => ({ dns: uniq([...s.derived.apiserverSANs.dns, ...(n ? [n.name] : [])]), ips: uniq([...s.derived.apiserverSANs.ips, ...(n ? [n.ip] : [])]) }),
+  },
+  { name: 'apiserver-kubelet-client', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver-kubelet-client', cn: () => 'kube-apiserver-kubelet-client', o: adminGroup },
+  { name: 'apiserver-etcd-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver-etcd-client', cn: () => 'kube-apiserver-etcd-client', o: () => ['system:masters'] },
+  { name: 'front-proxy-client', kind: 'leaf', ca: 'front-proxy-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/front-proxy-client', cn: () => 'front-proxy-client' },
+  { name: 'etcd-server', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/server', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
+  { name: 'etcd-peer', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/peer', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
+  { name: 'etcd-healthcheck-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/healthcheck-client', cn: () => 'kube-etcd-healthcheck-client', o: () => ['system:masters'] },
+  { name: 'controller-manager', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/controller-manager.conf', cn: () => 'system:kube-controller-manager' },
+  { name: 'scheduler', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/scheduler.conf', cn: () => 'system:kube-scheduler' },
+  { name: 'admin', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'operator', keyOn: 'operator', kubeconfig: 'admin/admin.kubeconfig', cn: () => 'kubernetes-admin', o: adminGroup },
+  /**
+   * The bootstrap node applies the cluster manifests (and, from 1.29, the binding that makes
+   * kubeadm:cluster-admins work) before any other identity has rights. It already holds the CA
+   * key, so a system:masters credential there grants nothing new.
+   */
+  { name: 'bootstrapper', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'bootstrap', keyOn: 'bootstrap', kubeconfig: '/etc/kubernetes/kubeseed-bootstrap.conf', cn: () => 'kubeseed:bootstrapper', o: () => ['system:masters'] },
+  { name: 'kubelet-client', kind: 'leaf', ca: 'ca', perNode: true, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/etc/kubernetes/kubelet.conf', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'] },
+  { name: 'kubelet-serving', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: 'all', keyOn: 'all', nodePath: '/var/lib/kubelet/pki/kubelet', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'], sans: (_s, n) => ({ dns: [n!.name], ips: [n!.ip] }) },
+  { name: 'kube-proxy', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/var/lib/kube-proxy/kubeconfig', cn: () => 'system:kube-proxy' },
+  { name: 'sa', kind: 'keypair', perNode: false, modes: both(), usages: ['signing'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/sa' },
+];
+
+function etcdSans(n: ResolvedNode) {
+  return { dns: [n.name, 'localhost'], ips: [n.ip, '127.0.0.1', '::1'] };
+}
+
+function uniq(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+export function holds(holder: Holder, site: ResolvedSite, node: ResolvedNode): boolean {
+  if (holder === 'all') return true;
+  if (holder === 'nobody' || holder === 'operator') return false;
+  if (holder === 'bootstrap') return node.name === site.derived.bootstrapNode;
+  return holder.roles.some((r) => node.roles.includes(r));
+}
+
+export function keyHolder(spec: CertSpec, mode: Mode): Holder {
+  const k = spec.keyOn;
+  return typeof k === 'object' && 'binary' in k ? k[mode] : k;
+}
+
+export function certsForMode(mode: Mode): CertSpec[] {
+  return CERTS.filter((c) => c.modes.includes(mode));
+}
+
+/** A certificate as issued for the site: per-node specs are expanded to `name/node`. */
+export interface CertInstance {
+  id: string;
+  spec: CertSpec;
+  node?: ResolvedNode;
+  cn: string;
+  o: string[];
+  sans: { dns: string[]; ips: string[] };
+  /** Node names that receive the certificate (and `operator`). */
+  certNodes: string[];
+  keyNodes: string[];
+}
+
+export function certInstances(site: ResolvedSite): CertInstance[] {
+  const mode = site.kubernetes.mode;
+  const out: CertInstance[] = [];
+  for (const spec of certsForMode(mode)) {
+    const receivers = (h: Holder, only?: ResolvedNode) => {
+      const names = site.nodes.filter((n) => (!only || n === only) && holds(h, site, n)).map((n) => n.name);
+      return h === 'operator' ? [...names, 'operator'] : names;
+    };
+    const make = (node?: ResolvedNode): CertInstance => ({
+      id: node ? `${spec.name}/${node.name}` : spec.name,
+      spec,
+      ...(node ? { node } : {}),
+      cn: spec.cn?.(site, node) ?? '',
+      o: spec.o?.(site) ?? [],
+      sans: (spec.sans ?? noSans)(site, node),
+      certNodes: receivers(spec.certOn, node),
+      keyNodes: receivers(keyHolder(spec, mode), node),
+    });
+    if (spec.perNode) {
+      for (const n of site.nodes.filter((x) => holds(spec.certOn, site, x))) out.push(make(n));
+    } else {
+      out.push(make());
+    }
+  }
+  return out;
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { keysOfSchemaAt } from '../input/structured.js';
+
+/**
+ * The site blueprint, field by field. This is the one source of truth: validation, defaults,
+ * the TypeScript type of a written site and `blueprints/schema/site.schema.json` all come from it.
+ * Formats that need a good message (addresses, CIDRs, durations) are checked by the named rules
+ * in `rules.ts`, not here, so the schema only says "a string".
+ */
+
+const text = (description: string) => z.string().min(1).describe(description);
+
+const nodeSchema = z
+  .strictObject({
+    name: text('Host name of the node; a DNS-1123 label (lower case letters, digits, "-").'),
+    address: text('IPv4 address with prefix length, e.g. 192.168.93.45/24.'),
+    gateway: text('Default gateway; must lie inside the node subnet.'),
+    dns: z.array(z.string()).default([]).describe('DNS resolvers for the node.'),
+    mac: z
+      .string()
+      .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'is not a MAC address (six hex pairs separated by ":")' })
+      .optional()
+      .describe('MAC address of the NIC the static address is bound to (matched in network-config).'),
+    arch: z.enum(['amd64', 'arm64']).optional().describe('CPU architecture; defaults to the first of spec.artifacts.arch.'),
+    roles: z
+      .array(z.enum(['control-plane', 'etcd', 'worker']))
+      .min(1)
+      .describe('What the node runs.'),
+  })
+  .describe('One machine of the site.');
+
+export const siteSchema = z
+  .strictObject({
+    apiVersion: z.literal('kubeseed/v1alpha1').describe('Blueprint format version.'),
+    kind: z.literal('Site'),
+    metadata: z.strictObject({
+      name: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'must be a DNS-1123 label (lower case letters, digits and "-")' })
+        .describe('Site name; names the output directory.'),
+    }),
+    spec: z.strictObject({
+      kubernetes: z.strictObject({
+        version: z
+          .string()
+          .regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' })
+          .describe('Kubernetes release; must exist in the catalog.'),
+        mode: z
+          .enum(['binary', 'kubeadm'])
+          .default('binary')
+          .describe('binary: systemd units as in the "hard way"; kubeadm: kubeadm init/join with pre-made certificates.'),
+        clusterDomain: z.string().default('cluster.local').describe('DNS domain of the cluster.'),
+        serviceCIDR: z
+          .string()
+          .default('10.254.0.0/16')
+          .describe('Service network; the apiserver service IP is its first address.'),
+        podCIDR: z.string().default('172.30.0.0/16').describe('Pod network.'),
+        clusterDNS: z.string().optional().describe('Cluster DNS service IP; defaults to the second address of serviceCIDR.'),
+        nodePortRange: z.string().default('30000-32767').describe('NodePort range, "from-to".'),
+        proxyMode: z.enum(['ipvs', 'iptables']).default('ipvs').describe('kube-proxy mode.'),
+      }),
+      controlPlane: z
+        .strictObject({
+          loadBalancer: z
+            .enum(['local', 'vip', 'none'])
+            .default('local')
+            .describe('local: a proxy on every node at 127.0.0.1:8443; vip: keepalived + haproxy; none: the first control plane.'),
+          vip: z.string().optional().describe('Virtual IP when loadBalancer is vip.'),
+        })
+        .prefault({}),
+      network: z
+        .strictObject({
+          plugin: z
+            .enum(['flannel', 'calico', 'bridge'])
+            .default('flannel')
+            .describe('bridge uses static routes between nodes and needs no image.'),
+          interface: z.string().optional().describe('Host interface the CNI binds to; defaults to the one holding the node address.'),
+        })
+        .prefault({}),
+      addons: z
+        .array(z.enum(['coredns', 'metrics-server', 'dashboard', 'ingress-nginx']))
+        .default(['coredns', 'metrics-server'])
+        .describe('Cluster add-ons applied at first boot.'),
+      os: z
+        .strictObject({
+          family: z.enum(['debian', 'ubuntu', 'rhel']).default('debian'),
+          version: z.string().optional().describe('OS release, e.g. "12" or "22.04"; used for version-specific warnings.'),
+          timezone: z.string().default('UTC'),
+          ntpServers: z.array(z.string()).default([]).describe('Time sources inside the site; none means the nodes keep their own clocks.'),
+          sshAuthorizedKeys: z.array(z.string()).default([]),
+          cgroupVersion: z
+            .union([z.literal(1), z.literal(2)])
+            .optional()
+            .describe('cgroup hierarchy the nodes boot with; defaults to 2 (the default of current distributions).'),
+          firewall: z
+            .enum(['open-ports', 'disable'])
+            .default('open-ports')
+            .describe('open-ports opens the cluster ports in firewalld/nftables; disable switches the firewall off.'),
+        })
+        .prefault({}),
+      pki: z
+        .strictObject({
+          keyAlgorithm: z.enum(['rsa-2048', 'rsa-4096', 'ecdsa-p256']).default('rsa-2048'),
+          caValidity: z.string().default('87600h').describe('Lifetime of the CAs, e.g. 87600h.'),
+          certValidity: z.string().default('8760h').describe('Lifetime of leaf certificates, e.g. 8760h.'),
+        })
+        .prefault({}),
+      artifacts: z
+        .strictObject({
+          arch: z
+            .array(z.enum(['amd64', 'arm64']))
+            .min(1)
+            .default(['amd64'])
+            .describe('Architectures to fetch for.'),
+          sources: z
+            .record(z.string(), z.string())
+            .default({})
+            .describe('Base-URL overrides per catalog source, e.g. kubernetes: http://mirror.local/k8s.'),
+          registryMirrors: z
+            .record(z.string(), z.string())
+            .default({})
+            .describe('Registry host → mirror URL, e.g. registry.k8s.io: http://127.0.0.1:5000.'),
+          catalog: z.string().optional().describe('Directory of another catalog, relative to this file.'),
+        })
+        .prefault({}),
+      output: z
+        .strictObject({
+          formats: z
+            .array(z.enum(['nocloud-iso', 'tarball', 'kickstart']))
+            .min(1)
+            .default(['nocloud-iso', 'tarball']),
+          embedPayload: z.boolean().default(false).describe('Put the payload inside every seed ISO.'),
+        })
+        .prefault({}),
+      nodes: z.array(nodeSchema).min(1).describe('The machines of the site.'),
+    }),
+  })
+  .describe('A Kubernetes site that kubeseed turns into boot seeds.');
+
+export type WrittenSite = z.output<typeof siteSchema>;
+export type WrittenNode = WrittenSite['spec']['nodes'][number];
+
+/** The JSON Schema published for editors (`blueprints/schema/site.schema.json`). */
+export function siteJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(siteSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  return { $id: 'https://kubeseed.dev/schema/site.schema.json', title: 'kubeseed Site', ...schema };
+}
+
+/** Field names allowed at a path of the written document (for "did you mean" hints). */
+export function knownKeysAt(segments: readonly PropertyKey[]): string[] {
+  return keysOfSchemaAt(siteSchema, segments);
+}
