@@ -87,7 +87,7 @@ function schemaIssues(
           severity: 'error',
           path,
           message: missing ? 'required field is missing' : `expected ${zi.expected}, got ${describe(zi.input)}`,
-          hint: missing ? `add '${String(zi.path.at(-1))}'` : `write a ${zi.expected}`,
+          hint: missing ? `add '${String(zi.path.at(-1))}'` : `write ${/^[aeiou]/.test(zi.expected) ? 'an' : 'a'} ${zi.expected}`,
           ...at(path),
         },
       ];

@@ -162,7 +162,7 @@ export const RULES: Rule[] = [
         const key = formatNetwork(c);
         if (seenSubnets.has(key)) continue;
         seenSubnets.set(key, i);
-        named.push({ path: nodePath(i, 'address'), label: `node subnet ${key}`, c });
+        named.push({ path: nodePath(i, 'address'), label: `the subnet of ${site.spec.nodes[i]!.name}`, c });
       }
       const out: Issue[] = [];
       for (let a = 0; a < named.length; a++) {

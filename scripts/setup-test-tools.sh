@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the real programs the integration tests run against our output, from Debian's
+# packages. Run as root (CI does, through .ci/run). Safe to run twice.
+set -euo pipefail
+
+PACKAGES=(
+  openssl            # certificate checks (openssl verify, x509 -text)
+  etcd-server        # a real 3-member etcd cluster on loopback with the site's certificates
+  etcd-client        # etcdctl endpoint health over TLS
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-test-tools: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian's etcd-server package starts a system etcd on 127.0.0.1:2379; the tests run their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl stop etcd || true
+fi
+echo "setup-test-tools: ${#PACKAGES[@]} packages present"

@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCatalog } from '../generator/catalog/load.js';
+import { realFs } from '../generator/io/fs.js';
+import type { Catalog } from '../generator/model/index.js';
+
+/** Tests run from dist/test/…; the repository is two levels above this file's directory. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(repoRoot, 'dist', 'generator', 'cli', 'main.js');
+
+export function readRepo(rel: string): string {
+  return readFileSync(join(repoRoot, rel), 'utf8');
+}
+
+export async function loadDefaultCatalog(): Promise<Catalog> {
+  const dir = join(repoRoot, 'blueprints', 'catalog');
+  const paths = (await realFs.listFiles(dir)).filter((p) => p.endsWith('.yaml'));
+  const r = parseCatalog(dir, paths.map((path) => ({ path, text: readFileSync(join(dir, path), 'utf8') })));
+  if (!r.catalog) throw new Error(JSON.stringify(r.issues, null, 2));
+  return r.catalog;
+}
+
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,0 +1,144 @@
+import test from 'ava';
+import type { Catalog } from '../../generator/model/index.js';
+import { RULES, checkRules, parseSite, type WrittenSite } from '../../generator/site/index.js';
+import { loadDefaultCatalog, readRepo } from '../helpers.js';
+
+let catalog: Catalog;
+test.before(async () => {
+  catalog = await loadDefaultCatalog();
+});
+
+function lab1(): WrittenSite {
+  const p = parseSite(readRepo('blueprints/sites/lab1.yaml'), 'lab1.yaml');
+  if (!p.site) throw new Error('lab1 does not parse');
+  return structuredClone(p.site);
+}
+
+type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning' };
+const node = (s: WrittenSite, i: number) => s.spec.nodes[i]!;
+
+/** One violating change per rule, and the path the issue must name. */
+const CASES: Record<string, Case[]> = {
+  'node-name-dns1123': [{ mutate: (s) => (node(s, 1).name = 'Node_2'), path: 'spec.nodes[1].name' }],
+  'node-name-unique': [{ mutate: (s) => (node(s, 2).name = 'k8s-01'), path: 'spec.nodes[2].name' }],
+  'node-address-valid': [
+    { mutate: (s) => (node(s, 2).address = '10.77.0.300/24'), path: 'spec.nodes[2].address' },
+    { mutate: (s) => (node(s, 0).address = '192.168.93.255/24'), path: 'spec.nodes[0].address' },
+    { mutate: (s) => (node(s, 0).address = '192.168.93.45/31'), path: 'spec.nodes[0].address' },
+  ],
+  'node-address-unique': [{ mutate: (s) => (node(s, 1).address = '192.168.93.45/24'), path: 'spec.nodes[1].address' }],
+  'gateway-in-subnet': [
+    { mutate: (s) => (node(s, 1).gateway = '10.0.0.1'), path: 'spec.nodes[1].gateway' },
+    { mutate: (s) => (node(s, 1).gateway = '192.168.93.46'), path: 'spec.nodes[1].gateway' },
+    { mutate: (s) => (node(s, 1).gateway = 'router'), path: 'spec.nodes[1].gateway' },
+  ],
+  'dns-servers-valid': [{ mutate: (s) => (node(s, 0).dns = ['192.168.93.1', 'ns.local']), path: 'spec.nodes[0].dns[1]' }],
+  'mac-unique': [{ mutate: (s) => (node(s, 2).mac = '52:54:00:93:00:45'), path: 'spec.nodes[2].mac' }],
+  'cluster-cidrs-valid': [
+    { mutate: (s) => (s.spec.kubernetes.serviceCIDR = '10.254.0.1/16'), path: 'spec.kubernetes.serviceCIDR' },
+    { mutate: (s) => (s.spec.kubernetes.serviceCIDR = '10.0.0.0/8'), path: 'spec.kubernetes.serviceCIDR' },
+    { mutate: (s) => (s.spec.kubernetes.podCIDR = 'pods'), path: 'spec.kubernetes.podCIDR' },
+  ],
+  'cidrs-disjoint': [
+    { mutate: (s) => (s.spec.kubernetes.podCIDR = '10.254.128.0/17'), path: 'spec.kubernetes.podCIDR' },
+    { mutate: (s) => (s.spec.kubernetes.serviceCIDR = '192.168.0.0/16'), path: 'spec.nodes[0].address' },
+  ],
+  'cluster-dns-in-service-cidr': [
+    { mutate: (s) => (s.spec.kubernetes.clusterDNS = '10.0.0.10'), path: 'spec.kubernetes.clusterDNS' },
+    { mutate: (s) => (s.spec.kubernetes.clusterDNS = '10.254.0.1'), path: 'spec.kubernetes.clusterDNS' },
+  ],
+  'node-port-range': [{ mutate: (s) => (s.spec.kubernetes.nodePortRange = '30000'), path: 'spec.kubernetes.nodePortRange' }],
+  'control-plane-present': [{ mutate: (s) => s.spec.nodes.forEach((n) => (n.roles = ['etcd', 'worker'])), path: 'spec.nodes' }],
+  'etcd-present': [{ mutate: (s) => s.spec.nodes.forEach((n) => (n.roles = ['control-plane', 'worker'])), path: 'spec.nodes' }],
+  'etcd-count-odd': [{ mutate: (s) => (node(s, 2).roles = ['worker']), path: 'spec.nodes', severity: 'warning' }],
+  'vip-valid': [
+    { mutate: (s) => (s.spec.controlPlane.loadBalancer = 'vip'), path: 'spec.controlPlane' },
+    { mutate: (s) => Object.assign(s.spec.controlPlane, { loadBalancer: 'vip', vip: '10.9.9.9' }), path: 'spec.controlPlane.vip' },
+    { mutate: (s) => Object.assign(s.spec.controlPlane, { loadBalancer: 'vip', vip: '192.168.93.47' }), path: 'spec.controlPlane.vip' },
+    { mutate: (s) => (s.spec.controlPlane.vip = '192.168.93.40'), path: 'spec.controlPlane.vip', severity: 'warning' },
+  ],
+  'version-in-catalog': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.99.0'), path: 'spec.kubernetes.version' }],
+  'arch-supported': [
+    { mutate: (s) => Object.assign(s.spec.kubernetes, { version: 'v1.20.2' }) && (s.spec.artifacts.arch = ['amd64', 'arm64']), path: 'spec.artifacts.arch[1]' },
+    { mutate: (s) => (node(s, 0).arch = 'arm64'), path: 'spec.nodes[0].arch' },
+  ],
+  'addons-in-catalog': [],
+  'sources-known': [
+    { mutate: (s) => (s.spec.artifacts.sources = { kubernets: 'http://mirror.local' }), path: 'spec.artifacts.sources.kubernets' },
+    { mutate: (s) => (s.spec.artifacts.sources = { kubernetes: 'mirror.local' }), path: 'spec.artifacts.sources.kubernetes' },
+  ],
+  'registry-mirrors-valid': [{ mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'ftp://x' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' }],
+  'durations-parse': [
+    { mutate: (s) => (s.spec.pki.caValidity = '10y'), path: 'spec.pki.caValidity' },
+    { mutate: (s) => (s.spec.pki.certValidity = '0h'), path: 'spec.pki.certValidity' },
+    { mutate: (s) => (s.spec.pki.certValidity = '99999h'), path: 'spec.pki.certValidity' },
+  ],
+  'pod-cidr-fits-nodes': [{ mutate: (s) => Object.assign(s.spec.network, { plugin: 'bridge' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' }],
+  'cgroup-v2-old-kubernetes': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2'), path: 'spec.os', severity: 'warning' }],
+  'kickstart-needs-rhel': [{ mutate: (s) => (s.spec.output.formats = ['tarball', 'kickstart']), path: 'spec.output.formats[1]', severity: 'warning' }],
+};
+
+test('lab1 breaks no rule', (t) => {
+  t.deepEqual(checkRules({ site: lab1(), catalog }), []);
+});
+
+test('every rule has a name, a summary and a test case here', (t) => {
+  const names = RULES.map((r) => r.name);
+  t.is(new Set(names).size, names.length, 'rule names are unique');
+  for (const r of RULES) {
+    t.true(r.summary.length > 10, r.name);
+    t.true(r.name in CASES, `no test case for rule ${r.name}`);
+  }
+  t.deepEqual(Object.keys(CASES).sort(), [...names].sort());
+});
+
+for (const [rule, cases] of Object.entries(CASES)) {
+  cases.forEach((c, i) => {
+    test(`rule ${rule} #${i + 1} reports ${c.path}`, (t) => {
+      const site = lab1();
+      c.mutate(site);
+      const issues = checkRules({ site, catalog }).filter((x) => x.rule === rule);
+      t.true(issues.length > 0, `rule ${rule} did not fire`);
+      const hit = issues.find((x) => x.path === c.path);
+      t.truthy(hit, `expected ${c.path}, got ${issues.map((x) => x.path).join(', ')}`);
+      t.is(hit!.severity, c.severity ?? 'error');
+      t.true(hit!.message.length > 0);
+    });
+  });
+}
+
+test('rule addons-in-catalog reports an add-on whose images the catalog lacks', (t) => {
+  const site = lab1();
+  site.spec.addons = ['coredns', 'dashboard'];
+  site.spec.network.plugin = 'calico';
+  const stripped: Catalog = { ...catalog, releases: catalog.releases.map((r) => ({ ...r, images: r.images.filter((im) => !im.when.addon?.startsWith('dash') && !im.when.network) })) };
+  const issues = checkRules({ site, catalog: stripped }).filter((x) => x.rule === 'addons-in-catalog');
+  t.deepEqual(issues.map((x) => x.path).sort(), ['spec.addons[1]', 'spec.network.plugin']);
+  site.spec.network.plugin = 'bridge';
+  t.deepEqual(checkRules({ site, catalog: stripped }).filter((x) => x.rule === 'addons-in-catalog').map((x) => x.path), ['spec.addons[1]']);
+});
+
+test('an even etcd count is only a warning; an odd one is silent', (t) => {
+  const site = lab1();
+  t.false(checkRules({ site, catalog }).some((x) => x.rule === 'etcd-count-odd'));
+  node(site, 2).roles = ['worker'];
+  const issues = checkRules({ site, catalog });
+  t.true(issues.every((x) => x.severity === 'warning'));
+});
+
+test('old Kubernetes on a host booted with cgroup v1 is not warned about', (t) => {
+  const site = lab1();
+  site.spec.kubernetes.version = 'v1.20.2';
+  site.spec.os.cgroupVersion = 1;
+  t.false(checkRules({ site, catalog }).some((x) => x.rule === 'cgroup-v2-old-kubernetes'));
+});
+
+test('a node subnet overlapping another node subnet is reported once, at the later node', (t) => {
+  const site = lab1();
+  node(site, 1).address = '10.1.0.5/16';
+  node(site, 1).gateway = '10.1.0.1';
+  node(site, 2).address = '10.1.2.7/24';
+  node(site, 2).gateway = '10.1.2.1';
+  const issues = checkRules({ site, catalog }).filter((x) => x.rule === 'cidrs-disjoint');
+  t.deepEqual(issues.map((x) => x.path), ['spec.nodes[2].address']);
+});
