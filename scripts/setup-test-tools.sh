@@ -27,3 +27,14 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl stop etcd || true
 fi
 echo "setup-test-tools: ${#PACKAGES[@]} packages present"
+
+# Debian's kubectl (kubernetes-client, 1.20) cannot be installed beside the kubectl package these
+# machines ship (both own /usr/bin/kubectl), so its binary is unpacked into the project's cache.
+TOOLS="$(cd "$(dirname "$0")/.." && pwd)/.cache/tools"
+if [ ! -x "$TOOLS/kubernetes-client/usr/bin/kubectl" ]; then
+  mkdir -p "$TOOLS" && tmp="$(mktemp -d)" && chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download kubernetes-client >/dev/null) || { apt-get update -qq && (cd "$tmp" && apt-get download kubernetes-client >/dev/null); }
+  dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$TOOLS/kubernetes-client"
+  rm -rf "$tmp"
+fi
+echo "setup-test-tools: Debian kubectl at $TOOLS/kubernetes-client/usr/bin/kubectl ($("$TOOLS/kubernetes-client/usr/bin/kubectl" version --client --short 2>/dev/null || true))"

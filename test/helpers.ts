@@ -30,3 +30,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+export const toolsDir = join(repoRoot, '.cache', 'tools');
+/** Debian's kubectl, unpacked by scripts/setup-test-tools.sh. */
+export const debianKubectl = join(toolsDir, 'kubernetes-client', 'usr', 'bin', 'kubectl');

@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../model/index.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
+import { certsCommand } from './certs-command.js';
 import { planCommand, validateCommand } from './site-commands.js';
 
-export const COMMANDS: Command[] = [validateCommand, planCommand];
+export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand];
 
 function version(root: string): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;

@@ -1,0 +1,47 @@
+import { realCrypto } from '../io/crypto.js';
+import { realFs } from '../io/fs.js';
+import { hasErrors, InputError } from '../model/index.js';
+import { certsStage, stateDir } from '../pipeline/certs.js';
+import { loadSite } from '../pipeline/load.js';
+import { discoveryHash } from '../pki/secrets.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
+import { paint, reportIssues, table } from './output.js';
+
+export const certsCommand: Command = {
+  name: 'certs',
+  summary: "create the site's PKI if missing (kept and reused afterwards) and list every certificate with its expiry",
+  usage: 'gen certs [--site NAME|PATH] [--state DIR] [--out DIR] [--renew] [--rotate-ca] [--json]',
+  help: [
+    ...SITE_HELP,
+    '--state DIR           site state directory (default: <out>/<site>/state, mode 0700)',
+    '--out DIR             output root (default: ./output)',
+    '--renew               reissue every leaf certificate; CAs are kept',
+    '--rotate-ca           start a new PKI (new CAs, all certificates); the old state is kept as <state>.prev-<time>',
+  ],
+  options: { ...SITE_OPTIONS, state: { type: 'string' }, out: { type: 'string' }, renew: { type: 'boolean' }, 'rotate-ca': { type: 'boolean' } },
+  async run(values, _pos, ctx) {
+    const s = ctx.streams;
+    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
+    if (hasErrors(loaded.issues) || !loaded.resolved) {
+      reportIssues(s, loaded.issues);
+      throw new InputError(`${loaded.file} is not valid`);
+    }
+    if (loaded.issues.length) reportIssues(s, loaded.issues);
+    const site = loaded.resolved;
+    const dir = stateDir(site, { ...(values.state ? { state: values.state as string } : {}), ...(values.out ? { out: values.out as string } : {}), cwd: s.cwd });
+    const rotate = Boolean(values['rotate-ca']);
+    if (rotate) s.err(paint(s, 'yellow', `warning: --rotate-ca makes new CAs: every node must get new seeds, and clients of the old CA stop trusting the cluster`));
+    const result = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, { renew: Boolean(values.renew), rotateCa: rotate });
+    const hash = discoveryHash(result.files.get('pki/ca.crt')!);
+    if (values.json) {
+      s.out(JSON.stringify({ state: dir, discoveryHash: hash, certificates: result.report, warnings: result.warnings, previousState: result.previous }, null, 2));
+      return EXIT.ok;
+    }
+    for (const w of result.warnings) s.err(paint(s, 'yellow', `warning: ${w}`));
+    s.out(table([['certificate', 'CN', 'not after', 'status'], ...result.report.map((r) => [r.id, r.cn || '-', r.notAfter?.slice(0, 10) ?? '-', r.reason ? `${r.status} (${r.reason})` : r.status])]));
+    s.out(`\nstate: ${dir}${result.changed.length ? ` (${result.changed.length} file(s) written)` : ' (unchanged)'}`);
+    if (result.previous) s.out(`previous state kept at ${result.previous}`);
+    s.out(`discovery CA hash: ${hash}`);
+    return EXIT.ok;
+  },
+};

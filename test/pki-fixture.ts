@@ -1,0 +1,23 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { realCrypto } from '../generator/io/crypto.js';
+import type { Catalog, ResolvedSite } from '../generator/model/index.js';
+import { certsStage } from '../generator/pipeline/certs.js';
+import type { PkiOptions } from '../generator/pki/issue.js';
+import { checkSite, parseSite } from '../generator/site/index.js';
+import { readRepo } from './helpers.js';
+
+export function siteFromLab1(catalog: Catalog, edit: (text: string) => string = (x) => x): ResolvedSite {
+  const r = checkSite(parseSite(edit(readRepo('blueprints/sites/lab1.yaml')), 'lab1.yaml'), catalog);
+  if (!r.resolved) throw new Error(JSON.stringify(r.issues, null, 2));
+  return r.resolved;
+}
+
+export const clockAt = (d: Date) => ({ now: () => d });
+
+/** Generates (or updates) a site's state in `dir` with the real crypto adapter. */
+export async function makeState(site: ResolvedSite, dir = mkdtempSync(join(tmpdir(), 'kubeseed-state-')), opts: PkiOptions = {}, now = new Date()) {
+  const r = await certsStage(site, join(dir, 'state'), { crypto: realCrypto, clock: clockAt(now) }, opts);
+  return { ...r, dir: join(dir, 'state'), root: dir };
+}
