@@ -7,6 +7,12 @@ PACKAGES=(
   openssl            # certificate checks (openssl verify, x509 -text)
   etcd-server        # a real 3-member etcd cluster on loopback with the site's certificates
   etcd-client        # etcdctl endpoint health over TLS
+  cloud-init         # cloud-init schema --config-file on every user-data
+  shellcheck         # every rendered shell script
+  systemd            # systemd-analyze verify on every unit
+  nginx              # nginx -t on the local apiserver proxy config
+  libnginx-mod-stream  # the stream module that proxy config loads
+  containerd         # containerd config dump on the rendered config (Debian's 1.6)
 )
 
 missing=()
@@ -29,8 +35,8 @@ fi
 echo "setup-test-tools: ${#PACKAGES[@]} packages present"
 
 # Debian's kubectl (kubernetes-client, 1.20) cannot be installed beside the kubectl package these
-# machines ship (both own /usr/bin/kubectl), so its binary is unpacked into the project's cache.
-TOOLS="$(cd "$(dirname "$0")/.." && pwd)/.cache/tools"
+# machines ship (both own /usr/bin/kubectl), so its binary is unpacked into the fixture cache.
+TOOLS="${KUBESEED_FIXTURES:-/var/cache/kubeseed}/tools"
 if [ ! -x "$TOOLS/kubernetes-client/usr/bin/kubectl" ]; then
   mkdir -p "$TOOLS" && tmp="$(mktemp -d)" && chmod 755 "$tmp"
   (cd "$tmp" && apt-get download kubernetes-client >/dev/null) || { apt-get update -qq && (cd "$tmp" && apt-get download kubernetes-client >/dev/null); }

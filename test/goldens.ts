@@ -1,8 +1,23 @@
 import { join } from 'node:path';
 import { realFs } from '../generator/io/fs.js';
+import { readState } from '../generator/io/state.js';
+import { readTemplates } from '../generator/io/templates.js';
 import { loadSite } from '../generator/pipeline/load.js';
+import { renderSite } from '../generator/pipeline/render.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { repoRoot } from './helpers.js';
+
+export const fixtureStateDir = join(repoRoot, 'test', 'fixtures', 'state', 'lab1');
+
+/** lab1 rendered with the committed test state. */
+export async function renderLab1() {
+  const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot });
+  if (!loaded.resolved || !loaded.catalog) throw new Error(`lab1 does not resolve: ${JSON.stringify(loaded.issues)}`);
+  const state = await readState(fixtureStateDir);
+  if (!state) throw new Error('no test state: run scripts/fixtures/make-test-state.mjs');
+  const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
+  return { site: loaded.resolved, catalog: loaded.catalog, state, ...renderSite(loaded.resolved, loaded.catalog, state, templates) };
+}
 
 /**
  * Golden files: the exact text each should hold, keyed by path under test/golden. The test
@@ -13,10 +28,15 @@ export async function renderGoldens(): Promise<Record<string, string>> {
   const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot });
   if (!loaded.resolved || !loaded.catalog) throw new Error(`lab1 does not resolve: ${JSON.stringify(loaded.issues)}`);
   const plan = buildPlan(loaded.resolved, loaded.catalog);
-  return {
+  const out: Record<string, string> = {
     'lab1/resolved.json': stable(loaded.resolved),
     'lab1/plan.json': stable(plan),
   };
+  for (const node of (await renderLab1()).nodes) {
+    for (const f of node.files) out[`lab1/nodes/${node.name}${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
+    for (const [name, text] of Object.entries(node.seed)) out[`lab1/seeds/${node.name}/${name}`] = text;
+  }
+  return out;
 }
 
 function stable(value: unknown): string {

@@ -31,6 +31,8 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export const toolsDir = join(repoRoot, '.cache', 'tools');
+/** Heavy test fixtures live outside the work tree so that fresh clones on this machine reuse them. */
+export const fixtureCache = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
+export const toolsDir = join(fixtureCache, 'tools');
 /** Debian's kubectl, unpacked by scripts/setup-test-tools.sh. */
 export const debianKubectl = join(toolsDir, 'kubernetes-client', 'usr', 'bin', 'kubectl');

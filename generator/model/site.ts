@@ -92,3 +92,13 @@ export interface ResolvedSite {
     apiserverSANs: { dns: string[]; ips: string[] };
   };
 }
+
+/** One file of a node, as the render and pki stages produce it. */
+export interface RenderedFile {
+  path: string;
+  /** Octal, e.g. '0644'; private keys and credentials are always '0600'. */
+  mode: string;
+  content: string;
+  /** Where it came from: `render:<template>`, `pki:<cert>`, … */
+  origin: string;
+}

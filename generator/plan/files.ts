@@ -8,7 +8,7 @@ export interface RenderedFileSpec {
   path: string;
   mode: string;
   template: string;
-  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean };
+  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean };
   secret?: boolean;
 }
 
@@ -16,6 +16,7 @@ export const RENDERED_FILES: RenderedFileSpec[] = [
   { path: '/etc/hosts', mode: '0644', template: 'hosts', when: {} },
   { path: '/etc/sysctl.d/90-kubeseed.conf', mode: '0644', template: 'sysctl', when: {} },
   { path: '/etc/modules-load.d/kubeseed.conf', mode: '0644', template: 'modules-load', when: {} },
+  { path: '/etc/chrony/sources.d/kubeseed.sources', mode: '0644', template: 'chrony-sources', when: { ntp: true } },
   { path: '/opt/kubeseed/firstboot', mode: '0755', template: 'firstboot.sh', when: {} },
   { path: '/etc/systemd/system/kubeseed-firstboot.service', mode: '0644', template: 'kubeseed-firstboot.service', when: {} },
   { path: '/usr/local/bin/kubeseed-status', mode: '0755', template: 'kubeseed-status.sh', when: {} },

@@ -97,6 +97,7 @@ function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArt
   for (const f of RENDERED_FILES) {
     if (f.when.loadBalancer && f.when.loadBalancer !== site.controlPlane.loadBalancer) continue;
     if (f.when.bootstrap && node.name !== site.derived.bootstrapNode) continue;
+    if (f.when.ntp && site.os.ntpServers.length === 0) continue;
     if (!nodeMatches(f.when, site, node)) continue;
     files.push({ path: f.path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
   }

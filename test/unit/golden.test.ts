@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goldenDir, renderGoldens } from '../goldens.js';
 
@@ -15,4 +15,9 @@ test('resolved lab1 and its plan match the golden files (regenerate with `npm ru
     }
     t.is(text, expected, `test/golden/${rel} is out of date`);
   }
+  const stale = readdirSync(goldenDir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => `${e.parentPath}/${e.name}`.slice(goldenDir.length + 1))
+    .filter((rel) => !(rel in goldens));
+  t.deepEqual(stale, [], 'golden files that nothing renders any more: run npm run golden');
 });

@@ -1,0 +1,21 @@
+import type { BundlePlan, Catalog, RenderedFile, ResolvedSite } from '../model/index.js';
+import type { StateFiles } from '../pki/issue.js';
+import { buildPlan } from '../plan/index.js';
+import { createEngine, noCloudSeed, renderNode, type NoCloudSeed, type TemplateSources } from '../render/index.js';
+
+export interface RenderedNode {
+  name: string;
+  files: RenderedFile[];
+  seed: NoCloudSeed;
+}
+
+/** Render stage: every node's files and NoCloud seed, from the site, its plan and its state. */
+export function renderSite(site: ResolvedSite, catalog: Catalog, state: StateFiles, templates: TemplateSources): { plan: BundlePlan; nodes: RenderedNode[] } {
+  const plan = buildPlan(site, catalog);
+  const engine = createEngine(templates);
+  const nodes = site.nodes.map((node) => {
+    const files = renderNode({ site, node, plan, state, engine });
+    return { name: node.name, files, seed: noCloudSeed(site, node, files) };
+  });
+  return { plan, nodes };
+}

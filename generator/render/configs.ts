@@ -1,0 +1,74 @@
+import { stringify } from 'yaml';
+import { quirk } from '../catalog/quirks.js';
+import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import { NODE } from './paths.js';
+
+/** KubeletConfiguration: pre-issued serving certificate (no CSR approval), CIS settings. */
+export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
+  return stringify({
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true, cacheTTL: '2m0s' },
+      x509: { clientCAFile: `${NODE.pki}/ca.crt` },
+    },
+    authorization: { mode: 'Webhook' },
+    readOnlyPort: 0,
+    cgroupDriver: 'systemd',
+    clusterDNS: [site.kubernetes.clusterDNS],
+    clusterDomain: site.kubernetes.clusterDomain,
+    tlsCertFile: `${NODE.kubeletDir}/pki/kubelet.crt`,
+    tlsPrivateKeyFile: `${NODE.kubeletDir}/pki/kubelet.key`,
+    rotateCertificates: false,
+    serverTLSBootstrap: false,
+    protectKernelDefaults: true,
+    makeIPTablesUtilChains: true,
+    eventRecordQPS: 5,
+    failSwapOn: true,
+    ...(quirk('runtimeEndpointInConfig', site.kubernetes.minor) ? { containerRuntimeEndpoint: NODE.containerdSock } : {}),
+  });
+}
+
+export function kubeProxyConfig(site: ResolvedSite, node: ResolvedNode): string {
+  return stringify({
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig: `${NODE.kubeProxyDir}/kubeconfig` },
+    bindAddress: '0.0.0.0',
+    metricsBindAddress: '127.0.0.1:10249',
+    healthzBindAddress: '0.0.0.0:10256',
+    hostnameOverride: node.name,
+    clusterCIDR: site.kubernetes.podCIDR,
+    mode: site.kubernetes.proxyMode,
+    ipvs: { scheduler: 'rr', strictARP: true },
+  });
+}
+
+export function crictlConfig(): string {
+  return stringify({ 'runtime-endpoint': NODE.containerdSock, 'image-endpoint': NODE.containerdSock, timeout: 10, debug: false });
+}
+
+/** CNI bridge with the node's own pod subnet; other nodes' subnets are reached by static routes. */
+export function bridgeConflist(site: ResolvedSite, node: ResolvedNode): string {
+  return `${JSON.stringify(
+    {
+      cniVersion: '0.4.0',
+      name: `kubeseed-${site.name}`,
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          // Pod addresses stay visible across nodes (routes, not NAT); the site has no outside to reach.
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: node.podSubnet }]], routes: [{ dst: '0.0.0.0/0' }] },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}

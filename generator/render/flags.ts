@@ -1,0 +1,133 @@
+import { quirk } from '../catalog/quirks.js';
+import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import { NODE } from './paths.js';
+
+/** A component's command-line flags, in order; `null` values are left out. */
+export type Flags = [name: string, value: string | null][];
+
+const pki = (f: string) => `${NODE.pki}/${f}`;
+
+/** kube-apiserver, hardened as the CIS benchmark asks (DESIGN.md section 9). */
+export function apiserverFlags(site: ResolvedSite, node: ResolvedNode): Flags {
+  const k = site.kubernetes;
+  return [
+    ['advertise-address', node.ip],
+    ['bind-address', '0.0.0.0'],
+    ['secure-port', String(site.controlPlane.apiserverPort)],
+    ['allow-privileged', 'true'],
+    ['anonymous-auth', 'false'],
+    ['authorization-mode', 'Node,RBAC'],
+    ['enable-admission-plugins', 'NodeRestriction'],
+    ['profiling', 'false'],
+    ['client-ca-file', pki('ca.crt')],
+    ['tls-cert-file', pki('apiserver.crt')],
+    ['tls-private-key-file', pki('apiserver.key')],
+    ['kubelet-client-certificate', pki('apiserver-kubelet-client.crt')],
+    ['kubelet-client-key', pki('apiserver-kubelet-client.key')],
+    ['kubelet-certificate-authority', pki('ca.crt')],
+    ['kubelet-preferred-address-types', 'InternalIP,Hostname'],
+    ['etcd-servers', site.derived.etcdEndpoints.join(',')],
+    ['etcd-cafile', pki('etcd/ca.crt')],
+    ['etcd-certfile', pki('apiserver-etcd-client.crt')],
+    ['etcd-keyfile', pki('apiserver-etcd-client.key')],
+    ['service-cluster-ip-range', k.serviceCIDR],
+    ['service-node-port-range', `${k.nodePortRange.from}-${k.nodePortRange.to}`],
+    ['service-account-issuer', `https://kubernetes.default.svc.${k.clusterDomain}`],
+    ['service-account-key-file', pki('sa.pub')],
+    ['service-account-signing-key-file', pki('sa.key')],
+    ['service-account-lookup', 'true'],
+    ['encryption-provider-config', '/etc/kubernetes/encryption-config.yaml'],
+    ['audit-policy-file', '/etc/kubernetes/audit-policy.yaml'],
+    ['audit-log-path', NODE.auditLog],
+    ['audit-log-maxage', '30'],
+    ['audit-log-maxbackup', '10'],
+    ['audit-log-maxsize', '100'],
+    ['requestheader-client-ca-file', pki('front-proxy-ca.crt')],
+    ['requestheader-allowed-names', 'front-proxy-client'],
+    ['requestheader-extra-headers-prefix', 'X-Remote-Extra-'],
+    ['requestheader-group-headers', 'X-Remote-Group'],
+    ['requestheader-username-headers', 'X-Remote-User'],
+    ['proxy-client-cert-file', pki('front-proxy-client.crt')],
+    ['proxy-client-key-file', pki('front-proxy-client.key')],
+    ['insecure-port', quirk('insecurePortFlag', k.minor) ? '0' : null],
+  ];
+}
+
+export function controllerManagerFlags(site: ResolvedSite): Flags {
+  const k = site.kubernetes;
+  const allocate = site.network.plugin !== 'bridge';
+  return [
+    ['bind-address', '127.0.0.1'],
+    ['kubeconfig', '/etc/kubernetes/controller-manager.conf'],
+    ['authentication-kubeconfig', '/etc/kubernetes/controller-manager.conf'],
+    ['authorization-kubeconfig', '/etc/kubernetes/controller-manager.conf'],
+    ['leader-elect', 'true'],
+    ['profiling', 'false'],
+    ['use-service-account-credentials', 'true'],
+    ['controllers', '*,bootstrapsigner,tokencleaner'],
+    ['cluster-name', site.name],
+    ['cluster-signing-cert-file', pki('ca.crt')],
+    ['cluster-signing-key-file', pki('ca.key')],
+    ['root-ca-file', pki('ca.crt')],
+    ['service-account-private-key-file', pki('sa.key')],
+    ['service-cluster-ip-range', k.serviceCIDR],
+    ['requestheader-client-ca-file', pki('front-proxy-ca.crt')],
+    // bridge gives every node a fixed pod subnet of its own; flannel and calico read node.spec.podCIDR.
+    ['allocate-node-cidrs', String(allocate)],
+    ['cluster-cidr', allocate ? k.podCIDR : null],
+    ['node-cidr-mask-size', allocate ? '24' : null],
+  ];
+}
+
+export function schedulerFlags(): Flags {
+  return [
+    ['bind-address', '127.0.0.1'],
+    ['kubeconfig', '/etc/kubernetes/scheduler.conf'],
+    ['authentication-kubeconfig', '/etc/kubernetes/scheduler.conf'],
+    ['authorization-kubeconfig', '/etc/kubernetes/scheduler.conf'],
+    ['leader-elect', 'true'],
+    ['profiling', 'false'],
+  ];
+}
+
+export function etcdFlags(site: ResolvedSite, node: ResolvedNode): Flags {
+  const etcd = pki('etcd');
+  return [
+    ['name', node.name],
+    ['data-dir', NODE.etcdData],
+    ['listen-client-urls', `https://127.0.0.1:2379,https://${node.ip}:2379`],
+    ['advertise-client-urls', `https://${node.ip}:2379`],
+    ['listen-peer-urls', `https://${node.ip}:2380`],
+    ['initial-advertise-peer-urls', `https://${node.ip}:2380`],
+    ['initial-cluster', site.derived.etcdInitialCluster],
+    ['initial-cluster-state', 'new'],
+    ['initial-cluster-token', `kubeseed-${site.name}`],
+    ['client-cert-auth', 'true'],
+    ['trusted-ca-file', `${etcd}/ca.crt`],
+    ['cert-file', `${etcd}/server.crt`],
+    ['key-file', `${etcd}/server.key`],
+    ['peer-client-cert-auth', 'true'],
+    ['peer-trusted-ca-file', `${etcd}/ca.crt`],
+    ['peer-cert-file', `${etcd}/peer.crt`],
+    ['peer-key-file', `${etcd}/peer.key`],
+    ['auto-tls', 'false'],
+    ['peer-auto-tls', 'false'],
+  ];
+}
+
+export function kubeletFlags(site: ResolvedSite, node: ResolvedNode): Flags {
+  const m = site.kubernetes.minor;
+  return [
+    ['config', `${NODE.kubeletDir}/config.yaml`],
+    ['kubeconfig', '/etc/kubernetes/kubelet.conf'],
+    ['node-ip', node.ip],
+    ['hostname-override', node.name],
+    ['network-plugin', quirk('kubeletDockershimFlags', m) ? 'cni' : null],
+    ['container-runtime', quirk('kubeletDockershimFlags', m) ? 'remote' : null],
+    ['container-runtime-endpoint', quirk('runtimeEndpointInConfig', m) ? null : NODE.containerdSock],
+  ];
+}
+
+export function kubeProxyFlags(): Flags {
+  return [['config', `${NODE.kubeProxyDir}/config.yaml`]];
+}

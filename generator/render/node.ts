@@ -1,0 +1,185 @@
+import type { BundlePlan, RenderedFile, ResolvedNode, ResolvedSite } from '../model/index.js';
+import type { StateFiles } from '../pki/issue.js';
+import { selectForNode } from '../pki/select.js';
+import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
+import type { Engine } from './engine.js';
+import { apiserverFlags, controllerManagerFlags, etcdFlags, kubeletFlags, kubeProxyFlags, schedulerFlags, type Flags } from './flags.js';
+import { installSteps } from './install.js';
+import { clusterManifests, UnsupportedError } from './manifests.js';
+import { NODE } from './paths.js';
+
+export { UnsupportedError };
+
+/** Kernel settings Kubernetes needs, and those the kubelet's protectKernelDefaults insists on. */
+const SYSCTL: [string, string][] = [
+  ['net.bridge.bridge-nf-call-iptables', '1'],
+  ['net.bridge.bridge-nf-call-ip6tables', '1'],
+  ['net.ipv4.ip_forward', '1'],
+  ['net.netfilter.nf_conntrack_max', '1048576'],
+  ['fs.inotify.max_user_watches', '524288'],
+  ['fs.inotify.max_user_instances', '8192'],
+  ['vm.overcommit_memory', '1'],
+  ['vm.panic_on_oom', '0'],
+  ['kernel.panic', '10'],
+  ['kernel.panic_on_oops', '1'],
+  ['kernel.keys.root_maxkeys', '1000000'],
+  ['kernel.keys.root_maxbytes', '25000000'],
+];
+
+const MODULES = ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack'];
+
+const NGINX = '/usr/sbin/nginx';
+/** Distributions build nginx's stream module as a loadable module (Debian: libnginx-mod-stream; RHEL: nginx-mod-stream). */
+const NGINX_STREAM_MODULE: Record<string, string> = {
+  debian: '/usr/lib/nginx/modules/ngx_stream_module.so',
+  ubuntu: '/usr/lib/nginx/modules/ngx_stream_module.so',
+  rhel: '/usr/lib64/nginx/modules/ngx_stream_module.so',
+};
+
+/** The node's files travel as this archive on the seed volume; cloud-init writes their checksums here. */
+export const NODE_FILES_ARCHIVE = 'node-files.tar.gz';
+export const NODE_FILES_LIST = '/etc/kubeseed/node-files.sha256';
+
+export interface NodeInput {
+  site: ResolvedSite;
+  node: ResolvedNode;
+  plan: BundlePlan;
+  state: StateFiles;
+  engine: Engine;
+}
+
+interface Unit {
+  name: string;
+  description: string;
+  documentation: string;
+  binary: string;
+  flags: Flags;
+  after?: string[];
+  wants?: string[];
+  notify?: boolean;
+  preStart?: string[];
+  oomScoreAdjust?: number;
+}
+
+/**
+ * Every file that turns a fresh host into its part of the cluster, as a pure function of the
+ * site, the node, the plan and the site state. Secrets come from the PKI's per-node selection.
+ */
+export function renderNode(input: NodeInput): RenderedFile[] {
+  const { site, node, plan, state, engine } = input;
+  if (site.kubernetes.mode !== 'binary') throw new UnsupportedError('kubeadm mode is not rendered yet (issue #8); use mode: binary');
+  if (site.controlPlane.loadBalancer === 'vip') throw new UnsupportedError('loadBalancer vip (keepalived + haproxy) is not rendered yet; use local or none');
+
+  const files: RenderedFile[] = [];
+  const add = (path: string, content: string, template: string, mode = '0644') => files.push({ path, mode, content, origin: `render:${template}` });
+  const has = (role: string) => node.roles.includes(role as never);
+  const cp = has('control-plane');
+  const etcd = has('etcd');
+  const bootstrap = node.name === site.derived.bootstrapNode;
+  const local = site.controlPlane.loadBalancer === 'local';
+  const bridge = site.network.plugin === 'bridge';
+
+  add('/etc/hosts', engine.render('hosts', { site: site.name, nodes: site.nodes }), 'hosts');
+  add('/etc/sysctl.d/90-kubeseed.conf', engine.render('sysctl.conf', { settings: SYSCTL.map(([key, value]) => ({ key, value })) }), 'sysctl');
+  add('/etc/modules-load.d/kubeseed.conf', engine.render('modules-load.conf', { modules: MODULES }), 'modules-load');
+  if (site.os.ntpServers.length) {
+    add('/etc/chrony/sources.d/kubeseed.sources', `# Written by kubeseed: the site's time sources.\n${site.os.ntpServers.map((s) => `server ${s} iburst\n`).join('')}`, 'chrony-sources');
+  }
+
+  add('/etc/containerd/config.toml', engine.render('containerd-config.toml', { sandboxImage: plan.images.find((i) => i.name === 'pause')!.ref, runc: `${NODE.sbin}/runc`, cniBin: NODE.cniBin, cniConf: NODE.cniConf }), 'containerd-config.toml');
+  add('/etc/systemd/system/containerd.service', engine.render('systemd/containerd.service', { bin: NODE.bin }), 'containerd.service');
+  add('/etc/crictl.yaml', crictlConfig(), 'crictl.yaml');
+
+  const units: Unit[] = [];
+  const k8sDoc = 'https://kubernetes.io/docs/reference/command-line-tools-reference/';
+  if (etcd) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`] });
+  if (cp) {
+    units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'] });
+    units.push({ name: 'kube-controller-manager', description: 'Kubernetes controller manager', documentation: `${k8sDoc}kube-controller-manager/`, binary: `${NODE.bin}/kube-controller-manager`, flags: controllerManagerFlags(site), after: ['kube-apiserver.service'] });
+    units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${k8sDoc}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(), after: ['kube-apiserver.service'] });
+  }
+  units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${k8sDoc}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: kubeletFlags(site, node), after: ['containerd.service', ...(local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
+  units.push({ name: 'kube-proxy', description: 'Kubernetes service proxy', documentation: `${k8sDoc}kube-proxy/`, binary: `${NODE.bin}/kube-proxy`, flags: kubeProxyFlags(), after: ['network-online.target'], wants: ['network-online.target'] });
+  for (const u of units) {
+    add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0 }), `${u.name}.service`);
+  }
+  add(`${NODE.kubeletDir}/config.yaml`, kubeletConfig(site, node), 'kubelet-config', '0600');
+  add(`${NODE.kubeProxyDir}/config.yaml`, kubeProxyConfig(site, node), 'kube-proxy-config', '0600');
+
+  if (local) {
+    const upstreams = site.nodes.filter((n) => n.roles.includes('control-plane')).map((n) => `${n.ip}:${site.controlPlane.apiserverPort}`);
+    add('/etc/kubeseed/apiserver-proxy.conf', engine.render('apiserver-proxy.conf', { port: site.controlPlane.endpoint.port, upstreams, streamModule: NGINX_STREAM_MODULE[site.os.family] ?? '' }), 'apiserver-proxy.conf');
+    add('/etc/systemd/system/kubeseed-apiserver-proxy.service', engine.render('systemd/apiserver-proxy.service', { port: site.controlPlane.endpoint.port, nginx: NGINX }), 'apiserver-proxy.service');
+  }
+  if (bridge) {
+    add(`${NODE.cniConf}/10-kubeseed-bridge.conflist`, bridgeConflist(site, node), 'cni-bridge');
+    const routes = site.nodes.filter((n) => n !== node).map((n) => ({ subnet: n.podSubnet!, via: n.ip }));
+    add('/etc/systemd/system/kubeseed-routes.service', engine.render('systemd/kubeseed-routes.service', { routes }), 'kubeseed-routes.service');
+  }
+  if (bootstrap) {
+    for (const [name, text] of Object.entries(clusterManifests(site, plan.images))) add(`${NODE.manifests}/${name}`, text, 'cluster-manifests');
+  }
+
+  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(bridge ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
+  const planNode = plan.nodes.find((n) => n.name === node.name)!;
+  const artifacts = plan.artifacts.filter((a) => a.nodes.includes(node.name));
+  const steps = [
+    { name: 'unpack-node-files', fn: 'unpack_node_files' },
+    { name: 'find-payload', fn: 'find_payload' },
+    { name: 'prepare-os', fn: 'prepare_os' },
+    { name: 'install-binaries', fn: 'install_binaries' },
+    { name: 'import-images', fn: 'import_images' },
+    { name: 'start-services', fn: 'start_services' },
+    ...(bootstrap ? [{ name: 'apply-manifests', fn: 'apply_manifests' }] : []),
+    { name: 'wait-ready', fn: 'wait_ready' },
+  ].map((s, i) => ({ ...s, number: i + 1 }));
+  add(
+    '/opt/kubeseed/firstboot',
+    engine.render('firstboot.sh', {
+      node: node.name,
+      site: site.name,
+      nodeFilesList: NODE_FILES_LIST,
+      nodeFilesArchive: NODE_FILES_ARCHIVE,
+      stateDir: NODE.state,
+      payload: NODE.payload,
+      manifests: NODE.manifests,
+      bin: NODE.bin,
+      sbin: NODE.sbin,
+      cniBin: NODE.cniBin,
+      steps,
+      modules: MODULES,
+      timezone: site.os.timezone,
+      ntp: site.os.ntpServers.length > 0,
+      selinuxPermissive: site.os.family === 'rhel',
+      openPorts: site.os.firewall === 'open-ports',
+      ports: firewallPorts(site, cp, etcd),
+      installs: installSteps(artifacts),
+      imageArchive: planNode.files.some((f) => f.origin === 'payload:image-archive') ? `images-${node.arch}.oci.tar` : '',
+      platform: `linux/${node.arch}`,
+      services,
+      bootstrap,
+    }),
+    'firstboot.sh',
+    '0755',
+  );
+  add('/etc/systemd/system/kubeseed-firstboot.service', engine.render('systemd/kubeseed-firstboot.service', { node: node.name, site: site.name }), 'kubeseed-firstboot.service');
+  add('/usr/local/bin/kubeseed-status', engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...services] }), 'kubeseed-status.sh', '0755');
+
+  for (const s of selectForNode(site, node, state)) files.push({ path: s.path, mode: s.mode, content: s.content, origin: s.origin === 'encryption-key' || s.origin === 'audit-policy' ? `render:${s.origin === 'encryption-key' ? 'encryption-config' : 'audit-policy'}` : `pki:${s.origin}` });
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Ports opened in the host firewall (never the firewall switched off, unless the site says so). */
+function firewallPorts(site: ResolvedSite, cp: boolean, etcd: boolean): string[] {
+  const range = `${site.kubernetes.nodePortRange.from}-${site.kubernetes.nodePortRange.to}`;
+  return [
+    ...(cp ? [`${site.controlPlane.apiserverPort}/tcp`] : []),
+    ...(etcd ? ['2379-2380/tcp'] : []),
+    '10250/tcp',
+    '10256/tcp',
+    `${range}/tcp`,
+    `${range}/udp`,
+    ...(site.network.plugin === 'flannel' ? ['8472/udp'] : []),
+  ];
+}
+
