@@ -258,11 +258,30 @@ function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
   ];
 }
 
+/** What the cluster was built from, for operators (`kubectl -n kube-system get cm kubeseed-site -o yaml`). */
+function siteInfo(site: ResolvedSite): Obj[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta('kubeseed-site', 'kube-system', { 'app.kubernetes.io/managed-by': 'kubeseed' }),
+      data: {
+        site: site.name,
+        kubernetesVersion: site.kubernetes.version,
+        mode: site.kubernetes.mode,
+        networkPlugin: site.network.plugin,
+        addons: site.addons.join(','),
+        nodes: site.nodes.map((n) => `${n.name}=${n.ip}`).join(','),
+      },
+    },
+  ];
+}
+
 /** What the bootstrap node applies, by file name (applied in name order). */
 export function clusterManifests(site: ResolvedSite, images: PlannedImage[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { '00-kubeseed-site.yaml': doc(siteInfo(site)) };
   const admins = clusterAdmins(site);
-  if (admins.length) out['00-cluster-admins.yaml'] = doc(admins);
+  if (admins.length) out['01-cluster-admins.yaml'] = doc(admins);
   if (site.network.plugin === 'flannel') out['10-flannel.yaml'] = doc(flannel(site, images));
   if (site.network.plugin === 'calico') throw new UnsupportedError('the calico network plugin has no manifests yet; use flannel or bridge');
   for (const addon of site.addons) {

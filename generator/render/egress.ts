@@ -1,0 +1,46 @@
+import type { BundlePlan, RenderedFile, ResolvedSite } from '../model/index.js';
+
+export interface EgressFinding {
+  path: string;
+  line: number;
+  what: string;
+}
+
+/** Hosts a node must never be pointed at: public registries, package mirrors, time pools, code hosts. */
+const PUBLIC = /\b(?:[a-z0-9-]+\.)*(?:docker\.io|quay\.io|gcr\.io|k8s\.gcr\.io|registry\.k8s\.io|ghcr\.io|github\.com|githubusercontent\.com|googleapis\.com|dl\.k8s\.io|pool\.ntp\.org|ntp\.org|debian\.org|ubuntu\.com|centos\.org|fedoraproject\.org|rockylinux\.org|almalinux\.org|redhat\.com|npmjs\.org|pypi\.org)\b/g;
+const URL = /\b[a-z][a-z0-9+.-]*:\/\/([^/\s:'"`]+)/g;
+const IMAGE = /^\s*-?\s*image:\s*["']?([^\s"']+)/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * The egress lint: every URL in a node's files must point at an address of the site, and every
+ * image reference must be one the payload carries. Public hosts may appear only inside those image
+ * references (containerd imports them under their original names) and on systemd
+ * `Documentation=` lines, which nothing fetches.
+ */
+export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<RenderedFile, 'path' | 'content'>[]): EgressFinding[] {
+  const siteHosts = new Set(['127.0.0.1', 'localhost', ...site.nodes.flatMap((n) => [n.ip, n.name]), site.kubernetes.serviceIP, site.kubernetes.clusterDNS, ...(site.controlPlane.vip ? [site.controlPlane.vip] : [])]);
+  const images = new Set(plan.images.flatMap((i) => [i.ref, ...i.aliases]));
+  const findings: EgressFinding[] = [];
+  for (const f of files) {
+    f.content.split('\n').forEach((text, i) => {
+      const line = i + 1;
+      if (text.startsWith('Documentation=')) return;
+      for (const m of text.matchAll(URL)) {
+        const host = m[1]!.toLowerCase();
+        const clusterInternal = host.endsWith('.svc') || host.endsWith(`.svc.${site.kubernetes.clusterDomain}`);
+        if (!siteHosts.has(host) && !clusterInternal && !(IPV4.test(host) && isSiteAddress(site, host))) findings.push({ path: f.path, line, what: `URL to ${host}` });
+      }
+      const img = IMAGE.exec(text);
+      if (img && !images.has(img[1]!)) findings.push({ path: f.path, line, what: `image ${img[1]} is not in the payload` });
+      let rest = text;
+      for (const ref of images) rest = rest.replaceAll(ref, '');
+      for (const m of rest.matchAll(PUBLIC)) findings.push({ path: f.path, line, what: `public host ${m[0]}` });
+    });
+  }
+  return findings;
+}
+
+function isSiteAddress(site: ResolvedSite, ip: string): boolean {
+  return site.nodes.some((n) => n.ip === ip || n.gateway === ip || n.dns.includes(ip)) || site.os.ntpServers.includes(ip);
+}
