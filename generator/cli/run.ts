@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../model/index.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
+import { bundleCommand } from './bundle-command.js';
 import { certsCommand } from './certs-command.js';
 import { planCommand, validateCommand } from './site-commands.js';
 
-export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand];
+export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand, bundleCommand];
 
 function version(root: string): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;

@@ -1,0 +1,52 @@
+import { realFs } from '../io/fs.js';
+import { hasErrors, InputError } from '../model/index.js';
+import { bundle } from '../pipeline/bundle.js';
+import { loadSite } from '../pipeline/load.js';
+import { UnsupportedError } from '../render/index.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
+import { paint, reportIssues } from './output.js';
+
+export const bundleCommand: Command = {
+  name: 'bundle',
+  summary: 'write output/<site>/dist: per-node seed ISOs and tarballs, payload, admin credentials, manifest',
+  usage: 'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] (--skip-payload | --artifacts DIR) [--embed-payload]',
+  help: [
+    ...SITE_HELP.filter((h) => !h.startsWith('--json')),
+    '--out DIR             output root (default: ./output); the bundle lands in <out>/<site>/dist',
+    '--state DIR           site state directory (default: <out>/<site>/state)',
+    '--node NAME           only this node\'s seeds',
+    '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
+    '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
+    '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
+  ],
+  options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' } },
+  async run(values, _pos, ctx) {
+    const s = ctx.streams;
+    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
+    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
+      reportIssues(s, loaded.issues);
+      throw new InputError(`${loaded.file} is not valid`);
+    }
+    if (loaded.issues.length) reportIssues(s, loaded.issues);
+    const started = Date.now();
+    try {
+      const r = await bundle(loaded.resolved, loaded.catalog, {
+        ...(values.out ? { out: values.out as string } : {}),
+        ...(values.state ? { state: values.state as string } : {}),
+        ...(values.node ? { node: values.node as string } : {}),
+        ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
+        skipPayload: Boolean(values['skip-payload']),
+        embedPayload: Boolean(values['embed-payload']),
+        cwd: s.cwd,
+        root: ctx.root,
+        env: ctx.env,
+        say: (line) => s.err(line),
+      });
+      s.out(`${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof UnsupportedError) throw new InputError(e.message);
+      throw e;
+    }
+  },
+};

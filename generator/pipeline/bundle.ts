@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { realCrypto } from '../io/crypto.js';
+import { readTemplates } from '../io/templates.js';
+import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
+import { diskFile, memFile, writeIsoTo, writeTarTo } from '../pack/files.js';
+import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scripts.js';
+import { operatorFiles } from '../pki/select.js';
+import { egressLint, NODE_FILES_ARCHIVE, nodeFilesList } from '../render/index.js';
+import { payloadName } from '../render/install.js';
+import { certsStage, stateDir } from './certs.js';
+import { renderSite } from './render.js';
+
+export interface BundleOptions {
+  out?: string;
+  state?: string;
+  cwd: string;
+  root: string;
+  /** Only this node's seeds. */
+  node?: string;
+  skipPayload: boolean;
+  embedPayload: boolean;
+  /** A directory holding the payload files (named as the plan names them) and their SHA256SUMS. */
+  artifacts?: string;
+  /** Progress lines. */
+  say: (line: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface BundleResult {
+  dist: string;
+  files: number;
+  payload: string | null;
+}
+
+const sha256File = async (path: string) => {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+};
+
+/** Stage 1–6 of `gen bundle`. Everything is written to a staging directory and swapped in at the end. */
+export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleOptions): Promise<BundleResult> {
+  const outRoot = join(opts.out ? join(opts.cwd, opts.out) : join(opts.cwd, 'output'), site.name);
+  const dist = join(outRoot, 'dist');
+  const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
+  if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
+  if (!opts.skipPayload && !opts.artifacts) {
+    throw new InputError('downloading artifacts (gen fetch) is not implemented yet', [], 'give --artifacts DIR with the payload files and their SHA256SUMS, or --skip-payload to write seeds only');
+  }
+
+  opts.say('[1/6] plan');
+  const dir = stateDir(site, { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd });
+
+  opts.say('[2/6] artifacts');
+  const payloadFiles = opts.skipPayload ? null : await collectArtifacts(join(opts.cwd, opts.artifacts!), opts.say);
+
+  opts.say('[3/6] PKI');
+  const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, {});
+  for (const w of pki.warnings) opts.say(`  warning: ${w}`);
+  const epoch = opts.env.SOURCE_DATE_EPOCH ? Number(opts.env.SOURCE_DATE_EPOCH) : pki.meta.created;
+  if (!Number.isInteger(epoch) || epoch < 0) throw new InputError(`SOURCE_DATE_EPOCH=${opts.env.SOURCE_DATE_EPOCH} is not a time in seconds`);
+
+  opts.say('[4/6] render');
+  const templates = await readTemplates(join(opts.root, 'blueprints', 'templates'));
+  const rendered = renderSite(site, catalog, pki.files, templates);
+  for (const n of rendered.nodes.filter((x) => nodes.some((y) => y.name === x.name))) {
+    const findings = egressLint(site, rendered.plan, [...n.files, ...Object.entries(n.seed).map(([path, content]) => ({ path, content }))]);
+    if (findings.length) throw new Error(`egress lint: ${n.name} would reach outside the site:\n${findings.map((f) => `  ${f.path}:${f.line} ${f.what}`).join('\n')}`);
+  }
+
+  if (payloadFiles) checkCoverage(rendered.plan, payloadFiles);
+
+  opts.say('[5/6] pack');
+  const staging = join(outRoot, `.dist-staging-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    let payloadIso: string | null = null;
+    let payloadTar: string | null = null;
+    const payloadEntries: Awaited<ReturnType<typeof diskFile>>[] = [];
+    if (payloadFiles) {
+      const r = await packPayload(outRoot, staging, payloadFiles, epoch, opts.say);
+      payloadIso = r.iso;
+      payloadTar = r.tar;
+      payloadEntries.push(...r.entries);
+    }
+    for (const n of rendered.nodes) {
+      const node = site.nodes.find((x) => x.name === n.name)!;
+      if (!nodes.includes(node)) continue;
+      const nd = join(staging, 'nodes', n.name);
+      await mkdir(nd, { recursive: true });
+      const nodeFiles = n.files.map((f) => memFile(f.path.slice(1), f.content, Number.parseInt(f.mode, 8)));
+      await writeTarTo(join(nd, NODE_FILES_ARCHIVE), nodeFiles, epoch, true);
+      for (const [name, text] of Object.entries(n.seed)) await writeFile(join(nd, name), text, { mode: 0o644 });
+      const seedFiles = [
+        ...Object.entries(n.seed).map(([name, text]) => memFile(name, text, 0o644)),
+        await diskFile(NODE_FILES_ARCHIVE, join(nd, NODE_FILES_ARCHIVE), 0o600),
+        ...(opts.embedPayload || site.output.embedPayload ? payloadEntries.map((e) => ({ ...e, path: `payload/${e.path}` })) : []),
+      ];
+      await writeIsoTo(join(nd, 'seed.iso'), seedFiles, { volumeId: 'cidata', mtime: epoch });
+      const list = nodeFilesList(n.files);
+      const selfSums = `${createHash('sha256').update(list).digest('hex')}  node-files.sha256\n${await sha256File(join(nd, NODE_FILES_ARCHIVE))}  ${NODE_FILES_ARCHIVE}\n`;
+      await writeTarTo(
+        join(nd, `${n.name}.tar.gz`),
+        [
+          memFile(`${n.name}/install.sh`, installScript(site, node), 0o755),
+          memFile(`${n.name}/node-files.sha256`, list, 0o644),
+          memFile(`${n.name}/node-files.sha256.self`, selfSums, 0o644),
+          await diskFile(`${n.name}/${NODE_FILES_ARCHIVE}`, join(nd, NODE_FILES_ARCHIVE), 0o600),
+        ],
+        epoch,
+        true,
+      );
+      await chmod(join(nd, NODE_FILES_ARCHIVE), 0o600);
+      await mkdir(join(staging, 'vm'), { recursive: true });
+      await writeFile(join(staging, 'vm', `${n.name}.sh`), qemuScript(node, payloadIso), { mode: 0o755 });
+    }
+    await writeFile(join(staging, 'vm', 'Vagrantfile'), vagrantfile(site, payloadIso), { mode: 0o644 });
+    for (const f of operatorFiles(site, pki.files)) {
+      await mkdir(dirname(join(staging, f.path)), { recursive: true });
+      await writeFile(join(staging, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
+      await chmod(join(staging, f.path), Number.parseInt(f.mode, 8));
+    }
+    await writeFile(join(staging, 'verify.sh'), VERIFY_SH, { mode: 0o755 });
+    const manifest = await writeManifest(staging, site, rendered.plan, catalog, payloadTar, epoch);
+
+    opts.say('[6/6] publish');
+    await swapIn(staging, dist);
+    return { dist, files: manifest, payload: payloadTar };
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+interface ArtifactFile {
+  name: string;
+  source: string;
+  sha256: string;
+  size: number;
+}
+
+/** The payload's files from --artifacts DIR, each checked against DIR/SHA256SUMS and the catalog's pins. */
+async function collectArtifacts(dirArg: string, say: (l: string) => void): Promise<ArtifactFile[]> {
+  const sumsText = await readFile(join(dirArg, 'SHA256SUMS'), 'utf8').catch(() => {
+    throw new InputError(`${dirArg}/SHA256SUMS is missing`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
+  });
+  const sums = new Map<string, string>();
+  for (const line of sumsText.split('\n').filter(Boolean)) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (m) sums.set(m[2]!, m[1]!);
+  }
+  const out: ArtifactFile[] = [];
+  for (const [name, expected] of [...sums].sort()) {
+    const source = join(dirArg, name);
+    const st = await stat(source).catch(() => null);
+    if (!st) throw new InputError(`${source} is listed in SHA256SUMS but missing`);
+    const actual = await sha256File(source);
+    if (actual !== expected) throw new InputError(`${source}: sha256 ${actual} does not match SHA256SUMS (${expected})`);
+    out.push({ name, source, sha256: actual, size: st.size });
+  }
+  say(`  ${out.length} artifact(s) verified`);
+  return out;
+}
+
+/** Every artifact the plan needs is present (pins matched), and the image archive of every architecture. */
+function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): void {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const problems: string[] = [];
+  for (const a of plan.artifacts) {
+    const f = byName.get(payloadName(a));
+    if (!f) problems.push(`${payloadName(a)} (${a.id}) is missing`);
+    else if (a.checksum.kind === 'pinned' && a.checksum.sha256 !== f.sha256) problems.push(`${payloadName(a)}: sha256 ${f.sha256} is not the catalog's pin ${a.checksum.sha256}`);
+  }
+  for (const arch of new Set(plan.images.map((i) => i.platform.split('/')[1]!))) {
+    if (!byName.has(`images-${arch}.oci.tar`)) problems.push(`images-${arch}.oci.tar (the ${arch} image archive) is missing`);
+  }
+  if (problems.length) throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
+}
+
+/** Writes or reuses the content-addressed payload. */
+async function packPayload(outRoot: string, staging: string, files: ArtifactFile[], epoch: number, say: (l: string) => void) {
+  const id = createHash('sha256');
+  for (const f of files) id.update(`${f.name}\0${f.sha256}\n`);
+  const digest = id.digest('hex').slice(0, 16);
+  const cache = join(outRoot, 'payload-cache');
+  await mkdir(cache, { recursive: true });
+  const tarName = `payload-${digest}.tar`;
+  const isoName = `payload-${digest}.iso`;
+  const sums = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
+  const entries = [...(await Promise.all(files.map((f) => diskFile(f.name, f.source, 0o644)))), memFile('SHA256SUMS', sums, 0o644)];
+  for (const [name, write] of [
+    [tarName, (t: string) => writeTarTo(t, entries, epoch, false)],
+    [isoName, (t: string) => writeIsoTo(t, entries, { volumeId: 'KSPAYLOAD', mtime: epoch }).then(() => undefined)],
+  ] as const) {
+    const cached = join(cache, name);
+    if (!(await stat(cached).catch(() => null))) {
+      const tmp = `${cached}.tmp-${process.pid}`;
+      await write(tmp);
+      await rename(tmp, cached);
+      say(`  wrote ${name}`);
+    } else say(`  reused ${name}`);
+    await mkdir(join(staging, 'payload'), { recursive: true });
+    // A hard link: the payload's bytes are not copied again on a re-run.
+    await link(cached, join(staging, 'payload', name)).catch(async () => {
+      const { copyFile } = await import('node:fs/promises');
+      await copyFile(cached, join(staging, 'payload', name));
+    });
+  }
+  return { tar: tarName, iso: isoName, entries };
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)));
+  return out.sort();
+}
+
+async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePlan, catalog: Catalog, payload: string | null, epoch: number): Promise<number> {
+  const files = await listFiles(staging);
+  const entries = [];
+  for (const f of files) {
+    const st = await stat(join(staging, f));
+    entries.push({ path: f, size: st.size, mode: (st.mode & 0o777).toString(8).padStart(4, '0'), sha256: await sha256File(join(staging, f)) });
+  }
+  const release = catalog.releases.find((r) => r.version === site.kubernetes.version)!;
+  const manifest = {
+    apiVersion: 'kubeseed/v1alpha1',
+    kind: 'BundleManifest',
+    site: site.name,
+    kubernetesVersion: site.kubernetes.version,
+    mode: site.kubernetes.mode,
+    created: new Date(epoch * 1000).toISOString(),
+    versions: release.versions,
+    images: plan.images.map((i) => ({ ref: i.ref, platform: i.platform })),
+    payload,
+    nodes: plan.nodes.map((n) => n.name),
+    files: entries,
+  };
+  await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+  const all = await listFiles(staging);
+  const sums: string[] = [];
+  for (const f of all) if (f !== 'SHA256SUMS') sums.push(`${await sha256File(join(staging, f))}  ${f}\n`);
+  await writeFile(join(staging, 'SHA256SUMS'), sums.join(''), { mode: 0o644 });
+  return all.length + 1;
+}
+
+/** The new dist takes the old one's place; the old one is removed only after the swap. */
+async function swapIn(staging: string, dist: string): Promise<void> {
+  const old = `${dist}.old-${process.pid}`;
+  const hadOld = await stat(dist).then(() => true).catch(() => false);
+  if (hadOld) await rename(dist, old);
+  try {
+    await rename(staging, dist);
+  } catch (e) {
+    if (hadOld) await rename(old, dist);
+    throw e;
+  }
+  if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
