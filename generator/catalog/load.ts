@@ -42,7 +42,7 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
   }
   for (const rel of releases) {
     for (const c of components) {
-      if (!(c.versionOf in rel.versions)) {
+      if (!(c.versionOf in rel.versions) && !c.optional) {
         issues.push({ rule: 'catalog', severity: 'error', path: 'versions', file: `${dir}/releases/${rel.version}.yaml`, message: `no version for '${c.versionOf}' (needed by component ${c.name})`, hint: `add versions.${c.versionOf}` });
       }
     }

@@ -29,6 +29,8 @@ export const catalogFileSchema = z.strictObject({
       source: z.string(),
       path: z.string().min(1),
       format: z.enum(['binary', 'tar.gz']),
+      /** A release may leave an optional component out (e.g. crictl, a debugging aid). */
+      optional: z.boolean().default(false),
       checksum,
       when: condition,
     }),

@@ -26,6 +26,7 @@ export interface ComponentTemplate {
   path: string;
   checksum: ChecksumSource;
   format: 'binary' | 'tar.gz';
+  optional: boolean;
   when: Condition;
   description: string;
 }

@@ -270,7 +270,7 @@ export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOpti
     const selfSu = (d === root ? rootSelfPrefix(dummyCe).length : 0) + rrFor(d, true).length;
     const parentSu = rrFor(d.parent ?? root, true).length;
     d.dirSize = dirBytes([recordLen(1, selfSu), recordLen(1, parentSu), ...kids.map((c) => recordLen(Buffer.byteLength(c.isoName!), rrFor(c, false).length))]);
-    d.jolietDirSize = dirBytes([recordLen(1, 0), recordLen(1, 0), ...kids.map((c) => recordLen(ucs2(c.jolietName! + (c.kind === 'dir' ? '' : ';1')).length, 0))]);
+    d.jolietDirSize = dirBytes([recordLen(1, 0), recordLen(1, 0), ...kids.map((c) => recordLen(ucs2(c.jolietName!).length, 0))]);
   }
 
   // Path tables.
@@ -367,7 +367,8 @@ export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOpti
     const parent = d.parent ?? root;
     const recs = [record(d.jolietExtent!, d.jolietDirSize!, 2, Buffer.from([0]), Buffer.alloc(0)), record(parent.jolietExtent!, parent.jolietDirSize!, 2, Buffer.from([1]), Buffer.alloc(0))];
     for (const c of sortedChildren(d)) {
-      const id = ucs2(c.jolietName! + (c.kind === 'dir' ? '' : ';1'));
+      // No ';1' version suffix, as genisoimage writes Joliet names.
+      const id = ucs2(c.jolietName!);
       recs.push(record(c.kind === 'dir' ? c.jolietExtent! : c.extent ?? 0, c.kind === 'dir' ? c.jolietDirSize! : dataOf(c), c.kind === 'dir' ? 2 : 0, id, Buffer.alloc(0)));
     }
     return layoutDir(recs, d.jolietDirSize!);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
 import { readTemplates } from '../io/templates.js';
 import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
@@ -43,7 +43,7 @@ const sha256File = async (path: string) => {
 
 /** Stage 1–6 of `gen bundle`. Everything is written to a staging directory and swapped in at the end. */
 export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleOptions): Promise<BundleResult> {
-  const outRoot = join(opts.out ? join(opts.cwd, opts.out) : join(opts.cwd, 'output'), site.name);
+  const outRoot = join(resolve(opts.cwd, opts.out ?? 'output'), site.name);
   const dist = join(outRoot, 'dist');
   const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
   if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
@@ -55,7 +55,7 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const dir = stateDir(site, { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd });
 
   opts.say('[2/6] artifacts');
-  const payloadFiles = opts.skipPayload ? null : await collectArtifacts(join(opts.cwd, opts.artifacts!), opts.say);
+  const payloadFiles = opts.skipPayload ? null : await collectArtifacts(resolve(opts.cwd, opts.artifacts!), opts.say);
 
   opts.say('[3/6] PKI');
   const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, {});
@@ -71,7 +71,7 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
     if (findings.length) throw new Error(`egress lint: ${n.name} would reach outside the site:\n${findings.map((f) => `  ${f.path}:${f.line} ${f.what}`).join('\n')}`);
   }
 
-  if (payloadFiles) checkCoverage(rendered.plan, payloadFiles);
+  const payloadSet = payloadFiles ? checkCoverage(rendered.plan, payloadFiles) : null;
 
   opts.say('[5/6] pack');
   const staging = join(outRoot, `.dist-staging-${process.pid}`);
@@ -81,8 +81,8 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
     let payloadIso: string | null = null;
     let payloadTar: string | null = null;
     const payloadEntries: Awaited<ReturnType<typeof diskFile>>[] = [];
-    if (payloadFiles) {
-      const r = await packPayload(outRoot, staging, payloadFiles, epoch, opts.say);
+    if (payloadSet) {
+      const r = await packPayload(outRoot, staging, payloadSet, epoch, opts.say);
       payloadIso = r.iso;
       payloadTar = r.tar;
       payloadEntries.push(...r.entries);
@@ -167,7 +167,7 @@ async function collectArtifacts(dirArg: string, say: (l: string) => void): Promi
 }
 
 /** Every artifact the plan needs is present (pins matched), and the image archive of every architecture. */
-function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): void {
+function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): ArtifactFile[] {
   const byName = new Map(files.map((f) => [f.name, f]));
   const problems: string[] = [];
   for (const a of plan.artifacts) {
@@ -179,6 +179,8 @@ function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): void {
     if (!byName.has(`images-${arch}.oci.tar`)) problems.push(`images-${arch}.oci.tar (the ${arch} image archive) is missing`);
   }
   if (problems.length) throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
+  const needed = new Set([...plan.artifacts.map(payloadName), ...plan.images.map((i) => `images-${i.platform.split('/')[1]}.oci.tar`)]);
+  return files.filter((f) => needed.has(f.name));
 }
 
 /** Writes or reuses the content-addressed payload. */

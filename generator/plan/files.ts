@@ -8,7 +8,7 @@ export interface RenderedFileSpec {
   path: string;
   mode: string;
   template: string;
-  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean };
+  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean; peers?: boolean };
   secret?: boolean;
 }
 
@@ -38,7 +38,7 @@ export const RENDERED_FILES: RenderedFileSpec[] = [
   { path: '/etc/keepalived/keepalived.conf', mode: '0600', template: 'keepalived.conf', when: { loadBalancer: 'vip', roles: ['control-plane'] }, secret: true },
   { path: '/etc/haproxy/haproxy.cfg', mode: '0644', template: 'haproxy-vip.cfg', when: { loadBalancer: 'vip', roles: ['control-plane'] } },
   { path: '/etc/cni/net.d/10-kubeseed-bridge.conflist', mode: '0644', template: 'cni-bridge', when: { network: 'bridge' } },
-  { path: '/etc/systemd/system/kubeseed-routes.service', mode: '0644', template: 'kubeseed-routes.service', when: { network: 'bridge' } },
+  { path: '/etc/systemd/system/kubeseed-routes.service', mode: '0644', template: 'kubeseed-routes.service', when: { network: 'bridge', peers: true } },
   { path: '/etc/kubeseed/kubeadm.yaml', mode: '0600', template: 'kubeadm-config', when: { mode: 'kubeadm' }, secret: true },
   { path: '/opt/kubeseed/manifests/', mode: '0755', template: 'cluster-manifests', when: { bootstrap: true } },
 ];

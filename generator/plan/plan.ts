@@ -16,7 +16,8 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
   const artifacts: PlannedArtifact[] = [];
   for (const c of catalog.components) {
     if (!siteMatches(c.when, site)) continue;
-    const version = release.versions[c.versionOf]!;
+    const version = release.versions[c.versionOf];
+    if (version === undefined) continue; // an optional component this release leaves out
     for (const arch of site.artifacts.arch) {
       const nodes = site.nodes.filter((n) => n.arch === arch && nodeMatches(c.when, site, n)).map((n) => n.name);
       if (!nodes.length) continue;
@@ -98,6 +99,7 @@ function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArt
     if (f.when.loadBalancer && f.when.loadBalancer !== site.controlPlane.loadBalancer) continue;
     if (f.when.bootstrap && node.name !== site.derived.bootstrapNode) continue;
     if (f.when.ntp && site.os.ntpServers.length === 0) continue;
+    if (f.when.peers && site.nodes.length < 2) continue;
     if (!nodeMatches(f.when, site, node)) continue;
     files.push({ path: f.path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
   }

@@ -78,6 +78,8 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   const bootstrap = node.name === site.derived.bootstrapNode;
   const local = site.controlPlane.loadBalancer === 'local';
   const bridge = site.network.plugin === 'bridge';
+  // A lone node has no peer subnets to route to, and a unit without ExecStart is invalid.
+  const routes = bridge && site.nodes.length > 1;
 
   add('/etc/hosts', engine.render('hosts', { site: site.name, nodes: site.nodes }), 'hosts');
   add('/etc/sysctl.d/90-kubeseed.conf', engine.render('sysctl.conf', { settings: SYSCTL.map(([key, value]) => ({ key, value })) }), 'sysctl');
@@ -113,14 +115,16 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   }
   if (bridge) {
     add(`${NODE.cniConf}/10-kubeseed-bridge.conflist`, bridgeConflist(site, node), 'cni-bridge');
-    const routes = site.nodes.filter((n) => n !== node).map((n) => ({ subnet: n.podSubnet!, via: n.ip }));
-    add('/etc/systemd/system/kubeseed-routes.service', engine.render('systemd/kubeseed-routes.service', { routes }), 'kubeseed-routes.service');
+    if (routes) {
+      const peers = site.nodes.filter((n) => n !== node).map((n) => ({ subnet: n.podSubnet!, via: n.ip }));
+      add('/etc/systemd/system/kubeseed-routes.service', engine.render('systemd/kubeseed-routes.service', { routes: peers }), 'kubeseed-routes.service');
+    }
   }
   if (bootstrap) {
     for (const [name, text] of Object.entries(clusterManifests(site, plan.images))) add(`${NODE.manifests}/${name}`, text, 'cluster-manifests');
   }
 
-  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(bridge ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
+  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(routes ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
   const planNode = plan.nodes.find((n) => n.name === node.name)!;
   const artifacts = plan.artifacts.filter((a) => a.nodes.includes(node.name));
   const steps = [

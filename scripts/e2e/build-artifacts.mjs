@@ -1,0 +1,77 @@
+// Builds the e2e payload inputs in $KUBESEED_FIXTURES/e2e-artifacts (default /var/cache/kubeseed):
+// Kubernetes 1.20.2 binaries (from scripts/e2e/build-kubernetes.sh) and Debian's etcd, containerd,
+// runc and CNI plugins, repacked under the names and layouts of their upstream releases, plus a
+// real `pause` OCI image (one layer holding the static pause binary) as an OCI archive that
+// `ctr -n k8s.io images import` accepts. Writes SHA256SUMS. Needs the Debian packages installed.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import tarStream from 'tar-stream';
+
+const fixtures = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
+const k8s = join(fixtures, 'kubernetes-v1.20.2', 'bin');
+const out = join(fixtures, 'e2e-artifacts');
+const RECIPE = 'e2e-artifacts-r1';
+if (existsSync(join(out, '.recipe')) && readFileSync(join(out, '.recipe'), 'utf8').trim() === RECIPE) {
+  console.log(`build-artifacts: cached at ${out}`);
+  process.exit(0);
+}
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const EPOCH = new Date('2021-01-13T00:00:00Z');
+
+async function tarOf(entries, gzip) {
+  const pack = tarStream.pack();
+  const chunks = [];
+  pack.on('data', (c) => chunks.push(c));
+  const done = new Promise((r) => pack.on('end', r));
+  for (const e of entries) {
+    const data = e.data ?? readFileSync(e.source);
+    pack.entry({ name: e.name, mode: e.mode ?? 0o755, size: data.length, mtime: EPOCH, uid: 0, gid: 0, uname: 'root', gname: 'root' }, data);
+  }
+  pack.finalize();
+  await done;
+  const buf = Buffer.concat(chunks);
+  return gzip ? gzipSync(buf, { level: 9 }) : buf;
+}
+
+const need = (p) => {
+  if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/setup-test-tools.sh and scripts/e2e/build-kubernetes.sh (as root)`);
+  return p;
+};
+
+for (const bin of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm']) {
+  copyFileSync(need(join(k8s, bin)), join(out, `${bin}-v1.20.2-amd64`));
+}
+writeFileSync(join(out, 'etcd-v3.4.23-linux-amd64.tar.gz'), await tarOf([{ name: 'etcd-v3.4.23-linux-amd64/etcd', source: need('/usr/bin/etcd') }, { name: 'etcd-v3.4.23-linux-amd64/etcdctl', source: need('/usr/bin/etcdctl') }], true));
+writeFileSync(
+  join(out, 'containerd-1.6.20-linux-amd64.tar.gz'),
+  await tarOf(['containerd', 'containerd-shim-runc-v2', 'ctr'].map((b) => ({ name: `bin/${b}`, source: need(`/usr/bin/${b}`) })), true),
+);
+copyFileSync(need('/usr/sbin/runc'), join(out, 'runc-v1.1.5-amd64'));
+const cni = ['bridge', 'host-local', 'loopback', 'portmap'].map((b) => ({ name: `./${b}`, source: need(`/usr/lib/cni/${b}`) }));
+writeFileSync(join(out, 'cni-plugins-linux-amd64-v1.1.1.tgz'), await tarOf(cni, true));
+
+// The pause image: an OCI image layout with one uncompressed layer.
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+const layer = await tarOf([{ name: 'pause', source: need(join(k8s, 'pause')) }], false);
+const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/pause'], User: '65535:65535' }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] }, history: [{ created: EPOCH.toISOString(), created_by: 'kubeseed e2e: pause.c of Kubernetes 1.20.2' }] }));
+const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }] }));
+const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': 'registry.k8s.io/pause:3.2', 'org.opencontainers.image.ref.name': '3.2' } }] }));
+writeFileSync(
+  join(out, 'images-amd64.oci.tar'),
+  await tarOf(
+    [
+      { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mode: 0o644 },
+      { name: 'index.json', data: index, mode: 0o644 },
+      ...[config, manifest, layer].map((b) => ({ name: `blobs/sha256/${sha(b)}`, data: b, mode: 0o644 })),
+    ],
+    false,
+  ),
+);
+
+const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm'].map((b) => `${b}-v1.20.2-amd64`).concat(['etcd-v3.4.23-linux-amd64.tar.gz', 'containerd-1.6.20-linux-amd64.tar.gz', 'runc-v1.1.5-amd64', 'cni-plugins-linux-amd64-v1.1.1.tgz', 'images-amd64.oci.tar']);
+writeFileSync(join(out, 'SHA256SUMS'), names.map((n) => `${sha(readFileSync(join(out, n)))}  ${n}\n`).join(''));
+writeFileSync(join(out, '.recipe'), `${RECIPE}\n`);
+console.log(`build-artifacts: built ${names.length} files into ${out} (${Math.round(names.reduce((s, n) => s + statSync(join(out, n)).size, 0) / 1e6)} MB)`);
