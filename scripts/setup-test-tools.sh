@@ -13,6 +13,11 @@ PACKAGES=(
   nginx              # nginx -t on the local apiserver proxy config
   libnginx-mod-stream  # the stream module that proxy config loads
   containerd         # containerd config dump on the rendered config (Debian's 1.6)
+  xorriso            # ISO read-back (-find, -check_media) and the ISO benchmark's reference
+  genisoimage        # isoinfo -R / -J read-back of every ISO we write
+  cloud-image-utils  # cloud-localds, the reference NoCloud seed builder
+  fuseiso            # mounts our ISOs through FUSE (these kernels have no iso9660 driver)
+  fuse3              # fusermount for that mount
 )
 
 missing=()

@@ -15,6 +15,8 @@ export interface Command {
   /** Option help lines, `--flag VALUE  what it does`. */
   help: string[];
   options: NonNullable<ParseArgsConfig['options']>;
+  /** Whether the command takes positional arguments (most take none). */
+  allowPositionals?: boolean;
   run(values: Record<string, string | boolean | undefined>, positionals: string[], ctx: CommandContext): Promise<number>;
 }
 

@@ -7,8 +7,9 @@ import { reportIssues, table, type Streams } from './output.js';
 import { bundleCommand } from './bundle-command.js';
 import { certsCommand } from './certs-command.js';
 import { planCommand, validateCommand } from './site-commands.js';
+import { verifyCommand } from './verify-command.js';
 
-export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand, bundleCommand];
+export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand, bundleCommand, verifyCommand];
 
 function version(root: string): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -59,7 +60,7 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: cmd.allowPositionals ?? false, strict: true });
   } catch (e) {
     s.err(`gen ${cmd.name}: ${(e as Error).message}\n\nUsage: ${cmd.usage}`);
     return EXIT.badInput;

@@ -51,6 +51,7 @@ process.on('SIGINT', () => {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e boot needs root (network namespaces, tap devices)');
   log('fixtures');
+  run('bash', [join(repoRoot, 'scripts/e2e/setup.sh')]);
   run('bash', [join(repoRoot, 'scripts/e2e/build-kubernetes.sh')]);
   run('bash', [join(repoRoot, 'scripts/e2e/build-guest.sh')]);
   run(process.execPath, [join(repoRoot, 'scripts/e2e/build-artifacts.mjs')]);

@@ -88,7 +88,7 @@ test('a FUSE mount (fuseiso) reads the files back: this machine has no iso9660 k
     t.is(readFileSync(join(mnt, 'deep/er/still/file'), 'utf8'), 'deep');
     t.is(statSync(join(mnt, 'payload/containerd-1.6.20-linux-amd64.tar.gz')).size, 3 * 1024 * 1024 + 17);
   } finally {
-    spawnSync('fusermount', ['-u', mnt]);
+    spawnSync(existsSync('/usr/bin/fusermount3') ? 'fusermount3' : 'fusermount', ['-u', mnt]);
   }
 });
 
@@ -200,4 +200,25 @@ test('gen bundle refuses an artifacts directory that does not cover the plan, an
   t.false(existsSync(join(cwd, 'output/lab1/dist')));
   t.deepEqual(readdirSync(join(cwd, 'output/lab1')).filter((x) => x.startsWith('.dist')), []);
   void repoRoot;
+});
+
+test('gen verify: a fresh bundle is ok; a changed file, a widened key mode and an extra file are reported (exit 1)', (t) => {
+  const cwd = tmp('kubeseed-verify-');
+  t.is(runCli(['bundle', '--site', 'lab1', '--skip-payload'], { cwd }).code, 0);
+  const dist = join(cwd, 'output/lab1/dist');
+  const ok = runCli(['verify', dist, '--json'], { cwd });
+  t.is(ok.code, 0, ok.stdout + ok.stderr);
+  t.true((JSON.parse(ok.stdout) as { ok: boolean }).ok);
+  writeFileSync(join(dist, 'nodes/k8s-02/meta-data'), 'instance-id: forged\n');
+  execFileSync('chmod', ['0644', join(dist, 'admin/admin.kubeconfig')]);
+  writeFileSync(join(dist, 'nodes/k8s-01/extra'), 'x');
+  const bad = runCli(['verify', dist, '--json'], { cwd });
+  t.is(bad.code, 1);
+  const problems = (JSON.parse(bad.stdout) as { problems: string[] }).problems;
+  t.true(problems.some((p) => p.startsWith('nodes/k8s-02/meta-data')));
+  t.true(problems.includes('admin/admin.kubeconfig: mode 644, manifest says 0600'));
+  t.true(problems.includes('nodes/k8s-01/extra: not in the manifest'));
+  t.is(runCli(['verify', cwd], { cwd }).code, 2, 'a directory without manifest.json is bad input');
+  const sums = spawnSync('sh', [join(dist, 'verify.sh')], { encoding: 'utf8' });
+  t.not(sums.status, 0, 'verify.sh catches the changed file too');
 });

@@ -253,7 +253,8 @@ test('PyYAML (what cloud-init reads with) sees every MAC, mode and address of th
   const dir = tmp('kubeseed-pyyaml-');
   const nc = write(dir, { path: '/network-config', content: seed['network-config'] });
   const ud = write(dir, { path: '/user-data', content: seed['user-data'] });
-  const r = spawnSync('python3', ['-c', py, nc, ud], { encoding: 'utf8' });
+  // Debian's python3, whose PyYAML is the one cloud-init uses.
+  const r = spawnSync('/usr/bin/python3', ['-c', py, nc, ud], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
   const [mac, modes] = JSON.parse(r.stdout) as [unknown, unknown[]];
   t.is(mac, '52:54:00:12:34:56');

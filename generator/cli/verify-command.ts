@@ -1,0 +1,28 @@
+import { resolve } from 'node:path';
+import { verifyBundle } from '../pipeline/verify.js';
+import { EXIT, type Command } from './commands.js';
+import { paint } from './output.js';
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'check a bundle: every file against manifest.json, and the admin credential against the CA',
+  usage: 'gen verify DIST [--json]',
+  help: ['DIST                  a bundle directory, e.g. output/lab1/dist', '--json                print the report as JSON'],
+  options: { json: { type: 'boolean' } },
+  allowPositionals: true,
+  async run(values, positionals, ctx) {
+    const s = ctx.streams;
+    if (positionals.length !== 1) {
+      s.err(`gen verify: give one bundle directory\n\nUsage: ${this.usage}`);
+      return EXIT.badInput;
+    }
+    const r = await verifyBundle(resolve(s.cwd, positionals[0]!));
+    if (values.json) s.out(JSON.stringify(r, null, 2));
+    else {
+      for (const p of r.problems) s.err(`${paint(s, 'red', 'problem')}  ${p}`);
+      for (const n of r.notes) s.out(n);
+      s.out(r.ok ? `${paint(s, 'green', 'ok')}: ${r.checked} files match the manifest` : `${r.problems.length} problem(s) in ${r.checked} files`);
+    }
+    return r.ok ? EXIT.ok : EXIT.failure;
+  },
+};
