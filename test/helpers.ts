@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCatalog } from '../generator/catalog/load.js';
 import { realFs } from '../generator/io/fs.js';
+import { readCatalog } from '../generator/pipeline/load.js';
 import type { Catalog } from '../generator/model/index.js';
 
 /** Tests run from dist/test/…; the repository is two levels above this file's directory. */
@@ -15,9 +15,7 @@ export function readRepo(rel: string): string {
 }
 
 export async function loadDefaultCatalog(): Promise<Catalog> {
-  const dir = join(repoRoot, 'blueprints', 'catalog');
-  const paths = (await realFs.listFiles(dir)).filter((p) => p.endsWith('.yaml'));
-  const r = parseCatalog(dir, paths.map((path) => ({ path, text: readFileSync(join(dir, path), 'utf8') })));
+  const r = await readCatalog(realFs, join(repoRoot, 'blueprints', 'catalog'));
   if (!r.catalog) throw new Error(JSON.stringify(r.issues, null, 2));
   return r.catalog;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
+import { sha256File } from '../io/hash.js';
 import { readTemplates } from '../io/templates.js';
 import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
 import { diskFile, memFile, writeIsoTo, writeTarTo } from '../pack/files.js';
@@ -35,11 +35,6 @@ export interface BundleResult {
   payload: string | null;
 }
 
-const sha256File = async (path: string) => {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-};
 
 /** Stage 1–6 of `gen bundle`. Everything is written to a staging directory and swapped in at the end. */
 export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleOptions): Promise<BundleResult> {

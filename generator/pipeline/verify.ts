@@ -1,5 +1,5 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { sha256File } from '../io/hash.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
@@ -12,11 +12,6 @@ export interface VerifyReport {
   notes: string[];
 }
 
-const sha256File = async (path: string) => {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-};
 
 /**
  * `gen verify DIST`: every file against manifest.json (size, mode, sha256), nothing missing or

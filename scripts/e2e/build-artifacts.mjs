@@ -12,7 +12,7 @@ import tarStream from 'tar-stream';
 const fixtures = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
 const k8s = join(fixtures, 'kubernetes-v1.20.2', 'bin');
 const out = join(fixtures, 'e2e-artifacts');
-const RECIPE = 'e2e-artifacts-r1';
+const RECIPE = 'e2e-artifacts-r3';
 if (existsSync(join(out, '.recipe')) && readFileSync(join(out, '.recipe'), 'utf8').trim() === RECIPE) {
   console.log(`build-artifacts: cached at ${out}`);
   process.exit(0);
@@ -27,6 +27,10 @@ async function tarOf(entries, gzip) {
   pack.on('data', (c) => chunks.push(c));
   const done = new Promise((r) => pack.on('end', r));
   for (const e of entries) {
+    if (e.linkname) {
+      pack.entry({ name: e.name, type: 'symlink', linkname: e.linkname, mode: 0o777, mtime: EPOCH, uid: 0, gid: 0, uname: 'root', gname: 'root' });
+      continue;
+    }
     const data = e.data ?? readFileSync(e.source);
     pack.entry({ name: e.name, mode: e.mode ?? 0o755, size: data.length, mtime: EPOCH, uid: 0, gid: 0, uname: 'root', gname: 'root' }, data);
   }
@@ -53,19 +57,28 @@ copyFileSync(need('/usr/sbin/runc'), join(out, 'runc-v1.1.5-amd64'));
 const cni = ['bridge', 'host-local', 'loopback', 'portmap'].map((b) => ({ name: `./${b}`, source: need(`/usr/lib/cni/${b}`) }));
 writeFileSync(join(out, 'cni-plugins-linux-amd64-v1.1.1.tgz'), await tarOf(cni, true));
 
-// The pause image: an OCI image layout with one uncompressed layer.
+// Images: OCI image layouts with one uncompressed layer each, in one archive.
 const sha = (b) => createHash('sha256').update(b).digest('hex');
-const layer = await tarOf([{ name: 'pause', source: need(join(k8s, 'pause')) }], false);
-const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/pause'], User: '65535:65535' }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] }, history: [{ created: EPOCH.toISOString(), created_by: 'kubeseed e2e: pause.c of Kubernetes 1.20.2' }] }));
-const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }] }));
-const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': 'registry.k8s.io/pause:3.2', 'org.opencontainers.image.ref.name': '3.2' } }] }));
+async function image(ref, layerEntries, cfg) {
+  const layer = await tarOf(layerEntries, false);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: cfg, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] }, history: [{ created: EPOCH.toISOString(), created_by: `kubeseed e2e fixture ${ref}` }] }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }] }));
+  return { ref, blobs: [config, manifest, layer], manifest };
+}
+const APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'hostname', 'mkdir', 'nc', 'ip', 'true', 'nslookup', 'timeout'];
+const images = [
+  await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(k8s, 'pause')) }], { Entrypoint: ['/pause'], User: '65535:65535' }),
+  await image('docker.io/library/busybox:1.35.0', [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))], { Cmd: ['sh'], Env: ['PATH=/bin'] }),
+];
+const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((im) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(im.manifest)}`, size: im.manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() } })) }));
+const blobs = new Map(images.flatMap((im) => im.blobs).map((b) => [sha(b), b]));
 writeFileSync(
   join(out, 'images-amd64.oci.tar'),
   await tarOf(
     [
       { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mode: 0o644 },
       { name: 'index.json', data: index, mode: 0o644 },
-      ...[config, manifest, layer].map((b) => ({ name: `blobs/sha256/${sha(b)}`, data: b, mode: 0o644 })),
+      ...[...blobs].sort().map(([h, b]) => ({ name: `blobs/sha256/${h}`, data: b, mode: 0o644 })),
     ],
     false,
   ),

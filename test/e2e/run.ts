@@ -115,19 +115,72 @@ async function main(): Promise<void> {
   for (let i = 0; i < 60 && !site.spec.nodes.every((n) => serial(n.name).includes('first boot complete')); i++) await sleep(5000);
   for (const n of site.spec.nodes) check(`${n.name}: first boot complete`, serial(n.name).includes(`kubeseed[${n.name}] node ${n.name} is Ready; first boot complete`));
 
-  // A DaemonSet of the payload's own image, pulls forbidden: every node runs a pod from the payload.
-  const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'e2e-probe', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'e2e-probe' } }, template: { metadata: { labels: { app: 'e2e-probe' } }, spec: { tolerations: [{ operator: 'Exists' }], containers: [{ name: 'p', image: 'registry.k8s.io/pause:3.2', imagePullPolicy: 'Never' }] } } } };
-  kubectl(['apply', '-f', '-'], { input: JSON.stringify(ds), allowFail: true });
-  let running: string[] = [];
-  for (let i = 0; i < 60; i++) {
-    const r = kubectl(['get', 'pods', '-l', 'app=e2e-probe', '-o', 'jsonpath={range .items[*]}{.spec.nodeName}={.status.phase}={.status.podIP}{"\\n"}{end}'], { allowFail: true });
-    running = r.stdout.split('\n').filter((l) => l.includes('=Running=')).map((l) => l.split('=')[0]!);
-    if (site.spec.nodes.every((n) => running.includes(n.name))) break;
+  // etcd: every member healthy over TLS, asked with the apiserver's client certificate.
+  const state = join(work, 'output', site.metadata.name, 'state', 'pki');
+  const etcdEndpoints = site.spec.nodes.filter((n) => n.roles.includes('etcd')).map((n) => `https://${n.address.split('/')[0]}:2379`);
+  const health = spawnSync('ip', ['netns', 'exec', ns, 'etcdctl', '--endpoints', etcdEndpoints.join(','), '--cacert', join(state, 'etcd-ca.crt'), '--cert', join(state, 'apiserver-etcd-client.crt'), '--key', join(state, 'apiserver-etcd-client.key'), 'endpoint', 'health'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  check('etcdctl endpoint health: every member', health.status === 0 && etcdEndpoints.every((e) => (health.stdout + health.stderr).includes(`${e} is healthy`)), (health.stdout + health.stderr).trim().split('\n').join('; '));
+
+  // A DaemonSet of busybox web servers from the payload (pulls forbidden), a NodePort Service in front.
+  const web = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'e2e-web', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'e2e-web' } }, template: { metadata: { labels: { app: 'e2e-web' } }, spec: { tolerations: [{ operator: 'Exists' }], containers: [{ name: 'web', image: 'docker.io/library/busybox:1.35.0', imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'], ports: [{ containerPort: 8080 }] }] } } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'e2e-web', namespace: 'default' }, spec: { type: 'NodePort', selector: { app: 'e2e-web' }, ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } },
+    ],
+  };
+  kubectl(['apply', '-f', '-'], { input: JSON.stringify(web), allowFail: true });
+  let pods: { name: string; node: string; ip: string }[] = [];
+  for (let i = 0; i < 72; i++) {
+    const r = kubectl(['get', 'pods', '-l', 'app=e2e-web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP}={.status.phase}{"\\n"}{end}'], { allowFail: true });
+    pods = r.stdout.split('\n').filter((l) => l.endsWith('=Running')).map((l) => { const [name, node, ip] = l.split('='); return { name: name!, node: node!, ip: ip! }; });
+    if (site.spec.nodes.every((n) => pods.some((p) => p.node === n.name))) break;
     await sleep(5000);
   }
-  check('a payload image runs on every node', site.spec.nodes.every((n) => running.includes(n.name)), `running on: ${running.join(', ') || 'none'}`);
+  check('a busybox DaemonSet from the payload runs on every node', site.spec.nodes.every((n) => pods.some((p) => p.node === n.name)), pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', '));
   const pulls = kubectl(['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{"\\n"}{end}{end}'], { allowFail: true }).stdout;
   check('no pod waits on an image pull', !/ErrImagePull|ImagePullBackOff/.test(pulls));
+
+  // Not `wget -T`: Debian's busybox 1.35 crashes on it; its timeout applet bounds the wait instead.
+  const wget = (pod: string, url: string) => kubectl(['exec', pod, '--', 'timeout', '10', 'wget', '-q', '-O', '-', url], { allowFail: true }).stdout.trim();
+  const pairs: string[] = [];
+  let pairsOk = pods.length > 1;
+  for (const a of pods) for (const b of pods) {
+    if (a === b) continue;
+    const got = wget(a.name, `http://${b.ip}:8080/`);
+    pairs.push(`${a.node}→${b.node}: ${got === b.name ? 'ok' : `got '${got}'`}`);
+    if (got !== b.name) pairsOk = false;
+  }
+  check('pod-to-pod traffic between nodes', pairsOk, pairs.join(', '));
+  const clusterIP = kubectl(['get', 'svc', 'e2e-web', '-o', 'jsonpath={.spec.clusterIP}'], { allowFail: true }).stdout.trim();
+  const viaService = pods.map((p) => { let got = ''; for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`); return `${p.node}: ${got || 'no answer'}`; });
+  check(`ClusterIP Service ${clusterIP} reachable from a pod on every node`, viaService.every((v) => v.includes('e2e-web-')), viaService.join(', '));
+  const nodePort = site.spec.nodes.map((n) => {
+    const ip = n.address.split('/')[0];
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', `fetch('http://${ip}:30080/',{signal:AbortSignal.timeout(5000)}).then(r=>r.text()).then(t=>console.log(t.trim())).catch(e=>console.log('error '+e.message))`], { encoding: 'utf8' });
+    return `${n.name}: ${r.stdout.trim()}`;
+  });
+  check('NodePort 30080 answers on every node', nodePort.every((v) => v.includes('e2e-web-')), nodePort.join(', '));
+
+  // Power off, then read every disk: status.json says done; a worker holds no CA private key.
+  for (const p of procs) p.kill('SIGKILL');
+  await sleep(2000);
+  for (const n of site.spec.nodes) {
+    const raw = join(work, `${n.name}.raw`);
+    run('qemu-img', ['convert', '-O', 'raw', join(work, `${n.name}.qcow2`), raw]);
+    // The VM was switched off hard: replay the ext4 journal so debugfs sees the last writes.
+    run('e2fsck', ['-y', '-E', 'journal_only', raw], { allowFail: true });
+    const status = run('debugfs', ['-R', 'cat /var/lib/kubeseed/status.json', raw], { allowFail: true }).stdout;
+    check(`${n.name}: status.json says done (read from its disk)`, /"state":"done"/.test(status), status.trim().slice(0, 120));
+    if (!n.roles.includes('control-plane') && !n.roles.includes('etcd')) {
+      const pki = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki', raw], { allowFail: true }).stdout;
+      const etcdDir = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki/etcd', raw], { allowFail: true }).stdout;
+      const keys = [...pki.matchAll(/\/([^/]+\.key)\//g)].map((m) => m[1]);
+      check(`${n.name} (worker): no CA private key, no etcd or service-account key on its disk`, keys.length === 0 && !/\.key/.test(etcdDir), `keys under /etc/kubernetes/pki: ${keys.join(', ') || 'none'}`);
+    }
+    rmSync(raw, { force: true });
+  }
 
   const steps: Record<string, Record<string, number>> = {};
   for (const n of site.spec.nodes) {
