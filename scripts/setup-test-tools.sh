@@ -18,6 +18,8 @@ PACKAGES=(
   cloud-image-utils  # cloud-localds, the reference NoCloud seed builder
   fuseiso            # mounts our ISOs through FUSE (these kernels have no iso9660 driver)
   fuse3              # fusermount for that mount
+  haproxy            # haproxy -c on the VIP load balancer config
+  keepalived         # keepalived -t on the VRRP config
 )
 
 missing=()

@@ -58,7 +58,9 @@ export function noCloudSeed(site: ResolvedSite, node: ResolvedNode, files: Rende
     version: 2,
     ethernets: {
       primary: {
-        match: node.mac ? { macaddress: node.mac } : { name: 'e*' },
+        match: node.mac ? { macaddress: node.mac } : { name: site.network.interface ?? 'e*' },
+        // The interface gets the name the site gives it, so keepalived and the CNI can rely on it.
+        ...(node.mac && site.network.interface ? { 'set-name': site.network.interface } : {}),
         addresses: [node.cidr],
         routes: [{ to: '0.0.0.0/0', via: node.gateway }],
         ...(node.dns.length ? { nameservers: { addresses: node.dns } } : {}),

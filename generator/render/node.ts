@@ -68,7 +68,6 @@ interface Unit {
 export function renderNode(input: NodeInput): RenderedFile[] {
   const { site, node, plan, state, engine } = input;
   if (site.kubernetes.mode !== 'binary') throw new UnsupportedError('kubeadm mode is not rendered yet (issue #8); use mode: binary');
-  if (site.controlPlane.loadBalancer === 'vip') throw new UnsupportedError('loadBalancer vip (keepalived + haproxy) is not rendered yet; use local or none');
 
   const files: RenderedFile[] = [];
   const add = (path: string, content: string, template: string, mode = '0644') => files.push({ path, mode, content, origin: `render:${template}` });
@@ -113,6 +112,28 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     add('/etc/kubeseed/apiserver-proxy.conf', engine.render('apiserver-proxy.conf', { port: site.controlPlane.endpoint.port, upstreams, streamModule: NGINX_STREAM_MODULE[site.os.family] ?? '' }), 'apiserver-proxy.conf');
     add('/etc/systemd/system/kubeseed-apiserver-proxy.service', engine.render('systemd/apiserver-proxy.service', { port: site.controlPlane.endpoint.port, nginx: NGINX }), 'apiserver-proxy.service');
   }
+  const vip = site.controlPlane.loadBalancer === 'vip' && cp;
+  if (vip) {
+    const cps = site.nodes.filter((n) => n.roles.includes('control-plane'));
+    add('/etc/haproxy/haproxy.cfg', engine.render('haproxy-vip.cfg', { vip: site.controlPlane.vip!, port: site.controlPlane.endpoint.port, upstreams: cps.map((n) => ({ name: n.name, address: `${n.ip}:${site.controlPlane.apiserverPort}` })) }), 'haproxy-vip.cfg');
+    add(
+      '/etc/keepalived/keepalived.conf',
+      engine.render('keepalived.conf', {
+        node: node.name,
+        site: site.name.replace(/-/g, '_'),
+        interface: site.network.interface!,
+        routerId: vrrpRouterId(site.name),
+        // The first control plane is preferred; the others take over in order.
+        priority: 150 - cps.indexOf(node),
+        self: node.ip,
+        peers: cps.filter((n) => n !== node).map((n) => n.ip),
+        vip: site.controlPlane.vip!,
+        prefix: node.prefixLength,
+      }),
+      'keepalived.conf',
+      '0600',
+    );
+  }
   if (bridge) {
     add(`${NODE.cniConf}/10-kubeseed-bridge.conflist`, bridgeConflist(site, node), 'cni-bridge');
     if (routes) {
@@ -124,7 +145,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     for (const [name, text] of Object.entries(clusterManifests(site, plan.images))) add(`${NODE.manifests}/${name}`, text, 'cluster-manifests');
   }
 
-  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(routes ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
+  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(vip ? ['haproxy', 'keepalived'] : []), ...(routes ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
   const planNode = plan.nodes.find((n) => n.name === node.name)!;
   const artifacts = plan.artifacts.filter((a) => a.nodes.includes(node.name));
   const steps = [
@@ -157,6 +178,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
       selinuxPermissive: site.os.family === 'rhel',
       openPorts: site.os.firewall === 'open-ports',
       ports: firewallPorts(site, cp, etcd),
+      vrrp: site.controlPlane.loadBalancer === 'vip' && cp,
       installs: installSteps(artifacts),
       imageArchive: planNode.files.some((f) => f.origin === 'payload:image-archive') ? `images-${node.arch}.oci.tar` : '',
       platform: `linux/${node.arch}`,
@@ -173,11 +195,19 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
+/** A VRRP router id (1–255) stable for the site, so that two sites on one segment rarely collide. */
+function vrrpRouterId(site: string): number {
+  let h = 0;
+  for (const c of site) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return (h % 255) + 1;
+}
+
 /** Ports opened in the host firewall (never the firewall switched off, unless the site says so). */
 function firewallPorts(site: ResolvedSite, cp: boolean, etcd: boolean): string[] {
   const range = `${site.kubernetes.nodePortRange.from}-${site.kubernetes.nodePortRange.to}`;
   return [
     ...(cp ? [`${site.controlPlane.apiserverPort}/tcp`] : []),
+    ...(cp && site.controlPlane.loadBalancer === 'vip' ? [`${site.controlPlane.endpoint.port}/tcp`] : []),
     ...(etcd ? ['2379-2380/tcp'] : []),
     '10250/tcp',
     '10256/tcp',

@@ -232,10 +232,14 @@ export const RULES: Rule[] = [
         return cp.vip !== undefined ? [issue('vip-valid', p, `vip is ignored when loadBalancer is ${cp.loadBalancer}`, 'set loadBalancer: vip or remove vip', 'warning')] : [];
       }
       if (cp.vip === undefined) return [issue('vip-valid', 'spec.controlPlane', 'loadBalancer vip needs a vip', 'add vip: <a free address in the control-plane subnet>')];
+      const out0: Issue[] = [];
+      if (!site.spec.network.interface) {
+        out0.push(issue('vip-valid', 'spec.network', 'loadBalancer vip needs network.interface: keepalived holds the VIP on a named interface', 'add interface: <the NIC name>; with a node mac, network-config gives the NIC that name'));
+      }
       const ip = parseIPv4(cp.vip);
-      if (ip === null) return [issue('vip-valid', p, `${cp.vip} is not an IPv4 address`)];
+      if (ip === null) return [...out0, issue('vip-valid', p, `${cp.vip} is not an IPv4 address`)];
       const cidrs = nodeCidrs(site);
-      const out: Issue[] = [];
+      const out: Issue[] = [...out0];
       site.spec.nodes.forEach((n, i) => {
         const c = cidrs.get(i);
         if (!c) return;

@@ -260,3 +260,38 @@ test('PyYAML (what cloud-init reads with) sees every MAC, mode and address of th
   t.is(mac, '52:54:00:12:34:56');
   t.true(modes.every((m) => typeof m === 'string'));
 });
+
+test('loadBalancer vip: haproxy -c and keepalived -t accept the control planes\' configs; workers get neither', async (t) => {
+  const vipSite = siteFromLab1(catalog, (x) =>
+    x
+      .replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256')
+      .replace('    loadBalancer: local', '    loadBalancer: vip\n    vip: 192.168.93.40')
+      .replace('    plugin: flannel', '    plugin: flannel\n    interface: eth0')
+      .replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]'),
+  );
+  const st = await makeState(vipSite);
+  roots.push(st.root);
+  const r = renderSite(vipSite, catalog, st.files, await readTemplates(join(repoRoot, 'blueprints', 'templates')));
+  const priorities: number[] = [];
+  for (const n of r.nodes) {
+    const cp = vipSite.nodes.find((x) => x.name === n.name)!.roles.includes('control-plane');
+    const hap = n.files.find((f) => f.path === '/etc/haproxy/haproxy.cfg');
+    const ka = n.files.find((f) => f.path === '/etc/keepalived/keepalived.conf');
+    t.is(Boolean(hap && ka), cp, `${n.name}: load balancer only on control planes`);
+    t.falsy(n.files.find((f) => f.path.includes('apiserver-proxy')));
+    t.regex(file(n, '/etc/kubernetes/kubelet.conf').content, /server: https:\/\/192\.168\.93\.40:8443/);
+    if (!cp) continue;
+    const dir = tmp('kubeseed-vip-');
+    const hr = spawnSync('haproxy', ['-c', '-f', write(dir, hap!)], { encoding: 'utf8' });
+    t.is(hr.status, 0, `${n.name}: ${hr.stdout}${hr.stderr}`);
+    t.is(ka!.mode, '0600');
+    const kr = spawnSync('keepalived', ['-t', '-f', write(dir, ka!), '-l'], { encoding: 'utf8' });
+    t.is(kr.status, 0, `${n.name}: ${kr.stdout}${kr.stderr}`);
+    priorities.push(Number(/priority (\d+)/.exec(ka!.content)![1]));
+    t.regex(ka!.content, /virtual_ipaddress \{\n    192\.168\.93\.40\/24 dev eth0/);
+    t.true(n.seed['network-config'].includes('set-name: eth0'));
+  }
+  t.deepEqual(priorities, [150, 149], 'the first control plane is preferred');
+  const broken = write(tmp('kubeseed-vip-bad-'), { path: '/k.conf', content: 'vrrp_instance x {\n  state SOMETIMES\n  bogus_keyword 1\n}\n' });
+  t.not(spawnSync('keepalived', ['-t', '-f', broken, '-l'], { encoding: 'utf8' }).status, 0, 'keepalived -t is a real check');
+});

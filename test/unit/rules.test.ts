@@ -56,6 +56,7 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => Object.assign(s.spec.controlPlane, { loadBalancer: 'vip', vip: '10.9.9.9' }), path: 'spec.controlPlane.vip' },
     { mutate: (s) => Object.assign(s.spec.controlPlane, { loadBalancer: 'vip', vip: '192.168.93.47' }), path: 'spec.controlPlane.vip' },
     { mutate: (s) => (s.spec.controlPlane.vip = '192.168.93.40'), path: 'spec.controlPlane.vip', severity: 'warning' },
+    { mutate: (s) => Object.assign(s.spec.controlPlane, { loadBalancer: 'vip', vip: '192.168.93.40' }), path: 'spec.network' },
   ],
   'version-in-catalog': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.99.0'), path: 'spec.kubernetes.version' }],
   'arch-supported': [
