@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
+import { realFs } from '../io/fs.js';
 import { sha256File } from '../io/hash.js';
 import { readTemplates } from '../io/templates.js';
 import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
@@ -210,14 +211,8 @@ async function packPayload(outRoot: string, staging: string, files: ArtifactFile
   return { tar: tarName, iso: isoName, entries };
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)));
-  return out.sort();
-}
-
 async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePlan, catalog: Catalog, payload: string | null, epoch: number): Promise<number> {
-  const files = await listFiles(staging);
+  const files = await realFs.listFiles(staging);
   const entries = [];
   for (const f of files) {
     const st = await stat(join(staging, f));
@@ -237,12 +232,14 @@ async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePl
     nodes: plan.nodes.map((n) => n.name),
     files: entries,
   };
-  await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
-  const all = await listFiles(staging);
-  const sums: string[] = [];
-  for (const f of all) if (f !== 'SHA256SUMS') sums.push(`${await sha256File(join(staging, f))}  ${f}\n`);
+  const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+  await writeFile(join(staging, 'manifest.json'), manifestText, { mode: 0o644 });
+  // The files were hashed for the manifest already; only manifest.json itself is new.
+  const hashes = new Map(entries.map((e) => [e.path, e.sha256]));
+  hashes.set('manifest.json', createHash('sha256').update(manifestText).digest('hex'));
+  const sums = [...hashes.keys()].sort().map((f) => `${hashes.get(f)}  ${f}\n`);
   await writeFile(join(staging, 'SHA256SUMS'), sums.join(''), { mode: 0o644 });
-  return all.length + 1;
+  return hashes.size + 1;
 }
 
 /** The new dist takes the old one's place; the old one is removed only after the swap. */

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
+import { realFs } from '../io/fs.js';
 import { sha256File } from '../io/hash.js';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { InputError } from '../model/index.js';
 
@@ -38,9 +39,7 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
     if ((st.mode & 0o777).toString(8).padStart(4, '0') !== f.mode) problems.push(`${f.path}: mode ${(st.mode & 0o777).toString(8)}, manifest says ${f.mode}`);
     else if (await sha256File(p).then((h) => h !== f.sha256)) problems.push(`${f.path}: sha256 differs from the manifest`);
   }
-  for (const e of await readdir(dist, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const rel = relative(dist, join(e.parentPath, e.name));
+  for (const rel of await realFs.listFiles(dist)) {
     if (!listed.has(rel) && rel !== 'manifest.json' && rel !== 'SHA256SUMS') problems.push(`${rel}: not in the manifest`);
   }
   try {

@@ -7,7 +7,7 @@ export interface SecretFile {
   path: string;
   mode: '0600' | '0644';
   content: string;
-  /** Which certificate or secret of the state it carries. */
+  /** `pki:<certificate>` for state material, `render:<what>` for configs built around it. */
   origin: string;
 }
 
@@ -54,17 +54,17 @@ export function selectForNode(site: ResolvedSite, node: ResolvedNode, state: Sta
     if (!hasCert && !hasKey) continue;
     const p = certPaths(inst);
     if (inst.spec.kubeconfig) {
-      out.push({ path: inst.spec.kubeconfig, mode: '0600', content: kubeconfigFor(inst, site, state), origin: inst.id });
+      out.push({ path: inst.spec.kubeconfig, mode: '0600', content: kubeconfigFor(inst, site, state), origin: `pki:${inst.id}` });
       continue;
     }
     const base = inst.spec.nodePath!;
     const ext = inst.spec.kind === 'keypair' ? 'pub' : 'crt';
-    if (hasCert) out.push({ path: `${base}.${ext}`, mode: '0644', content: must(state, p.crt), origin: inst.id });
-    if (hasKey) out.push({ path: `${base}.key`, mode: '0600', content: must(state, p.key), origin: inst.id });
+    if (hasCert) out.push({ path: `${base}.${ext}`, mode: '0644', content: must(state, p.crt), origin: `pki:${inst.id}` });
+    if (hasKey) out.push({ path: `${base}.key`, mode: '0600', content: must(state, p.key), origin: `pki:${inst.id}` });
   }
   if (node.roles.includes('control-plane')) {
-    out.push({ path: '/etc/kubernetes/encryption-config.yaml', mode: '0600', content: encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()), origin: 'encryption-key' });
-    out.push({ path: '/etc/kubernetes/audit-policy.yaml', mode: '0644', content: auditPolicy(), origin: 'audit-policy' });
+    out.push({ path: '/etc/kubernetes/encryption-config.yaml', mode: '0600', content: encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()), origin: 'render:encryption-config' });
+    out.push({ path: '/etc/kubernetes/audit-policy.yaml', mode: '0644', content: auditPolicy(), origin: 'render:audit-policy' });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -73,8 +73,8 @@ export function selectForNode(site: ResolvedSite, node: ResolvedNode, state: Sta
 export function operatorFiles(site: ResolvedSite, state: StateFiles): SecretFile[] {
   const admin = certInstances(site).find((i) => i.spec.name === 'admin')!;
   return [
-    { path: 'admin/admin.kubeconfig', mode: '0600', content: kubeconfigFor(admin, site, state), origin: 'admin' },
-    { path: 'admin/ca.crt', mode: '0644', content: must(state, 'pki/ca.crt'), origin: 'ca' },
+    { path: 'admin/admin.kubeconfig', mode: '0600', content: kubeconfigFor(admin, site, state), origin: 'pki:admin' },
+    { path: 'admin/ca.crt', mode: '0644', content: must(state, 'pki/ca.crt'), origin: 'pki:ca' },
   ];
 }
 

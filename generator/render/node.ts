@@ -191,7 +191,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   add('/etc/systemd/system/kubeseed-firstboot.service', engine.render('systemd/kubeseed-firstboot.service', { node: node.name, site: site.name }), 'kubeseed-firstboot.service');
   add('/usr/local/bin/kubeseed-status', engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...services] }), 'kubeseed-status.sh', '0755');
 
-  for (const s of selectForNode(site, node, state)) files.push({ path: s.path, mode: s.mode, content: s.content, origin: s.origin === 'encryption-key' || s.origin === 'audit-policy' ? `render:${s.origin === 'encryption-key' ? 'encryption-config' : 'audit-policy'}` : `pki:${s.origin}` });
+  files.push(...selectForNode(site, node, state));
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 

@@ -6,16 +6,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCatalog } from '../../dist/generator/catalog/load.js';
 import { realCrypto } from '../../dist/generator/io/crypto.js';
 import { realFs } from '../../dist/generator/io/fs.js';
+import { readCatalog } from '../../dist/generator/pipeline/load.js';
 import { certsStage } from '../../dist/generator/pipeline/certs.js';
 import { certInstances } from '../../dist/generator/pki/table.js';
 import { checkSite, parseSite } from '../../dist/generator/site/index.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const catalogDir = join(repo, 'blueprints/catalog');
-const catalog = parseCatalog(catalogDir, (await realFs.listFiles(catalogDir)).filter((p) => p.endsWith('.yaml')).map((path) => ({ path, text: readFileSync(join(catalogDir, path), 'utf8') }))).catalog;
+const { catalog } = await readCatalog(realFs, catalogDir);
 const lab1Text = readFileSync(join(repo, 'blueprints/sites/lab1.yaml'), 'utf8');
 
 function site(text) {

@@ -1,20 +1,15 @@
 import test from 'ava';
 import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { CERTS, certInstances, keyHolder } from '../../generator/pki/table.js';
-import { checkSite, parseSite } from '../../generator/site/index.js';
-import { loadDefaultCatalog, readRepo } from '../helpers.js';
+import { loadDefaultCatalog } from '../helpers.js';
+import { siteFromLab1 } from '../pki-fixture.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-function resolved(edit?: (text: string) => string): ResolvedSite {
-  const text = (edit ?? ((x) => x))(readRepo('blueprints/sites/lab1.yaml'));
-  const r = checkSite(parseSite(text, 'lab1.yaml'), catalog);
-  if (!r.resolved) throw new Error(JSON.stringify(r.issues));
-  return r.resolved;
-}
+const resolved = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
 
 /** lab1 with its third node turned into a plain worker. */
 const withWorker = (t: string) => t.replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]');

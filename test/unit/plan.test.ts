@@ -1,19 +1,15 @@
 import test from 'ava';
 import type { BundlePlan, Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { buildPlan, mirrorFor } from '../../generator/plan/index.js';
-import { checkSite, parseSite } from '../../generator/site/index.js';
-import { loadDefaultCatalog, readRepo } from '../helpers.js';
+import { loadDefaultCatalog } from '../helpers.js';
+import { siteFromLab1 } from '../pki-fixture.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-function site(edit: (text: string) => string = (x) => x): ResolvedSite {
-  const r = checkSite(parseSite(edit(readRepo('blueprints/sites/lab1.yaml')), 'lab1.yaml'), catalog);
-  if (!r.resolved) throw new Error(JSON.stringify(r.issues));
-  return r.resolved;
-}
+const site = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
 
 test('lab1 plan names every binary of binary mode, each with a checksum source', (t) => {
   const plan = buildPlan(site(), catalog);
