@@ -20,6 +20,12 @@ PACKAGES=(
   fuse3              # fusermount for that mount
   haproxy            # haproxy -c on the VIP load balancer config
   keepalived         # keepalived -t on the VRRP config
+  docker-registry    # a real registry on loopback that gen fetch mirrors from
+  apache2-utils      # htpasswd -B for that registry's basic auth
+  skopeo             # pushes the test images; the image-mirror benchmark's reference
+  umoci              # builds the test images from busybox-static
+  busybox-static     # the test images' only binary
+  curl               # the download benchmark's reference
 )
 
 missing=()

@@ -9,6 +9,8 @@ process.exitCode = await run(process.argv.slice(2), {
     err: (t) => process.stderr.write(`${t}\n`),
     color,
     cwd: process.cwd(),
+    errTty: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb',
+    errRaw: (t) => process.stderr.write(t),
   },
   env: process.env,
   root: packageRoot(),

@@ -7,6 +7,10 @@ export interface Streams {
   /** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
   color: boolean;
   cwd: string;
+  /** Standard error is a terminal: progress is drawn as live bars instead of lines. */
+  errTty?: boolean;
+  /** Writes to standard error as is (no newline), for redrawing progress bars. */
+  errRaw?(text: string): void;
 }
 
 const CODES = { red: 31, yellow: 33, dim: 2, bold: 1, green: 32 } as const;

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InputError } from '../model/index.js';
+import { FailureError, InputError } from '../model/index.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
 import { bundleCommand } from './bundle-command.js';
 import { certsCommand } from './certs-command.js';
+import { fetchCommand } from './fetch-command.js';
 import { planCommand, validateCommand } from './site-commands.js';
 import { verifyCommand } from './verify-command.js';
 
-export const COMMANDS: Command[] = [validateCommand, planCommand, certsCommand, bundleCommand, verifyCommand];
+export const COMMANDS: Command[] = [validateCommand, planCommand, fetchCommand, certsCommand, bundleCommand, verifyCommand];
 
 function version(root: string): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -72,6 +73,10 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
       if (e.issues.length) reportIssues(s, e.issues);
       s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
       return EXIT.badInput;
+    }
+    if (e instanceof FailureError) {
+      s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+      return EXIT.failure;
     }
     s.err(`gen ${cmd.name}: failed: ${(e as Error).stack ?? String(e)}`);
     return EXIT.failure;

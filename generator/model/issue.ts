@@ -30,3 +30,17 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/**
+ * Thrown when an operation fails for a reason outside the input (network, upstream, disk); the CLI
+ * prints the message and hint without a stack trace and exits 1.
+ */
+export class FailureError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'FailureError';
+  }
+}

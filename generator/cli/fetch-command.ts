@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import { SILENT_EVENTS } from '../fetch/artifacts.js';
+import { BlobCache, defaultCacheDir } from '../fetch/cache.js';
+import { realFs } from '../io/fs.js';
+import { hasErrors, InputError, type BundlePlan, type ResolvedSite } from '../model/index.js';
+import { defaultLockPath, fetchSite, type FetchOptions, type FetchOutcome } from '../pipeline/fetch.js';
+import { loadSite } from '../pipeline/load.js';
+import { buildPlan } from '../plan/index.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext } from './commands.js';
+import { paint, reportIssues } from './output.js';
+import { formatBytes, progressReporter } from './progress.js';
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Options shared by `gen fetch` and `gen bundle` (which fetches first). */
+export const FETCH_OPTIONS = {
+  cache: { type: 'string' },
+  lock: { type: 'string' },
+  offline: { type: 'boolean' },
+  'update-lock': { type: 'boolean' },
+  parallel: { type: 'string' },
+  timeout: { type: 'string' },
+  retries: { type: 'string' },
+  'registry-auth': { type: 'string' },
+} as const;
+
+export const FETCH_HELP = [
+  '--cache DIR           download cache (default: $XDG_CACHE_HOME/kubeseed, else ~/.cache/kubeseed)',
+  '--lock FILE           lock file (default: <site>.lock.json beside the blueprint)',
+  '--offline             use only the cache; list everything missing and exit 1',
+  '--update-lock         take upstream\'s current checksums and image digests, and rewrite the lock',
+  '--parallel N          transfers at a time (default: 4)',
+  '--timeout SECONDS     give up on a connection that makes no progress for this long (default: 30)',
+  '--retries N           retries per transfer after resets, stalls and 5xx answers (default: 5)',
+  '--registry-auth FILE  registry credentials in Docker config.json format (default: ~/.docker/config.json if present)',
+];
+
+function positiveInt(values: Values, name: string, fallback: number, min = 1): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new InputError(`--${name} ${String(raw)}: expected a whole number of at least ${min}`);
+  return n;
+}
+
+export function fetchOptionsFrom(values: Values, ctx: CommandContext, blueprintFile: string, events: FetchOptions['events']): FetchOptions {
+  const cwd = ctx.streams.cwd;
+  return {
+    cacheDir: defaultCacheDir(ctx.env, cwd, values.cache as string | undefined),
+    lockPath: values.lock ? resolve(cwd, values.lock as string) : defaultLockPath(blueprintFile),
+    offline: Boolean(values.offline),
+    updateLock: Boolean(values['update-lock']),
+    parallel: positiveInt(values, 'parallel', 4),
+    http: { env: ctx.env, timeoutMs: positiveInt(values, 'timeout', 30) * 1000, retries: positiveInt(values, 'retries', 5, 0), backoffMs: 250 },
+    ...(values['registry-auth'] ? { registryAuth: resolve(cwd, values['registry-auth'] as string) } : {}),
+    events,
+  };
+}
+
+/** Fetch with progress on standard error; returns the outcome and prints nothing else. */
+export async function fetchWithProgress(site: ResolvedSite, plan: BundlePlan, values: Values, ctx: CommandContext, blueprintFile: string): Promise<{ outcome: FetchOutcome; opts: FetchOptions }> {
+  const count = plan.artifacts.length + new Set(plan.images.map((i) => i.ref)).size;
+  const progress = values.json ? { ...SILENT_EVENTS, finish() {} } : progressReporter(ctx.streams, count);
+  const opts = fetchOptionsFrom(values, ctx, blueprintFile, progress);
+  try {
+    return { outcome: await fetchSite(site, plan, opts), opts };
+  } finally {
+    progress.finish();
+  }
+}
+
+export const fetchCommand: Command = {
+  name: 'fetch',
+  summary: 'download and verify every binary and image of a site into the cache, and keep its lock file',
+  usage: 'gen fetch [--site NAME|PATH] [--cache DIR] [--lock FILE] [--offline] [--update-lock] [--parallel N] [--registry-auth FILE] [--verify-cache]',
+  help: [...SITE_HELP, ...FETCH_HELP, '--verify-cache        re-hash every blob in the cache first and drop damaged ones'],
+  options: { ...SITE_OPTIONS, ...FETCH_OPTIONS, 'verify-cache': { type: 'boolean' } },
+  async run(values, _pos, ctx) {
+    const s = ctx.streams;
+    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
+    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
+      reportIssues(s, loaded.issues);
+      throw new InputError(`${loaded.file} is not valid`);
+    }
+    const plan = buildPlan(loaded.resolved, loaded.catalog);
+    const started = Date.now();
+    if (values['verify-cache']) {
+      const r = await new BlobCache(defaultCacheDir(ctx.env, s.cwd, values.cache as string | undefined)).verifyAll();
+      s.err(`cache: ${r.checked} blob(s) re-hashed, ${r.bad.length} damaged and removed${r.bad.length ? `: ${r.bad.join(', ')}` : ''}`);
+    }
+    const { outcome, opts } = await fetchWithProgress(loaded.resolved, plan, values, ctx, loaded.file);
+    const secs = ((Date.now() - started) / 1000).toFixed(2);
+    if (values.json) {
+      s.out(JSON.stringify({ site: plan.site, cache: opts.cacheDir, lock: opts.lockPath, lockWritten: outcome.lockWritten, transferred: outcome.transferred, seconds: Number(secs), artifacts: outcome.lock.artifacts, images: outcome.lock.images }, null, 2));
+    } else {
+      s.out(
+        `${paint(s, 'green', 'fetched')}: ${outcome.files.size} artifact(s), ${outcome.images.length} image(s); ${formatBytes(outcome.transferred)} transferred in ${secs} s\n` +
+          `  cache ${opts.cacheDir}\n  lock  ${opts.lockPath} (${outcome.lockWritten ? 'written' : 'unchanged'})`,
+      );
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,126 @@
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { asFailure, fetchArtifact, LockMismatchError, MissingError, UnreachableError, type FetchedFile, type FetchEvents } from '../fetch/artifacts.js';
+import { BlobCache } from '../fetch/cache.js';
+import { eachLimited, HttpClient, type HttpSettings } from '../fetch/http.js';
+import { emptyLock, readLock, writeLock, type Lock } from '../fetch/lock.js';
+import { FailureError, type BundlePlan, type ResolvedSite } from '../model/index.js';
+import { readDockerConfig } from '../registry/auth.js';
+import { RegistryClient } from '../registry/client.js';
+import { ociArchiveLayout } from '../registry/export.js';
+import { pullImage, type PulledImage } from '../registry/mirror.js';
+
+export interface FetchOptions {
+  cacheDir: string;
+  lockPath: string;
+  offline: boolean;
+  updateLock: boolean;
+  parallel: number;
+  http: HttpSettings;
+  /** A Docker config.json with credentials; without it ~/.docker/config.json is used when present. */
+  registryAuth?: string;
+  events: FetchEvents;
+}
+
+export interface FetchOutcome {
+  cache: BlobCache;
+  /** Per artifact id. */
+  files: Map<string, FetchedFile>;
+  images: PulledImage[];
+  lock: Lock;
+  lockWritten: boolean;
+  /** Bytes that crossed the network. */
+  transferred: number;
+}
+
+/** `<dir>/<name>.lock.json` beside the blueprint file. */
+export function defaultLockPath(blueprintFile: string): string {
+  return join(dirname(blueprintFile), `${basename(blueprintFile).replace(/\.ya?ml$/, '')}.lock.json`);
+}
+
+/**
+ * Every artifact and image of the plan into the cache, verified, and the lock brought up to
+ * date. The lock is written only when everything succeeded; the cache only ever holds verified
+ * blobs, so an interrupted run leaves nothing wrong behind, just partial files to resume.
+ */
+export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: FetchOptions): Promise<FetchOutcome> {
+  const cache = new BlobCache(opts.cacheDir);
+  const previous = await readLock(opts.lockPath);
+  if (previous && previous.site !== site.name) throw new FailureError(`${opts.lockPath} is the lock of site '${previous.site}', not '${site.name}'`, 'give this site its own lock with --lock');
+  const http = opts.offline ? null : new HttpClient(opts.http);
+  const credentials = await readDockerConfig(opts.registryAuth ?? join(opts.http.env.HOME ?? homedir(), '.docker', 'config.json'), opts.registryAuth !== undefined);
+  const registry = http ? new RegistryClient(http, credentials) : null;
+  let transferred = 0;
+  const events: FetchEvents = {
+    ...opts.events,
+    done(id, r) {
+      transferred += r.transferred;
+      opts.events.done(id, r);
+    },
+  };
+  const ctx = { http, cache, lock: previous, updateLock: opts.updateLock, events, registry, mirrors: site.artifacts.registryMirrors, inflight: new Map<string, Promise<unknown>>() };
+
+  const byRef = new Map<string, { ref: string; pullFrom: string; platforms: string[]; aliases: string[] }>();
+  for (const i of plan.images) {
+    const e = byRef.get(i.ref) ?? { ref: i.ref, pullFrom: i.pullFrom, platforms: [], aliases: i.aliases };
+    if (!e.platforms.includes(i.platform)) e.platforms.push(i.platform);
+    byRef.set(i.ref, e);
+  }
+  const files = new Map<string, FetchedFile>();
+  const images = new Map<string, PulledImage>();
+  const missing: string[] = [];
+  const failures: Error[] = [];
+  type Job = { kind: 'file'; id: string; run: () => Promise<void> } | { kind: 'image'; id: string; run: () => Promise<void> };
+  const jobs: Job[] = [
+    ...plan.artifacts.map((a): Job => ({ kind: 'file', id: a.id, run: async () => void files.set(a.id, await fetchArtifact(a, ctx)) })),
+    ...[...byRef.values()].map((img): Job => ({ kind: 'image', id: img.ref, run: async () => void images.set(img.ref, await pullImage(img, ctx)) })),
+  ];
+  try {
+    await eachLimited(jobs, opts.parallel, async (job) => {
+      try {
+        await job.run();
+      } catch (e) {
+        if (e instanceof MissingError) missing.push(e.message);
+        else failures.push(asFailure(e, job.id, 'failed') as Error);
+      }
+    });
+  } finally {
+    await http?.close();
+  }
+  if (failures.length) throw summarize(failures);
+  if (missing.length) {
+    throw new FailureError(`offline: ${missing.length} item(s) missing from the cache ${opts.cacheDir}:\n  ${missing.sort().join('\n  ')}`, 'run gen fetch with network access (same --cache and lock), then carry the cache over');
+  }
+
+  const lock: Lock = emptyLock(site.name);
+  for (const a of plan.artifacts) lock.artifacts[a.id] = files.get(a.id)!.entry;
+  for (const ref of [...byRef.keys()].sort()) lock.images[ref] = images.get(ref)!.entry;
+  const lockWritten = await writeLock(opts.lockPath, lock, previous);
+  return { cache, files, images: [...byRef.keys()].sort().map((r) => images.get(r)!), lock, lockWritten, transferred };
+}
+
+/** One message for many failures: lock mismatches first, unreachable hosts named once. */
+function summarize(failures: Error[]): Error {
+  if (failures.length === 1) return failures[0]!;
+  const lockErrors = failures.filter((f) => f instanceof LockMismatchError);
+  if (lockErrors.length) return new FailureError(lockErrors.map((e) => e.message).join('\n'), (lockErrors[0] as FailureError).hint);
+  const unreachable = new Set(failures.filter((f) => f instanceof UnreachableError).map((f) => `${f.host} (${f.code})`));
+  const lines = failures.map((f) => `  ${f.message}`).sort();
+  const hint = unreachable.size ? `could not reach ${[...unreachable].join(', ')}: check the network, HTTPS_PROXY/NO_PROXY, or point spec.artifacts.sources/registryMirrors at a reachable mirror` : (failures.find((f) => f instanceof FailureError) as FailureError | undefined)?.hint;
+  return new FailureError(`${failures.length} item(s) failed:\n${lines.join('\n')}`, hint);
+}
+
+/** What goes into `images-<arch>.oci.tar`: names, and blobs read from the cache. */
+export function imageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: string) {
+  const platform = `linux/${arch}`;
+  const layout = ociArchiveLayout(
+    outcome.images
+      .filter((i) => i.platforms.has(platform))
+      .map((i) => ({
+        names: [i.ref, ...(plan.images.find((p) => p.ref === i.ref)?.aliases ?? [])],
+        top: i.top,
+        blobs: i.platforms.get(platform)!.blobs,
+      })),
+  );
+  return { ...layout, blobPath: (hex: string) => outcome.cache.blobPath(hex) };
+}
