@@ -34,3 +34,15 @@ export const fixtureCache = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubesee
 export const toolsDir = join(fixtureCache, 'tools');
 /** Debian's kubectl, unpacked by scripts/setup-test-tools.sh. */
 export const debianKubectl = join(toolsDir, 'kubernetes-client', 'usr', 'bin', 'kubectl');
+
+/** runCli without blocking this process: for tests whose servers run in the test process itself. */
+export async function runCliAsync(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  return { code, stdout, stderr };
+}

@@ -8,7 +8,6 @@ import { paint, reportIssues } from './output.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
-  summary: 'write output/<site>/dist: per-node seed ISOs and tarballs, payload, admin credentials, manifest',
   usage: 'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] (--skip-payload | --artifacts DIR) [--embed-payload]',
   help: [
     ...SITE_HELP.filter((h) => !h.startsWith('--json')),

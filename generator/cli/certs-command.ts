@@ -9,7 +9,6 @@ import { paint, reportIssues, table } from './output.js';
 
 export const certsCommand: Command = {
   name: 'certs',
-  summary: "create the site's PKI if missing (kept and reused afterwards) and list every certificate with its expiry",
   usage: 'gen certs [--site NAME|PATH] [--state DIR] [--out DIR] [--renew] [--rotate-ca] [--json]',
   help: [
     ...SITE_HELP,

@@ -10,7 +10,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Option help lines, `--flag VALUE  what it does`. */
   help: string[];

@@ -71,7 +71,6 @@ export async function fetchWithProgress(site: ResolvedSite, plan: BundlePlan, va
 
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'download and verify every binary and image of a site into the cache, and keep its lock file',
   usage: 'gen fetch [--site NAME|PATH] [--cache DIR] [--lock FILE] [--offline] [--update-lock] [--parallel N] [--registry-auth FILE] [--verify-cache]',
   help: [...SITE_HELP, ...FETCH_HELP, '--verify-cache        re-hash every blob in the cache first and drop damaged ones'],
   options: { ...SITE_OPTIONS, ...FETCH_OPTIONS, 'verify-cache': { type: 'boolean' } },

@@ -18,7 +18,6 @@ async function load(values: Values, ctx: CommandContext): Promise<LoadedSite> {
 
 export const validateCommand: Command = {
   name: 'validate',
-  summary: 'check a site blueprint against the schema, the rules and the catalog',
   usage: 'gen validate [--site NAME|PATH] [--catalog DIR] [--json]',
   help: SITE_HELP,
   options: SITE_OPTIONS,
@@ -42,7 +41,6 @@ export const validateCommand: Command = {
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'list every download, image, certificate and node file of the bundle (reads no network, writes nothing)',
   usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--json]',
   help: SITE_HELP,
   options: SITE_OPTIONS,

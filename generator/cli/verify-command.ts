@@ -5,7 +5,6 @@ import { paint } from './output.js';
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'check a bundle: every file against manifest.json, and the admin credential against the CA',
   usage: 'gen verify DIST [--json]',
   help: ['DIST                  a bundle directory, e.g. output/lab1/dist', '--json                print the report as JSON'],
   options: { json: { type: 'boolean' } },

@@ -2,7 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+
+type Undici = typeof import('undici');
 
 export type HashAlgorithm = 'sha256' | 'sha512';
 
@@ -85,25 +87,30 @@ export interface DownloadResult {
  * retries with backoff, stall timeouts, and downloads that resume with Range.
  */
 export class HttpClient {
-  readonly dispatcher: Dispatcher;
-  private readonly agent: EnvHttpProxyAgent;
+  private client: Promise<{ request: Undici['request']; dispatcher: Dispatcher; close: () => Promise<void> }> | null = null;
 
-  constructor(readonly settings: HttpSettings) {
-    const timeout = settings.timeoutMs;
-    this.agent = new EnvHttpProxyAgent({
-      httpProxy: envOf(settings.env, 'http_proxy'),
-      httpsProxy: envOf(settings.env, 'https_proxy'),
-      noProxy: envOf(settings.env, 'no_proxy'),
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connect: { timeout },
-      connections: settings.connections ?? 8,
+  constructor(readonly settings: HttpSettings) {}
+
+  /** undici is loaded on the first request: a run served from the cache never pays for it. */
+  private connect() {
+    this.client ??= import('undici').then(({ EnvHttpProxyAgent, interceptors, request }) => {
+      const timeout = this.settings.timeoutMs;
+      const agent = new EnvHttpProxyAgent({
+        httpProxy: envOf(this.settings.env, 'http_proxy'),
+        httpsProxy: envOf(this.settings.env, 'https_proxy'),
+        noProxy: envOf(this.settings.env, 'no_proxy'),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        connect: { timeout },
+        connections: this.settings.connections ?? 8,
+      });
+      return { request, dispatcher: agent.compose(interceptors.redirect({ maxRedirections: 10 })), close: () => agent.close() };
     });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 10 }));
+    return this.client;
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.client) await (await this.client).close();
   }
 
   /** Runs `attempt` until it succeeds or a failure is permanent or retries are used up. */
@@ -129,8 +136,9 @@ export class HttpClient {
 
   /** A small GET held in memory (checksum files, manifests, tokens). Statuses in `pass` are returned, not thrown. */
   async get(url: string, headers: Record<string, string> = {}, pass: number[] = [], maxBytes = 16 << 20): Promise<Response> {
+    const { request, dispatcher } = await this.connect();
     return this.withRetries(url, async () => {
-      const res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers });
+      const res = await request(url, { dispatcher, method: 'GET', headers });
       if (res.statusCode >= 200 && res.statusCode < 300) {
         const chunks: Buffer[] = [];
         let total = 0;
@@ -155,6 +163,7 @@ export class HttpClient {
    * The file is hashed as it arrives; the caller compares the digests and moves the file on.
    */
   async download(url: string, part: string, opts: { headers?: Record<string, string>; algorithms: HashAlgorithm[]; onBytes?: (n: number) => void; onRetry?: (e: HttpError, n: number) => void }): Promise<DownloadResult> {
+    const { request, dispatcher } = await this.connect();
     let hashers: Hashers | null = null;
     let transferred = 0;
     const startSize = (await stat(part).catch(() => null))?.size ?? 0;
@@ -166,7 +175,7 @@ export class HttpClient {
         // The digests must cover exactly the bytes on disk: rebuild them when the two disagree.
         if (!hashers || hashers.bytes !== offset) hashers = await hashPrefix(part, offset, opts.algorithms);
         const headers = { ...opts.headers, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
-        const res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers });
+        const res = await request(url, { dispatcher, method: 'GET', headers });
         let total: number | null = null;
         if (res.statusCode === 206) {
           const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
@@ -178,6 +187,7 @@ export class HttpClient {
             throw new HttpError(`${url}: server answered Range ${offset}- with '${res.headers['content-range']}'`, url, true, 206);
           }
           total = range[3] === '*' ? null : Number(range[3]);
+          resumed = true;
         } else if (res.statusCode === 200) {
           if (offset > 0) {
             offset = 0;

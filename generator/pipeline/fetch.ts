@@ -5,6 +5,7 @@ import { BlobCache } from '../fetch/cache.js';
 import { eachLimited, HttpClient, type HttpSettings } from '../fetch/http.js';
 import { emptyLock, readLock, writeLock, type Lock } from '../fetch/lock.js';
 import { FailureError, type BundlePlan, type ResolvedSite } from '../model/index.js';
+import { diskFile, memFile, writeTarTo } from '../pack/files.js';
 import { readDockerConfig } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
 import { ociArchiveLayout } from '../registry/export.js';
@@ -123,4 +124,18 @@ export function imageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: stri
       })),
   );
   return { ...layout, blobPath: (hex: string) => outcome.cache.blobPath(hex) };
+}
+
+/**
+ * Writes `images-<arch>.oci.tar`: an OCI image layout as a tar, which `ctr -n k8s.io images
+ * import` loads under every catalog name and alias, with the registry's digests.
+ */
+export async function writeImageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: string, target: string, mtime: number): Promise<void> {
+  const a = imageArchive(outcome, plan, arch);
+  const files = [
+    memFile('oci-layout', a.ociLayout, 0o644),
+    memFile('index.json', a.indexJson, 0o644),
+    ...(await Promise.all(a.blobs.map((hex) => diskFile(`blobs/sha256/${hex}`, a.blobPath(hex), 0o644)))),
+  ];
+  await writeTarTo(target, files, mtime, false);
 }

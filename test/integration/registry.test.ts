@@ -1,0 +1,179 @@
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SILENT_EVENTS } from '../../generator/fetch/artifacts.js';
+import { fetchSite, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
+import { mirrorFor } from '../../generator/plan/images.js';
+import { fetchFixture, serveArtifacts } from '../fetch-fixture.js';
+import { runCliAsync } from '../helpers.js';
+import { BearerGateway, buildTestImages, TestContainerd, TestRegistry } from '../registry-fixture.js';
+import { UpstreamServer } from '../upstream-server.js';
+
+/** lab1's images, pushed to the test registry under the paths their references have. */
+const IMAGES = ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/metrics-server/metrics-server:v0.7.0', 'docker.io/flannel/flannel:v0.27.3', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
+const CREDS = { user: 'mirror', password: 'n0t-a-real-secret' };
+const pathOf = (ref: string) => mirrorFor(ref, { 'registry.k8s.io': 'x', 'docker.io': 'x' }).slice(2);
+
+const root = mkdtempSync(join(tmpdir(), 'kubeseed-registry-'));
+let built: ReturnType<typeof buildTestImages>;
+let anon: TestRegistry;
+let secured: TestRegistry;
+let up: UpstreamServer;
+
+test.before(async () => {
+  built = buildTestImages(join(root, 'images'), IMAGES);
+  mkdirSync(join(root, 'anon'));
+  mkdirSync(join(root, 'secured'));
+  anon = await new TestRegistry(join(root, 'anon')).start();
+  secured = await new TestRegistry(join(root, 'secured'), CREDS).start();
+  for (const ref of IMAGES) {
+    anon.push(built.layout, built.tags.get(ref)!, pathOf(ref));
+    secured.push(built.layout, built.tags.get(ref)!, pathOf(ref));
+  }
+  up = await new UpstreamServer().start();
+});
+
+test.after.always(async () => {
+  await up?.stop();
+  await anon?.stop();
+  await secured?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function options(dir: string, over: Partial<FetchOptions> = {}): FetchOptions {
+  return {
+    cacheDir: join(dir, 'cache'),
+    lockPath: join(dir, 'lab1.lock.json'),
+    offline: false,
+    updateLock: false,
+    parallel: 4,
+    http: { env: { HOME: dir }, timeoutMs: 5000, retries: 3, backoffMs: 10 },
+    events: SILENT_EVENTS,
+    ...over,
+  };
+}
+
+function newDir(name: string): string {
+  const d = join(root, name);
+  mkdirSync(d);
+  return d;
+}
+
+test.serial('an anonymous registry: gen fetch mirrors every image; a real containerd imports the archive under every name with the registry digest', async (t) => {
+  t.timeout(120_000);
+  const dir = newDir('t-anon');
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${anon.host}`, arm64Node: true });
+  serveArtifacts(up, fx.plan, () => 4096);
+  const r = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache')], { env: { HOME: dir } });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /22 artifact\(s\), 5 image\(s\)/);
+
+  const lock = JSON.parse(readFileSync(join(dir, 'lab1.lock.json'), 'utf8'));
+  for (const ref of IMAGES) {
+    t.is(lock.images[ref].digest, anon.digest(pathOf(ref)), ref);
+    t.is(lock.images[ref].mediaType, 'application/vnd.oci.image.index.v1+json');
+    t.deepEqual(Object.keys(lock.images[ref].platforms), ['linux/amd64', 'linux/arm64']);
+  }
+  // The busybox layer all ten manifests share is stored once: 5 indexes, 10 manifests, 10 configs, 5 own layers, 1 shared layer (+22 artifacts).
+  t.is(readdirSync(join(dir, 'cache', 'blobs', 'sha256')).length, 5 + 10 + 10 + 5 + 1 + 22);
+
+  // A second run over the lock goes nowhere near the registry.
+  const again = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache'), '--offline'], { env: { HOME: dir } });
+  t.is(again.code, 0, again.stderr);
+
+  const out = await fetchSite(fx.site, fx.plan, options(dir, { offline: true }));
+  for (const arch of ['amd64', 'arm64']) await writeImageArchive(out, fx.plan, arch, join(dir, `images-${arch}.oci.tar`), 0);
+  const arm = execFileSync('tar', ['-tf', join(dir, 'images-arm64.oci.tar')], { encoding: 'utf8' });
+  const amd = execFileSync('tar', ['-tf', join(dir, 'images-amd64.oci.tar')], { encoding: 'utf8' });
+  for (const ref of IMAGES) {
+    t.true(amd.includes(lock.images[ref].platforms['linux/amd64'].digest.replace(':', '/')));
+    t.false(amd.includes(lock.images[ref].platforms['linux/arm64'].digest.replace(':', '/')), 'no arm64 manifest in the amd64 archive');
+    t.true(arm.includes(lock.images[ref].platforms['linux/arm64'].digest.replace(':', '/')));
+  }
+
+  const cd = await new TestContainerd(newDir('containerd')).start();
+  try {
+    cd.ctr(['-n', 'k8s.io', 'images', 'import', join(dir, 'images-amd64.oci.tar')]);
+    const listed = cd.ctr(['-n', 'k8s.io', 'images', 'ls']);
+    const rows = new Map(listed.split('\n').slice(1).filter(Boolean).map((l) => { const c = l.split(/\s+/); return [c[0]!, c[2]!]; }));
+    const names = fx.plan.images.filter((i) => i.platform === 'linux/amd64').flatMap((i) => [i.ref, ...i.aliases]);
+    t.true(names.some((n) => n.startsWith('k8s.gcr.io/')), 'the catalog names k8s.gcr.io aliases');
+    for (const name of names) {
+      const ref = IMAGES.find((r) => r === name || fx.plan.images.find((i) => i.ref === r)?.aliases.includes(name))!;
+      t.is(rows.get(name), anon.digest(pathOf(ref)), `ctr lists ${name} with the registry's digest`);
+    }
+    t.is(rows.size, names.length);
+    // Every byte this platform needs is present: containerd calls the image complete.
+    const check = cd.ctr(['-n', 'k8s.io', 'images', 'check']).split('\n').slice(1).filter(Boolean);
+    t.is(check.length, names.length);
+    for (const line of check) t.regex(line, /\bcomplete \(\d+\/\d+\)/, line);
+  } finally {
+    await cd.stop();
+  }
+});
+
+test.serial('htpasswd basic auth: credentials from --registry-auth work; without them the error says what is missing', async (t) => {
+  const dir = newDir('t-basic');
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${secured.host}` });
+  serveArtifacts(up, fx.plan, () => 1024);
+  const noCreds = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache')], { env: { HOME: dir } });
+  t.is(noCreds.code, 1);
+  t.regex(noCreds.stderr, new RegExp(`${secured.host.replace(/\./g, '\\.')} asks for a user name and password`));
+
+  writeFileSync(join(dir, 'auth.json'), JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${CREDS.user}:${CREDS.password}`).toString('base64') } } }));
+  const ok = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache'), '--registry-auth', join(dir, 'auth.json')], { env: { HOME: dir } });
+  t.is(ok.code, 0, ok.stderr);
+  const lock = JSON.parse(readFileSync(join(dir, 'lab1.lock.json'), 'utf8'));
+  for (const ref of IMAGES) t.is(lock.images[ref].digest, secured.digest(pathOf(ref)));
+
+  // The same credentials from ~/.docker/config.json.
+  const home = newDir('t-basic-home');
+  mkdirSync(join(home, '.docker'));
+  writeFileSync(join(home, '.docker', 'config.json'), readFileSync(join(dir, 'auth.json')));
+  const viaHome = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(home, 'cache'), '--lock', join(home, 'lock.json')], { env: { HOME: home } });
+  t.is(viaHome.code, 0, viaHome.stderr);
+});
+
+test.serial('bearer tokens: the WWW-Authenticate challenge is answered with a token per repository', async (t) => {
+  const dir = newDir('t-bearer');
+  const gw = await new BearerGateway(anon.port, CREDS).start();
+  t.teardown(() => gw.stop());
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://127.0.0.1:${gw.port}` });
+  serveArtifacts(up, fx.plan, () => 1024);
+  const creds = new Map([[`127.0.0.1:${gw.port}`, CREDS]]);
+  writeFileSync(join(dir, 'auth.json'), JSON.stringify({ auths: Object.fromEntries([...creds].map(([h, c]) => [h, { username: c.user, password: c.password }])) }));
+  const out = await fetchSite(fx.site, fx.plan, options(dir, { registryAuth: join(dir, 'auth.json') }));
+  t.is(out.images.length, 5);
+  t.deepEqual([...new Set(gw.tokensIssued)].sort(), IMAGES.map((r) => `repository:${pathOf(r).split(':')[0]}:pull`).sort());
+  for (const ref of IMAGES) t.is(out.lock.images[ref]!.digest, anon.digest(pathOf(ref)));
+
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ auths: { [`127.0.0.1:${gw.port}`]: { username: 'mirror', password: 'wrong' } } }));
+  const err = await fetchSite(fx.site, fx.plan, options(dir, { registryAuth: join(dir, 'bad.json'), cacheDir: join(dir, 'cache2'), lockPath: join(dir, 'other.lock.json') })).then(() => null, (e: Error) => e);
+  t.regex(err?.message ?? '', /token service .* refused \(HTTP 401\)/);
+});
+
+test.serial('the lock pins image digests: a moved tag changes nothing until --update-lock', async (t) => {
+  const dir = newDir('t-moved');
+  mkdirSync(join(dir, 'reg'));
+  const reg = await new TestRegistry(join(dir, 'reg')).start();
+  t.teardown(() => reg.stop());
+  for (const ref of IMAGES) reg.push(built.layout, built.tags.get(ref)!, pathOf(ref));
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${reg.host}` });
+  serveArtifacts(up, fx.plan, () => 1024);
+  const first = await fetchSite(fx.site, fx.plan, options(dir));
+  const pause = 'registry.k8s.io/pause:3.10.1';
+  const old = first.lock.images[pause]!.digest;
+
+  // Upstream moves the pause tag to another image.
+  reg.push(built.layout, built.tags.get(IMAGES[1]!)!, pathOf(pause));
+  t.not(reg.digest(pathOf(pause)), old);
+  const pinned = await fetchSite(fx.site, fx.plan, options(dir, { cacheDir: join(dir, 'cache2') }));
+  t.is(pinned.lock.images[pause]!.digest, old, 'pulled by the locked digest');
+  t.false(pinned.lockWritten);
+
+  const updated = await fetchSite(fx.site, fx.plan, options(dir, { updateLock: true }));
+  t.is(updated.lock.images[pause]!.digest, reg.digest(pathOf(pause)));
+  t.true(updated.lockWritten);
+});
