@@ -4,11 +4,12 @@ import { bundle } from '../pipeline/bundle.js';
 import { loadSite } from '../pipeline/load.js';
 import { UnsupportedError } from '../render/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
+import { FETCH_HELP, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
 import { paint, reportIssues } from './output.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
-  usage: 'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] (--skip-payload | --artifacts DIR) [--embed-payload]',
+  usage: 'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] [--skip-payload | --artifacts DIR | fetch options] [--embed-payload]',
   help: [
     ...SITE_HELP.filter((h) => !h.startsWith('--json')),
     '--out DIR             output root (default: ./output); the bundle lands in <out>/<site>/dist',
@@ -17,8 +18,10 @@ export const bundleCommand: Command = {
     '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
     '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
     '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
+    'Without --skip-payload or --artifacts, bundle first fetches like gen fetch, with its options:',
+    ...FETCH_HELP,
   ],
-  options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' } },
+  options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' }, ...FETCH_OPTIONS },
   async run(values, _pos, ctx) {
     const s = ctx.streams;
     const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
@@ -35,6 +38,7 @@ export const bundleCommand: Command = {
         ...(values.node ? { node: values.node as string } : {}),
         ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
         skipPayload: Boolean(values['skip-payload']),
+        fetch: async (plan) => (await fetchWithProgress(loaded.resolved!, plan, values, ctx, loaded.file)).outcome,
         embedPayload: Boolean(values['embed-payload']),
         cwd: s.cwd,
         root: ctx.root,

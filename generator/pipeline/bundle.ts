@@ -6,6 +6,8 @@ import { realFs } from '../io/fs.js';
 import { sha256File } from '../io/hash.js';
 import { readTemplates } from '../io/templates.js';
 import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
+import { buildPlan } from '../plan/index.js';
+import { imageArchive, writeImageArchive, type FetchOutcome } from './fetch.js';
 import { diskFile, memFile, writeIsoTo, writeTarTo } from '../pack/files.js';
 import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scripts.js';
 import { operatorFiles } from '../pki/select.js';
@@ -25,6 +27,8 @@ export interface BundleOptions {
   embedPayload: boolean;
   /** A directory holding the payload files (named as the plan names them) and their SHA256SUMS. */
   artifacts?: string;
+  /** The fetch stage (gen fetch's), run when neither --artifacts nor --skip-payload is given. */
+  fetch?: (plan: BundlePlan) => Promise<FetchOutcome>;
   /** Progress lines. */
   say: (line: string) => void;
   env: NodeJS.ProcessEnv;
@@ -43,15 +47,16 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const dist = join(outRoot, 'dist');
   const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
   if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
-  if (!opts.skipPayload && !opts.artifacts) {
-    throw new InputError('downloading artifacts (gen fetch) is not implemented yet', [], 'give --artifacts DIR with the payload files and their SHA256SUMS, or --skip-payload to write seeds only');
-  }
+  if (!opts.skipPayload && !opts.artifacts && !opts.fetch) throw new Error('internal: bundle needs a fetch stage, --artifacts or --skip-payload');
 
   opts.say('[1/6] plan');
   const dir = stateDir(site, { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd });
+  const plan = buildPlan(site, catalog);
 
   opts.say('[2/6] artifacts');
-  const payloadFiles = opts.skipPayload ? null : await collectArtifacts(resolve(opts.cwd, opts.artifacts!), opts.say);
+  let payloadFiles: ArtifactFile[] | null = null;
+  if (opts.artifacts) payloadFiles = await collectArtifacts(resolve(opts.cwd, opts.artifacts), opts.say);
+  else if (!opts.skipPayload) payloadFiles = await fromCache(await opts.fetch!(plan), plan, outRoot, opts.env.SOURCE_DATE_EPOCH ? Number(opts.env.SOURCE_DATE_EPOCH) : 0, opts.say);
 
   opts.say('[3/6] PKI');
   const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, {});
@@ -160,6 +165,35 @@ async function collectArtifacts(dirArg: string, say: (l: string) => void): Promi
   }
   say(`  ${out.length} artifact(s) verified`);
   return out;
+}
+
+/**
+ * The payload's files straight from the fetch cache (no copy), plus one image archive per
+ * architecture, written once into the payload cache and named by what it holds.
+ */
+async function fromCache(outcome: FetchOutcome, plan: BundlePlan, outRoot: string, mtime: number, say: (l: string) => void): Promise<ArtifactFile[]> {
+  const files: ArtifactFile[] = plan.artifacts.map((a) => {
+    const f = outcome.files.get(a.id)!;
+    return { name: payloadName(a), source: f.path, sha256: f.entry.sha256, size: f.entry.size };
+  });
+  const cache = join(outRoot, 'payload-cache');
+  await mkdir(cache, { recursive: true });
+  for (const arch of [...new Set(plan.images.map((i) => i.platform.split('/')[1]!))].sort()) {
+    const layout = imageArchive(outcome, plan, arch);
+    const key = createHash('sha256').update(`${mtime}\n${layout.indexJson}\n${layout.blobs.join('\n')}`).digest('hex').slice(0, 16);
+    const target = join(cache, `images-${arch}-${key}.oci.tar`);
+    let sha256 = await readFile(`${target}.sha256`, 'utf8').catch(() => '');
+    if (!sha256 || !(await stat(target).catch(() => null))) {
+      const tmp = `${target}.tmp-${process.pid}`;
+      await writeImageArchive(outcome, plan, arch, tmp, mtime);
+      sha256 = await sha256File(tmp);
+      await rename(tmp, target);
+      await writeFile(`${target}.sha256`, sha256);
+      say(`  wrote images-${arch}.oci.tar (${layout.blobs.length} blobs)`);
+    }
+    files.push({ name: `images-${arch}.oci.tar`, source: target, sha256, size: (await stat(target)).size });
+  }
+  return files.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Every artifact the plan needs is present (pins matched), and the image archive of every architecture. */

@@ -177,3 +177,26 @@ test.serial('the lock pins image digests: a moved tag changes nothing until --up
   t.is(updated.lock.images[pause]!.digest, reg.digest(pathOf(pause)));
   t.true(updated.lockWritten);
 });
+
+test.serial('gen bundle without --artifacts fetches first and packs the payload from the cache', async (t) => {
+  t.timeout(120_000);
+  const dir = newDir('t-bundle');
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${anon.host}` });
+  serveArtifacts(up, fx.plan, () => 8192);
+  const args = ['bundle', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache'), '--out', join(dir, 'out'), '--state', join(dir, 'state')];
+  const r = await runCliAsync(args, { env: { HOME: dir, SOURCE_DATE_EPOCH: '1700000000' } });
+  t.is(r.code, 0, r.stderr);
+  const dist = join(dir, 'out', 'lab1', 'dist');
+  const payload = readdirSync(join(dist, 'payload')).find((f) => f.endsWith('.tar'))!;
+  const members = execFileSync('tar', ['-tf', join(dist, 'payload', payload)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+  t.deepEqual(members, ['SHA256SUMS', 'images-amd64.oci.tar', ...fx.plan.artifacts.map((a) => (a.format === 'binary' ? `${a.component}-${a.version}-${a.arch}` : a.url.slice(a.url.lastIndexOf('/') + 1)))].sort());
+  const verify = await runCliAsync(['verify', dist]);
+  t.is(verify.code, 0, verify.stdout + verify.stderr);
+
+  // A second bundle reuses the cache, the lock and the image archive: nothing is downloaded.
+  const requests = up.log.length;
+  const again = await runCliAsync([...args, '--offline'], { env: { HOME: dir, SOURCE_DATE_EPOCH: '1700000000' } });
+  t.is(again.code, 0, again.stderr);
+  t.is(up.log.length, requests);
+  t.is(readdirSync(join(dist, 'payload')).find((f) => f.endsWith('.tar')), payload, 'same content-addressed payload');
+});
