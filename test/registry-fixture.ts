@@ -47,7 +47,7 @@ export interface TestImage {
  * Builds test images with umoci: one busybox-static layer shared by all, plus a small layer of
  * each image's own, for linux/amd64 and linux/arm64, joined by an OCI index per image.
  */
-export function buildTestImages(dir: string, names: string[]): { layout: string; tags: Map<string, string> } {
+export function buildTestImages(dir: string, names: string[], sizes: { baseBytes?: number; ownBytes?: number } = {}): { layout: string; tags: Map<string, string> } {
   const layout = join(dir, 'layout');
   run('umoci', ['init', '--layout', layout]);
   run('umoci', ['new', '--image', `${layout}:base`]);
@@ -55,6 +55,7 @@ export function buildTestImages(dir: string, names: string[]): { layout: string;
   run('umoci', ['unpack', '--rootless', '--image', `${layout}:base`, base]);
   mkdirSync(join(base, 'rootfs', 'bin'), { recursive: true });
   copyFileSync('/bin/busybox', join(base, 'rootfs', 'bin', 'busybox'));
+  if (sizes.baseBytes) writeFileSync(join(base, 'rootfs', 'filler'), randomBytes(sizes.baseBytes));
   run('umoci', ['repack', '--image', `${layout}:base`, base]);
   const tags = new Map<string, string>();
   names.forEach((name, i) => {
@@ -62,6 +63,7 @@ export function buildTestImages(dir: string, names: string[]): { layout: string;
     run('umoci', ['unpack', '--rootless', '--image', `${layout}:base`, b]);
     mkdirSync(join(b, 'rootfs', 'etc'), { recursive: true });
     writeFileSync(join(b, 'rootfs', 'etc', 'kubeseed-test-image'), `${name}\n${randomBytes(8).toString('hex')}\n`);
+    if (sizes.ownBytes) writeFileSync(join(b, 'rootfs', 'etc', 'filler'), randomBytes(sizes.ownBytes));
     run('umoci', ['repack', '--image', `${layout}:img${i}`, b]);
     for (const arch of ['amd64', 'arm64']) {
       run('umoci', ['config', '--image', `${layout}:img${i}`, '--tag', `img${i}-${arch}`, '--os', 'linux', '--architecture', arch, '--config.entrypoint', '/bin/busybox']);

@@ -2,3 +2,4 @@
 // reference tool measured in the same run.
 await import('./pki.mjs');
 await import('./pack.mjs');
+await import('./fetch.mjs');
