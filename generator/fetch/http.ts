@@ -1,7 +1,7 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
 import type { Dispatcher } from 'undici';
 
 type Undici = typeof import('undici');
@@ -207,42 +207,43 @@ export class HttpClient {
         const fh = await open(part, offset > 0 ? 'a' : 'w', 0o644);
         const h = hashers;
         try {
-          // Coalesce the socket's small chunks into 1 MiB writes, and keep up to 8 of them in
-          // flight, so the disk works while the next bytes arrive. Each block is hashed once on
-          // disk, so the digests always cover exactly the file's bytes.
+          // The socket's chunks are hashed as they arrive and written in batches of 1 MiB
+          // (writev, no copy) with up to 8 batches in flight, so the disk works while the next
+          // bytes arrive. `offset` only counts bytes on disk; if a write fails, the digests
+          // cover more than the file and are rebuilt from it before the resume.
           let pending: Buffer[] = [];
           let pendingBytes = 0;
           let chain: Promise<void> = Promise.resolve();
-          let inflight = 0;
-          const flush = (): Promise<void> => {
-            if (!pendingBytes) return chain;
-            const buf = Buffer.concat(pending, pendingBytes);
+          const inflight: Promise<void>[] = [];
+          const flush = (): void => {
+            if (!pendingBytes) return;
+            const batch = pending;
+            const bytes = pendingBytes;
             pending = [];
             pendingBytes = 0;
-            inflight++;
             chain = chain.then(async () => {
-              await fh.write(buf);
-              offset += buf.length;
-              h.update(buf);
-              inflight--;
+              await fh.writev(batch);
+              offset += bytes;
             });
-            return chain;
+            inflight.push(chain);
           };
           try {
             for await (const chunk of res.body) {
               const c = chunk as Buffer;
+              h.update(c);
               pending.push(c);
               pendingBytes += c.length;
               transferred += c.length;
               opts.onBytes?.(c.length);
               if (pendingBytes >= 1 << 20) {
-                const written = flush();
-                if (inflight >= 8) await written;
+                flush();
+                if (inflight.length > 8) await inflight.shift();
               }
             }
           } finally {
             // Bytes that arrived before a failure are good: keep them for the resume.
-            await flush();
+            flush();
+            await chain;
           }
         } finally {
           await fh.close();
@@ -254,7 +255,7 @@ export class HttpClient {
     );
     let finalHashers: Hashers = (hashers as Hashers | null) ?? (await hashPrefix(part, size, opts.algorithms));
     if (finalHashers.bytes !== size) finalHashers = await hashPrefix(part, size, opts.algorithms);
-    return { digests: await finalHashers.digest(), size, transferred, resumed };
+    return { digests: finalHashers.digest(), size, transferred, resumed };
   }
 }
 
@@ -267,49 +268,20 @@ function statusError(url: string, status: number, headers: Record<string, string
 
 interface Hashers {
   bytes: number;
-  /** Takes the buffer over: the caller must not use it afterwards. */
   update(b: Buffer): void;
-  digest(): Promise<Partial<Record<HashAlgorithm, string>>>;
-}
-
-/** One hashing thread for the process, started on first use; it never keeps the process alive. */
-let hashWorker: { worker: Worker; next: number; waiting: Map<number, (d: Partial<Record<HashAlgorithm, string>>) => void> } | null = null;
-
-function worker() {
-  if (!hashWorker) {
-    const w = new Worker(new URL('./hash-worker.js', import.meta.url));
-    w.unref();
-    const waiting = new Map<number, (d: Partial<Record<HashAlgorithm, string>>) => void>();
-    w.on('message', (m: { id: number; digests: Partial<Record<HashAlgorithm, string>> }) => {
-      const done = waiting.get(m.id);
-      waiting.delete(m.id);
-      if (!waiting.size) w.unref();
-      done?.(m.digests);
-    });
-    hashWorker = { worker: w, next: 1, waiting };
-  }
-  return hashWorker;
+  digest(): Partial<Record<HashAlgorithm, string>>;
 }
 
 /** Hashers primed with the first `length` bytes of `path` (the part of a download already on disk). */
 async function hashPrefix(path: string, length: number, algorithms: HashAlgorithm[]): Promise<Hashers> {
-  const hw = worker();
-  const id = hw.next++;
-  hw.worker.postMessage({ op: 'new', id, algorithms });
+  const hs = new Map<HashAlgorithm, Hash>(algorithms.map((a) => [a, createHash(a)]));
   const state: Hashers = {
     bytes: 0,
     update(b) {
-      // Hand the bytes over without a copy when the buffer owns its memory; copy pooled slices.
-      const own = b.byteOffset === 0 && b.buffer.byteLength === b.length && b.buffer instanceof ArrayBuffer ? b.buffer : new Uint8Array(b).buffer;
-      hw.worker.postMessage({ op: 'update', id, data: own }, [own]);
+      for (const h of hs.values()) h.update(b);
       state.bytes += b.length;
     },
-    digest: () =>
-      new Promise((resolve) => {
-        hw.worker.ref();
-        hw.waiting.set(id, resolve);
-        hw.worker.postMessage({ op: 'digest', id });
-      }),
+    digest: () => Object.fromEntries([...hs].map(([a, h]) => [a, h.digest('hex')])),
   };
   if (length > 0) {
     for await (const c of createReadStream(path, { start: 0, end: length - 1 })) state.update(c as Buffer);
