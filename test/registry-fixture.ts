@@ -120,9 +120,9 @@ export class TestRegistry {
   }
 
   /** skopeo copy of a layout tag (an index: every platform) to `repo:tag` on this registry. */
-  push(layout: string, layoutTag: string, target: string): void {
+  push(layout: string, layoutTag: string, target: string, format: 'oci' | 'v2s2' = 'oci'): void {
     const creds = this.auth ? ['--dest-creds', `${this.auth.user}:${this.auth.password}`] : [];
-    run('skopeo', ['copy', '--all', '--quiet', '--dest-tls-verify=false', ...creds, `oci:${layout}:${layoutTag}`, `docker://${this.host}/${target}`]);
+    run('skopeo', ['copy', '--all', '--quiet', '--format', format, '--dest-tls-verify=false', ...creds, `oci:${layout}:${layoutTag}`, `docker://${this.host}/${target}`]);
   }
 
   /** The digest the registry reports for a tag (Docker-Content-Digest of the manifest or index). */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { sha256File } from '../io/hash.js';
 
 /** `--cache`, else `$XDG_CACHE_HOME/kubeseed`, else `~/.cache/kubeseed`. */
@@ -92,6 +93,22 @@ export class BlobCache {
   async evict(hex: string): Promise<void> {
     await rm(this.blobPath(hex), { force: true });
     await rm(this.stampPath(hex), { force: true });
+  }
+
+  /**
+   * Names images in the layout's `index.json` (merged with what other sites' fetches recorded;
+   * an entry of the same name is replaced), so OCI tools can read the cache directly.
+   */
+  async recordImages(entries: { name: string; mediaType: string; digest: string; size: number }[]): Promise<void> {
+    const path = join(this.root, 'index.json');
+    type Entry = { mediaType: string; digest: string; size: number; annotations?: Record<string, string> };
+    const current = JSON.parse(await readFile(path, 'utf8').catch(() => '{"manifests":[]}')) as { manifests?: Entry[] };
+    const names = new Set(entries.map((e) => e.name));
+    const kept = (current.manifests ?? []).filter((m) => !names.has(m.annotations?.['io.containerd.image.name'] ?? ''));
+    const added = entries.map((e) => ({ mediaType: e.mediaType, digest: e.digest, size: e.size, annotations: { 'io.containerd.image.name': e.name } }));
+    const manifests = [...kept, ...added].sort((a, b) => (a.annotations?.['io.containerd.image.name'] ?? '').localeCompare(b.annotations?.['io.containerd.image.name'] ?? ''));
+    await writeFileAtomic(join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}\n', 0o644);
+    await writeFileAtomic(path, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`, 0o644);
   }
 
   /** Re-hashes every blob; returns (and removes) those whose content no longer matches their name. */

@@ -96,6 +96,7 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   const lock: Lock = emptyLock(site.name);
   for (const a of plan.artifacts) lock.artifacts[a.id] = files.get(a.id)!.entry;
   for (const ref of [...byRef.keys()].sort()) lock.images[ref] = images.get(ref)!.entry;
+  if (!opts.offline && images.size) await cache.recordImages([...images.values()].map((i) => ({ name: i.ref, ...i.top })));
   const lockWritten = await writeLock(opts.lockPath, lock, previous);
   return { cache, files, images: [...byRef.keys()].sort().map((r) => images.get(r)!), lock, lockWritten, transferred };
 }

@@ -11,7 +11,7 @@ import { runCliAsync } from '../helpers.js';
 import { BearerGateway, buildTestImages, TestContainerd, TestRegistry } from '../registry-fixture.js';
 import { UpstreamServer } from '../upstream-server.js';
 
-/** lab1's images, pushed to the test registry under the paths their references have. */
+/** lab1's images, pushed to the test registry under the paths their references have; the docker.io ones in Docker's format (manifest list, schema 2). */
 const IMAGES = ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/metrics-server/metrics-server:v0.7.0', 'docker.io/flannel/flannel:v0.27.3', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
 const CREDS = { user: 'mirror', password: 'n0t-a-real-secret' };
 const pathOf = (ref: string) => mirrorFor(ref, { 'registry.k8s.io': 'x', 'docker.io': 'x' }).slice(2);
@@ -29,7 +29,7 @@ test.before(async () => {
   anon = await new TestRegistry(join(root, 'anon')).start();
   secured = await new TestRegistry(join(root, 'secured'), CREDS).start();
   for (const ref of IMAGES) {
-    anon.push(built.layout, built.tags.get(ref)!, pathOf(ref));
+    anon.push(built.layout, built.tags.get(ref)!, pathOf(ref), ref.startsWith('docker.io/') ? 'v2s2' : 'oci');
     secured.push(built.layout, built.tags.get(ref)!, pathOf(ref));
   }
   up = await new UpstreamServer().start();
@@ -73,11 +73,16 @@ test.serial('an anonymous registry: gen fetch mirrors every image; a real contai
   const lock = JSON.parse(readFileSync(join(dir, 'lab1.lock.json'), 'utf8'));
   for (const ref of IMAGES) {
     t.is(lock.images[ref].digest, anon.digest(pathOf(ref)), ref);
-    t.is(lock.images[ref].mediaType, 'application/vnd.oci.image.index.v1+json');
+    t.is(lock.images[ref].mediaType, ref.startsWith('docker.io/') ? 'application/vnd.docker.distribution.manifest.list.v2+json' : 'application/vnd.oci.image.index.v1+json');
     t.deepEqual(Object.keys(lock.images[ref].platforms), ['linux/amd64', 'linux/arm64']);
   }
   // The busybox layer all ten manifests share is stored once: 5 indexes, 10 manifests, 10 configs, 5 own layers, 1 shared layer (+22 artifacts).
   t.is(readdirSync(join(dir, 'cache', 'blobs', 'sha256')).length, 5 + 10 + 10 + 5 + 1 + 22);
+
+  // The cache is an OCI image layout naming every image it holds.
+  const cacheIndex = JSON.parse(readFileSync(join(dir, 'cache', 'index.json'), 'utf8'));
+  t.deepEqual(cacheIndex.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['io.containerd.image.name']).sort(), [...IMAGES].sort());
+  t.is(JSON.parse(readFileSync(join(dir, 'cache', 'oci-layout'), 'utf8')).imageLayoutVersion, '1.0.0');
 
   // A second run over the lock goes nowhere near the registry.
   const again = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache'), '--offline'], { env: { HOME: dir } });
@@ -98,6 +103,7 @@ test.serial('an anonymous registry: gen fetch mirrors every image; a real contai
     cd.ctr(['-n', 'k8s.io', 'images', 'import', join(dir, 'images-amd64.oci.tar')]);
     const listed = cd.ctr(['-n', 'k8s.io', 'images', 'ls']);
     const rows = new Map(listed.split('\n').slice(1).filter(Boolean).map((l) => { const c = l.split(/\s+/); return [c[0]!, c[2]!]; }));
+    t.regex(listed, /docker\.io\/flannel\/flannel:v0\.27\.3\s+application\/vnd\.docker\.distribution\.manifest\.list\.v2\+json/);
     const names = fx.plan.images.filter((i) => i.platform === 'linux/amd64').flatMap((i) => [i.ref, ...i.aliases]);
     t.true(names.some((n) => n.startsWith('k8s.gcr.io/')), 'the catalog names k8s.gcr.io aliases');
     for (const name of names) {
