@@ -175,7 +175,8 @@ export class HttpClient {
         // The digests must cover exactly the bytes on disk: rebuild them when the two disagree.
         if (!hashers || hashers.bytes !== offset) hashers = await hashPrefix(part, offset, opts.algorithms);
         const headers = { ...opts.headers, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
-        const res = await request(url, { dispatcher, method: 'GET', headers });
+        // A deep body buffer: fewer pause/resume cycles on the socket while a write is pending.
+        const res = await request(url, { dispatcher, method: 'GET', headers, highWaterMark: 4 << 20 });
         let total: number | null = null;
         if (res.statusCode === 206) {
           const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
