@@ -5,13 +5,16 @@ import { readTemplates } from '../generator/io/templates.js';
 import { loadSite } from '../generator/pipeline/load.js';
 import { renderSite } from '../generator/pipeline/render.js';
 import { buildPlan } from '../generator/plan/index.js';
+import { kickstart } from '../generator/pack/kickstart.js';
+import { nodeFilesList } from '../generator/render/index.js';
 import { repoRoot } from './helpers.js';
 
+export const ROCKY_SITE = join(repoRoot, 'test', 'fixtures', 'sites', 'lab1-rocky.yaml');
 export const fixtureStateDir = join(repoRoot, 'test', 'fixtures', 'state', 'lab1');
 
-/** lab1 rendered with the committed test state. */
-export async function renderLab1() {
-  const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot });
+/** lab1 (or a variant of it with the same name and nodes) rendered with the committed test state. */
+export async function renderLab1(site = 'lab1') {
+  const loaded = await loadSite(realFs, { site, cwd: repoRoot, root: repoRoot });
   if (!loaded.resolved || !loaded.catalog) throw new Error(`lab1 does not resolve: ${JSON.stringify(loaded.issues)}`);
   const state = await readState(fixtureStateDir);
   if (!state) throw new Error('no test state: run scripts/fixtures/make-test-state.mjs');
@@ -35,6 +38,12 @@ export async function renderGoldens(): Promise<Record<string, string>> {
   for (const node of (await renderLab1()).nodes) {
     for (const f of node.files) out[`lab1/nodes/${node.name}${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
     for (const [name, text] of Object.entries(node.seed)) out[`lab1/seeds/${node.name}/${name}`] = text;
+  }
+  // Kickstarts of the RHEL variant; the node-files archive (binary, covered by the checksum list) is a placeholder here.
+  const rocky = await renderLab1(ROCKY_SITE);
+  for (const node of rocky.nodes) {
+    const n = rocky.site.nodes.find((x) => x.name === node.name)!;
+    out[`lab1-rocky/${node.name}/ks.cfg`] = kickstart(rocky.site, n, Buffer.from('node-files.tar.gz placeholder'), nodeFilesList(node.files));
   }
   return out;
 }

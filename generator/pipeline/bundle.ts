@@ -9,6 +9,7 @@ import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '..
 import { buildPlan } from '../plan/index.js';
 import { imageArchive, writeImageArchive, type FetchOutcome } from './fetch.js';
 import { diskFile, memFile, writeIsoTo, writeTarTo } from '../pack/files.js';
+import { kickstart } from '../pack/kickstart.js';
 import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scripts.js';
 import { operatorFiles } from '../pki/select.js';
 import { egressLint, NODE_FILES_ARCHIVE, nodeFilesList } from '../render/index.js';
@@ -103,6 +104,9 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       ];
       await writeIsoTo(join(nd, 'seed.iso'), seedFiles, { volumeId: 'cidata', mtime: epoch });
       const list = nodeFilesList(n.files);
+      if (site.output.formats.includes('kickstart')) {
+        await writeFile(join(nd, 'ks.cfg'), kickstart(site, node, await readFile(join(nd, NODE_FILES_ARCHIVE)), list), { mode: 0o600 });
+      }
       const selfSums = `${createHash('sha256').update(list).digest('hex')}  node-files.sha256\n${await sha256File(join(nd, NODE_FILES_ARCHIVE))}  ${NODE_FILES_ARCHIVE}\n`;
       await writeTarTo(
         join(nd, `${n.name}.tar.gz`),
