@@ -51,6 +51,8 @@ export interface ResolvedSite {
     podCIDR: string;
     nodePortRange: { from: number; to: number };
     proxyMode: ProxyMode;
+    /** Who runs etcd: kubeadm as static pods on the control planes, or kubeseed's etcd units. */
+    etcdTopology: 'stacked' | 'external';
     /** First address of the service CIDR: the `kubernetes` Service. */
     serviceIP: string;
     clusterDNS: string;

@@ -54,8 +54,13 @@ export const CERTS: CertSpec[] = [
   { name: 'etcd-server', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/server', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
   { name: 'etcd-peer', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/peer', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
   { name: 'etcd-healthcheck-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/healthcheck-client', cn: () => 'kube-etcd-healthcheck-client', o: () => ['system:masters'] },
-  { name: 'controller-manager', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/controller-manager.conf', cn: () => 'system:kube-controller-manager' },
-  { name: 'scheduler', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/scheduler.conf', cn: () => 'system:kube-scheduler' },
+  /**
+   * kubeadm writes the controller-manager and scheduler kubeconfigs itself (the CA key is on every
+   * control plane in kubeadm mode) and refuses existing ones whose server is not the URL it would
+   * have chosen; binary mode issues them here.
+   */
+  { name: 'controller-manager', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/controller-manager.conf', cn: () => 'system:kube-controller-manager' },
+  { name: 'scheduler', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/scheduler.conf', cn: () => 'system:kube-scheduler' },
   { name: 'admin', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'operator', keyOn: 'operator', kubeconfig: 'admin/admin.kubeconfig', cn: () => 'kubernetes-admin', o: adminGroup },
   /**
    * The bootstrap node applies the cluster manifests (and, from 1.29, the binding that makes

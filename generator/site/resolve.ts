@@ -75,6 +75,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       podCIDR: k.podCIDR,
       nodePortRange: must(parsePortRange(k.nodePortRange)),
       proxyMode: k.proxyMode,
+      etcdTopology: k.etcdTopology ?? (k.mode === 'kubeadm' ? 'stacked' : 'external'),
       serviceIP,
       clusterDNS: k.clusterDNS ?? formatIPv4(svc.network + 2),
     },

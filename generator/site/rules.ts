@@ -376,6 +376,21 @@ export const RULES: Rule[] = [
     },
   },
   {
+    name: 'etcd-topology-valid',
+    summary: 'stacked etcd is a kubeadm choice, and puts etcd exactly on the control planes',
+    check: ({ site }) => {
+      const k = site.spec.kubernetes;
+      if (k.etcdTopology === 'stacked' && k.mode !== 'kubeadm') {
+        return [issue('etcd-topology-valid', 'spec.kubernetes.etcdTopology', 'stacked etcd needs mode: kubeadm', 'binary mode runs etcd as units on the etcd nodes: leave etcdTopology out, or set external')];
+      }
+      if ((k.etcdTopology ?? (k.mode === 'kubeadm' ? 'stacked' : 'external')) !== 'stacked') return [];
+      const i = site.spec.nodes.findIndex((n) => n.roles.includes('etcd') !== n.roles.includes('control-plane'));
+      return i < 0
+        ? []
+        : [issue('etcd-topology-valid', `spec.nodes[${i}].roles`, `with stacked etcd every control plane runs etcd and nothing else does, but ${site.spec.nodes[i]!.name} has ${site.spec.nodes[i]!.roles.join(', ')}`, 'give control planes the etcd role and other nodes none, or set kubernetes.etcdTopology: external')];
+    },
+  },
+  {
     name: 'kickstart-needs-rhel',
     summary: 'the kickstart output is for RHEL-family hosts',
     check: ({ site }) => {

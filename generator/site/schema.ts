@@ -58,6 +58,10 @@ export const siteSchema = z
         clusterDNS: z.string().optional().describe('Cluster DNS service IP; defaults to the second address of serviceCIDR.'),
         nodePortRange: z.string().default('30000-32767').describe('NodePort range, "from-to".'),
         proxyMode: z.enum(['ipvs', 'iptables']).default('ipvs').describe('kube-proxy mode.'),
+        etcdTopology: z
+          .enum(['stacked', 'external'])
+          .optional()
+          .describe('kubeadm mode: stacked (kubeadm runs etcd on each control plane) or external (etcd units on the etcd nodes, as in binary mode). Default: stacked for kubeadm, external for binary.'),
       }),
       controlPlane: z
         .strictObject({

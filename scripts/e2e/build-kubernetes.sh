@@ -8,7 +8,7 @@ set -euo pipefail
 
 FIXTURES="${KUBESEED_FIXTURES:-/var/cache/kubeseed}"
 OUT="$FIXTURES/kubernetes-v1.20.2"
-RECIPE=kubernetes-1.20.2-debian-go1.19-r1
+RECIPE=kubernetes-1.20.2-debian-go1.19-r2
 if [ -f "$OUT/.recipe" ] && [ "$(cat "$OUT/.recipe")" = "$RECIPE" ] && [ -x "$OUT/bin/kubelet" ]; then
   echo "build-kubernetes: cached at $OUT"
   exit 0
@@ -32,13 +32,19 @@ SRC
   apt-get update -qq
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq --no-install-recommends golang-1.19-go make rsync dpkg-dev gcc libc6-dev >/dev/null
+apt-get install -y -qq --no-install-recommends golang-1.19-go make rsync dpkg-dev gcc libc6-dev golang-github-modern-go-reflect2-dev >/dev/null
 
 WORK="$FIXTURES/kubernetes-src"
 rm -rf "$WORK" && mkdir -p "$WORK" && chmod 755 "$WORK"
 (cd "$WORK" && apt-get source -qq kubernetes >/dev/null 2>&1)
 TREE="$(find "$WORK" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -1)"
 [ -n "$TREE" ] || { echo "build-kubernetes: apt-get source kubernetes gave no tree" >&2; exit 1; }
+
+# The vendored reflect2 1.0.1 crashes under Go >= 1.18 whenever json-iterator walks a map
+# (kubeadm panics writing the kubelet configuration); 1.0.2, Debian's, fixes it.
+rm -rf "$TREE/vendor/github.com/modern-go/reflect2"
+cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$TREE/vendor/github.com/modern-go/reflect2"
+rm -rf "$TREE/vendor/github.com/modern-go/reflect2/.git" "$TREE/vendor/github.com/modern-go/reflect2/test"* 
 
 mkdir -p "$TREE/.go/src/k8s.io"
 ln -sfn ../../.. "$TREE/.go/src/k8s.io/kubernetes"

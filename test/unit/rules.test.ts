@@ -50,6 +50,10 @@ const CASES: Record<string, Case[]> = {
   'node-port-range': [{ mutate: (s) => (s.spec.kubernetes.nodePortRange = '30000'), path: 'spec.kubernetes.nodePortRange' }],
   'control-plane-present': [{ mutate: (s) => s.spec.nodes.forEach((n) => (n.roles = ['etcd', 'worker'])), path: 'spec.nodes' }],
   'etcd-present': [{ mutate: (s) => s.spec.nodes.forEach((n) => (n.roles = ['control-plane', 'worker'])), path: 'spec.nodes' }],
+  'etcd-topology-valid': [
+    { mutate: (s) => (s.spec.kubernetes.etcdTopology = 'stacked'), path: 'spec.kubernetes.etcdTopology' },
+    { mutate: (s) => Object.assign(s.spec.kubernetes, { mode: 'kubeadm' }) && (node(s, 2).roles = ['control-plane', 'worker']), path: 'spec.nodes[2].roles' },
+  ],
   'etcd-count-odd': [{ mutate: (s) => (node(s, 2).roles = ['worker']), path: 'spec.nodes', severity: 'warning' }],
   'vip-valid': [
     { mutate: (s) => (s.spec.controlPlane.loadBalancer = 'vip'), path: 'spec.controlPlane' },
