@@ -8,6 +8,8 @@ const condition = z
     network: z.enum(['flannel', 'calico', 'bridge']).optional(),
     addon: z.enum(['coredns', 'metrics-server', 'dashboard', 'ingress-nginx']).optional(),
     roles: roles.optional(),
+    /** Who runs etcd: kubeseed's units (external; binary mode always) or kubeadm's static pods (stacked). */
+    etcdTopology: z.enum(['stacked', 'external']).optional(),
   })
   .default({});
 

@@ -7,6 +7,8 @@ export interface Condition {
   addon?: Addon;
   /** The node needs it when it has any of these roles. */
   roles?: Role[];
+  /** Only when etcd runs this way: kubeseed's units (external) or kubeadm's static pods (stacked). */
+  etcdTopology?: 'stacked' | 'external';
 }
 
 export type ChecksumSource =

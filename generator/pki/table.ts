@@ -70,7 +70,8 @@ export const CERTS: CertSpec[] = [
   { name: 'bootstrapper', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'bootstrap', keyOn: 'bootstrap', kubeconfig: '/etc/kubernetes/kubeseed-bootstrap.conf', cn: () => 'kubeseed:bootstrapper', o: () => ['system:masters'] },
   { name: 'kubelet-client', kind: 'leaf', ca: 'ca', perNode: true, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/etc/kubernetes/kubelet.conf', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'] },
   { name: 'kubelet-serving', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: 'all', keyOn: 'all', nodePath: '/var/lib/kubelet/pki/kubelet', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'], sans: (_s, n) => ({ dns: [n!.name], ips: [n!.ip] }) },
-  { name: 'kube-proxy', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/var/lib/kube-proxy/kubeconfig', cn: () => 'system:kube-proxy' },
+  // kube-proxy runs as a host service in both modes (kubeadm's add-on, a DaemonSet, is skipped).
+  { name: 'kube-proxy', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/var/lib/kube-proxy/kubeconfig', cn: () => 'system:kube-proxy' },
   { name: 'sa', kind: 'keypair', perNode: false, modes: both(), usages: ['signing'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/sa' },
 ];
 

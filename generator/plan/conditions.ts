@@ -5,6 +5,7 @@ export function siteMatches(when: Condition, site: ResolvedSite): boolean {
   if (when.mode && when.mode !== site.kubernetes.mode) return false;
   if (when.network && when.network !== site.network.plugin) return false;
   if (when.addon && !site.addons.includes(when.addon)) return false;
+  if (when.etcdTopology && when.etcdTopology !== site.kubernetes.etcdTopology) return false;
   return true;
 }
 

@@ -8,7 +8,8 @@ export interface RenderedFileSpec {
   path: string;
   mode: string;
   template: string;
-  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean; peers?: boolean };
+  /** etcdUnits: kubeseed runs etcd as units (binary mode, or kubeadm with external etcd). */
+  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean; peers?: boolean; etcdUnits?: boolean };
   secret?: boolean;
 }
 
@@ -25,9 +26,10 @@ export const RENDERED_FILES: RenderedFileSpec[] = [
   { path: '/etc/crictl.yaml', mode: '0644', template: 'crictl.yaml', when: {} },
   { path: '/etc/systemd/system/kubelet.service', mode: '0644', template: 'kubelet.service', when: {} },
   { path: '/var/lib/kubelet/config.yaml', mode: '0600', template: 'kubelet-config', when: { mode: 'binary' } },
-  { path: '/etc/systemd/system/kube-proxy.service', mode: '0644', template: 'kube-proxy.service', when: { mode: 'binary' } },
-  { path: '/var/lib/kube-proxy/config.yaml', mode: '0600', template: 'kube-proxy-config', when: { mode: 'binary' } },
-  { path: '/etc/systemd/system/etcd.service', mode: '0644', template: 'etcd.service', when: { mode: 'binary', roles: ['etcd'] } },
+  { path: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', mode: '0644', template: 'kubelet-kubeadm-dropin', when: { mode: 'kubeadm' } },
+  { path: '/etc/systemd/system/kube-proxy.service', mode: '0644', template: 'kube-proxy.service', when: {} },
+  { path: '/var/lib/kube-proxy/config.yaml', mode: '0600', template: 'kube-proxy-config', when: {} },
+  { path: '/etc/systemd/system/etcd.service', mode: '0644', template: 'etcd.service', when: { etcdUnits: true, roles: ['etcd'] } },
   { path: '/etc/systemd/system/kube-apiserver.service', mode: '0644', template: 'kube-apiserver.service', when: { mode: 'binary', roles: ['control-plane'] } },
   { path: '/etc/systemd/system/kube-controller-manager.service', mode: '0644', template: 'kube-controller-manager.service', when: { mode: 'binary', roles: ['control-plane'] } },
   { path: '/etc/systemd/system/kube-scheduler.service', mode: '0644', template: 'kube-scheduler.service', when: { mode: 'binary', roles: ['control-plane'] } },

@@ -100,6 +100,7 @@ function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArt
     if (f.when.bootstrap && node.name !== site.derived.bootstrapNode) continue;
     if (f.when.ntp && site.os.ntpServers.length === 0) continue;
     if (f.when.peers && site.nodes.length < 2) continue;
+    if (f.when.etcdUnits && site.kubernetes.etcdTopology !== 'external') continue;
     if (!nodeMatches(f.when, site, node)) continue;
     files.push({ path: f.path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
   }

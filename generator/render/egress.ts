@@ -10,6 +10,8 @@ export interface EgressFinding {
 const PUBLIC = /\b(?:[a-z0-9-]+\.)*(?:docker\.io|quay\.io|gcr\.io|k8s\.gcr\.io|registry\.k8s\.io|ghcr\.io|github\.com|githubusercontent\.com|googleapis\.com|dl\.k8s\.io|pool\.ntp\.org|ntp\.org|debian\.org|ubuntu\.com|centos\.org|fedoraproject\.org|rockylinux\.org|almalinux\.org|redhat\.com|npmjs\.org|pypi\.org)\b/g;
 const URL = /\b[a-z][a-z0-9+.-]*:\/\/([^/\s:'"`]+)/g;
 const IMAGE = /^\s*-?\s*image:\s*["']?([^\s"']+)/;
+/** kubeadm's `imageRepository`: a prefix of image names, fine when the payload carries images under it. */
+const IMAGE_REPOSITORY = /^\s*imageRepository:\s*["']?([^\s"']+)/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /**
@@ -33,6 +35,8 @@ export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<Ren
       }
       const img = IMAGE.exec(text);
       if (img && !images.has(img[1]!)) findings.push({ path: f.path, line, what: `image ${img[1]} is not in the payload` });
+      const repo = IMAGE_REPOSITORY.exec(text)?.[1];
+      if (repo && [...images].some((ref) => ref.startsWith(`${repo}/`))) return;
       let rest = text;
       for (const ref of images) rest = rest.replaceAll(ref, '');
       for (const m of rest.matchAll(PUBLIC)) findings.push({ path: f.path, line, what: `public host ${m[0]}` });

@@ -18,6 +18,12 @@ export function kubeadmApiVersion(minor: number): string {
   return 'kubeadm.k8s.io/v1beta2';
 }
 
+/**
+ * Slow hardware (and software emulation) needs more than kubeadm's 4-minute control-plane and
+ * 5-minute discovery waits; first boot has its own deadline around the whole step anyway.
+ */
+const WAIT = '30m0s';
+
 /** v1beta4 writes extra arguments as a list of name/value pairs; older versions as a map. */
 function args(minor: number, a: Args): Args | { name: string; value: string }[] {
   return quirk('kubeadmV1beta4', minor) ? Object.entries(a).map(([name, value]) => ({ name, value })) : a;
@@ -78,6 +84,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     networking: { dnsDomain: k.clusterDomain, serviceSubnet: k.serviceCIDR, podSubnet: k.podCIDR },
     etcd,
     apiServer: {
+      ...(quirk('kubeadmV1beta4', m) ? {} : { timeoutForControlPlane: WAIT }),
       certSANs: [...new Set([...site.derived.apiserverSANs.dns, ...site.derived.apiserverSANs.ips, ...cps.flatMap((n) => [n.name, n.ip])])],
       extraArgs: args(m, apiserverArgs),
       extraVolumes: FILE_VOLUMES.map((v) => ({ name: v.name, hostPath: v.path, mountPath: v.path, readOnly: v.file, pathType: v.file ? 'File' : 'DirectoryOrCreate' })),
@@ -108,19 +115,9 @@ function kubeletConfiguration(site: ResolvedSite) {
   };
 }
 
-function kubeProxyConfiguration(site: ResolvedSite) {
-  return {
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-    kind: 'KubeProxyConfiguration',
-    mode: site.kubernetes.proxyMode,
-    clusterCIDR: site.kubernetes.podCIDR,
-    ipvs: { scheduler: 'rr', strictARP: true },
-  };
-}
-
 /**
  * `/etc/kubeseed/kubeadm.yaml` for one node. The bootstrap node gets InitConfiguration +
- * ClusterConfiguration + kubelet and kube-proxy configuration; every other node a JoinConfiguration
+ * ClusterConfiguration + KubeletConfiguration; every other node a JoinConfiguration
  * (with `controlPlane` on control planes). Certificates are pre-placed under certificatesDir with
  * kubeadm's file names, so kubeadm generates none and no `--upload-certs` is needed.
  */
@@ -137,15 +134,18 @@ export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: K
       bootstrapTokens: [{ token: secrets.token, description: `kubeseed: nodes of site ${site.name} join with this token`, ttl: '24h0m0s', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'] }],
       localAPIEndpoint: endpoint,
       nodeRegistration: nodeRegistration(site, node),
+      ...(quirk('kubeadmV1beta4', m) ? { timeouts: { controlPlaneComponentHealthCheck: WAIT, kubeletHealthCheck: WAIT } } : {}),
     });
-    docs.push(clusterConfiguration(site, apiVersion), kubeletConfiguration(site), kubeProxyConfiguration(site));
+    docs.push(clusterConfiguration(site, apiVersion), kubeletConfiguration(site));
   } else {
     docs.push({
       apiVersion,
       kind: 'JoinConfiguration',
       discovery: {
         bootstrapToken: { apiServerEndpoint: `${site.controlPlane.endpoint.host}:${site.controlPlane.endpoint.port}`, token: secrets.token, caCertHashes: [secrets.caCertHash] },
+        ...(quirk('kubeadmV1beta4', m) ? {} : { timeout: WAIT }),
       },
+      ...(quirk('kubeadmV1beta4', m) ? { timeouts: { discovery: WAIT, controlPlaneComponentHealthCheck: WAIT, kubeletHealthCheck: WAIT } } : {}),
       nodeRegistration: nodeRegistration(site, node),
       ...(cp ? { controlPlane: { localAPIEndpoint: endpoint } } : {}),
     });

@@ -1,10 +1,13 @@
 import type { BundlePlan, RenderedFile, ResolvedNode, ResolvedSite } from '../model/index.js';
 import type { StateFiles } from '../pki/issue.js';
+import { TOKEN_PATH } from '../pki/issue.js';
+import { discoveryHash } from '../pki/secrets.js';
 import { selectForNode } from '../pki/select.js';
 import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
 import type { Engine } from './engine.js';
 import { apiserverFlags, controllerManagerFlags, etcdFlags, kubeletFlags, kubeProxyFlags, schedulerFlags, type Flags } from './flags.js';
 import { installSteps } from './install.js';
+import { kubeadmConfig } from './kubeadm.js';
 import { clusterManifests, UnsupportedError } from './manifests.js';
 import { NODE } from './paths.js';
 
@@ -35,6 +38,12 @@ const NGINX_STREAM_MODULE: Record<string, string> = {
   ubuntu: '/usr/lib/nginx/modules/ngx_stream_module.so',
   rhel: '/usr/lib64/nginx/modules/ngx_stream_module.so',
 };
+
+/**
+ * kubeadm add-ons kubeseed replaces: kube-proxy runs as a host service (no image to carry), and
+ * CoreDNS comes from the site's own manifest when the site has the add-on.
+ */
+const KUBEADM_SKIPPED_PHASES = ['addon/kube-proxy', 'addon/coredns'];
 
 /** The node's files travel as this archive on the seed volume; cloud-init writes their checksums here. */
 export const NODE_FILES_ARCHIVE = 'node-files.tar.gz';
@@ -67,7 +76,6 @@ interface Unit {
  */
 export function renderNode(input: NodeInput): RenderedFile[] {
   const { site, node, plan, state, engine } = input;
-  if (site.kubernetes.mode !== 'binary') throw new UnsupportedError('kubeadm mode is not rendered yet (issue #8); use mode: binary');
 
   const files: RenderedFile[] = [];
   const add = (path: string, content: string, template: string, mode = '0644') => files.push({ path, mode, content, origin: `render:${template}` });
@@ -79,6 +87,10 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   const bridge = site.network.plugin === 'bridge';
   // A lone node has no peer subnets to route to, and a unit without ExecStart is invalid.
   const routes = bridge && site.nodes.length > 1;
+  // kubeadm runs the control plane (and stacked etcd) as static pods; kubeseed keeps etcd units
+  // for external etcd, and kube-proxy as a host service in both modes.
+  const kubeadm = site.kubernetes.mode === 'kubeadm';
+  const etcdUnit = etcd && site.kubernetes.etcdTopology === 'external';
 
   add('/etc/hosts', engine.render('hosts', { site: site.name, nodes: site.nodes }), 'hosts');
   add('/etc/sysctl.d/90-kubeseed.conf', engine.render('sysctl.conf', { settings: SYSCTL.map(([key, value]) => ({ key, value })) }), 'sysctl');
@@ -93,18 +105,25 @@ export function renderNode(input: NodeInput): RenderedFile[] {
 
   const units: Unit[] = [];
   const k8sDoc = 'https://kubernetes.io/docs/reference/command-line-tools-reference/';
-  if (etcd) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`] });
-  if (cp) {
+  if (etcdUnit) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`] });
+  if (cp && !kubeadm) {
     units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'] });
     units.push({ name: 'kube-controller-manager', description: 'Kubernetes controller manager', documentation: `${k8sDoc}kube-controller-manager/`, binary: `${NODE.bin}/kube-controller-manager`, flags: controllerManagerFlags(site), after: ['kube-apiserver.service'] });
     units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${k8sDoc}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(), after: ['kube-apiserver.service'] });
   }
-  units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${k8sDoc}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: kubeletFlags(site, node), after: ['containerd.service', ...(local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
+  // Under kubeadm the kubelet takes its flags from kubeadm's drop-in; it restarts until kubeadm has written them.
+  units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${k8sDoc}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: kubeadm ? [] : kubeletFlags(site, node), after: ['containerd.service', ...(local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
   units.push({ name: 'kube-proxy', description: 'Kubernetes service proxy', documentation: `${k8sDoc}kube-proxy/`, binary: `${NODE.bin}/kube-proxy`, flags: kubeProxyFlags(), after: ['network-online.target'], wants: ['network-online.target'] });
   for (const u of units) {
     add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0 }), `${u.name}.service`);
   }
-  add(`${NODE.kubeletDir}/config.yaml`, kubeletConfig(site, node), 'kubelet-config', '0600');
+  if (kubeadm) {
+    add('/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', engine.render('systemd/kubelet-kubeadm.conf', { bin: NODE.bin }), 'kubelet-kubeadm-dropin');
+    const secrets = { token: state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(state.get('pki/ca.crt')!) };
+    add('/etc/kubeseed/kubeadm.yaml', kubeadmConfig(site, node, secrets), 'kubeadm-config', '0600');
+  } else {
+    add(`${NODE.kubeletDir}/config.yaml`, kubeletConfig(site, node), 'kubelet-config', '0600');
+  }
   add(`${NODE.kubeProxyDir}/config.yaml`, kubeProxyConfig(site, node), 'kube-proxy-config', '0600');
 
   if (local) {
@@ -155,6 +174,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     { name: 'install-binaries', fn: 'install_binaries' },
     { name: 'import-images', fn: 'import_images' },
     { name: 'start-services', fn: 'start_services' },
+    ...(kubeadm ? [{ name: bootstrap ? 'kubeadm-init' : 'kubeadm-join', fn: 'kubeadm_up' }] : []),
     ...(bootstrap ? [{ name: 'apply-manifests', fn: 'apply_manifests' }] : []),
     { name: 'wait-ready', fn: 'wait_ready' },
   ].map((s, i) => ({ ...s, number: i + 1 }));
@@ -184,6 +204,8 @@ export function renderNode(input: NodeInput): RenderedFile[] {
       platform: `linux/${node.arch}`,
       services,
       bootstrap,
+      kubeadm: kubeadm ? { verb: bootstrap ? 'init' : 'join', skipPhases: bootstrap ? KUBEADM_SKIPPED_PHASES.join(',') : '' } : null,
+      adminKubeconfig: kubeadm ? '/etc/kubernetes/admin.conf' : '/etc/kubernetes/kubeseed-bootstrap.conf',
     }),
     'firstboot.sh',
     '0755',

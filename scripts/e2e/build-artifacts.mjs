@@ -1,4 +1,4 @@
-// Builds the e2e payload inputs in $KUBESEED_FIXTURES/e2e-artifacts (default /var/cache/kubeseed):
+// Builds the e2e payload inputs (kubeadm mode's control-plane images among them) in $KUBESEED_FIXTURES/e2e-artifacts (default /var/cache/kubeseed):
 // Kubernetes 1.20.2 binaries (from scripts/e2e/build-kubernetes.sh) and Debian's etcd, containerd,
 // runc and CNI plugins, repacked under the names and layouts of their upstream releases, plus a
 // real `pause` OCI image (one layer holding the static pause binary) as an OCI archive that
@@ -12,7 +12,7 @@ import tarStream from 'tar-stream';
 const fixtures = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
 const k8s = join(fixtures, 'kubernetes-v1.20.2', 'bin');
 const out = join(fixtures, 'e2e-artifacts');
-const RECIPE = 'e2e-artifacts-r3';
+const RECIPE = 'e2e-artifacts-r4';
 if (existsSync(join(out, '.recipe')) && readFileSync(join(out, '.recipe'), 'utf8').trim() === RECIPE) {
   console.log(`build-artifacts: cached at ${out}`);
   process.exit(0);
@@ -68,6 +68,12 @@ async function image(ref, layerEntries, cfg) {
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'hostname', 'mkdir', 'nc', 'ip', 'true', 'nslookup', 'timeout'];
 const images = [
   await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(k8s, 'pause')) }], { Entrypoint: ['/pause'], User: '65535:65535' }),
+  // kubeadm mode's control plane: static pods run the binary by name from PATH.
+  ...(await Promise.all(
+    ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) =>
+      image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] }),
+    ),
+  )),
   await image('docker.io/library/busybox:1.35.0', [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))], { Cmd: ['sh'], Env: ['PATH=/bin'] }),
 ];
 const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((im) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(im.manifest)}`, size: im.manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() } })) }));

@@ -16,6 +16,7 @@ import { makeState, siteFromLab1 } from '../pki-fixture.js';
 type Rendered = Awaited<ReturnType<typeof renderLab1>>;
 let lab1: Rendered;
 let old: Rendered;
+let kadm: Rendered;
 let catalog: Catalog;
 const roots: string[] = [];
 const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
@@ -37,10 +38,15 @@ test.before(async () => {
   roots.push(st.root);
   const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
   old = { site, catalog, state: st.files, ...renderSite(site, catalog, st.files, templates) };
+  // The same in kubeadm mode with external etcd (kubeseed's etcd units, kubeadm's control plane).
+  const ksite = siteFromLab1(catalog, (x) => on120(x).replace('mode: binary', 'mode: kubeadm\n    etcdTopology: external'));
+  const kst = await makeState(ksite);
+  roots.push(kst.root);
+  kadm = { site: ksite, catalog, state: kst.files, ...renderSite(ksite, catalog, kst.files, templates) };
 });
 test.after.always(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
-const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.34.2', n })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n }))];
+const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.34.2', n, r: lab1 })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })), ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm }))];
 const file = (n: RenderedNode, path: string) => n.files.find((f) => f.path === path)!;
 
 function tmp(prefix: string): string {
@@ -94,7 +100,9 @@ test('systemd-analyze verify accepts every unit, with the binaries it starts pre
         }
       }
     }
-    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, ...units.map((u) => u.path.slice(1))], { cwd: root, encoding: 'utf8' });
+    // Drop-ins (kubeadm's kubelet flags) are loaded with their unit; only units are named.
+    const named = units.filter((u) => !u.path.includes('.service.d/'));
+    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, ...named.map((u) => u.path.slice(1))], { cwd: root, encoding: 'utf8' });
     t.is(r.status, 0, `${v} ${n.name}: ${r.stderr}`);
     t.is(r.stderr.trim(), '', `${v} ${n.name}: no warnings: ${r.stderr}`);
   }
@@ -124,11 +132,11 @@ test('nginx -t accepts the local apiserver proxy configuration', (t) => {
 });
 
 test("containerd config dump (Debian's containerd) reads the rendered config", (t) => {
-  for (const { v, n } of every()) {
+  for (const { v, n, r: rendered } of every()) {
     const conf = write(tmp('kubeseed-containerd-'), file(n, '/etc/containerd/config.toml'));
     const r = spawnSync('containerd', ['--config', conf, 'config', 'dump'], { encoding: 'utf8' });
     t.is(r.status, 0, `${v} ${n.name}: ${r.stderr}`);
-    const pause = (v === 'v1.20.2' ? old : lab1).plan.images.find((i) => i.name === 'pause')!.ref;
+    const pause = rendered.plan.images.find((i) => i.name === 'pause')!.ref;
     t.regex(r.stdout, new RegExp(`sandbox_image = "${pause.replaceAll('.', '\\.')}"`));
     t.regex(r.stdout, /SystemdCgroup = true/);
     t.regex(r.stdout, /BinaryName = "\/usr\/local\/sbin\/runc"/);
@@ -169,8 +177,7 @@ test('the real kube-proxy 1.20.2 accepts the rendered KubeProxyConfiguration (an
 });
 
 test('egress lint: no node file points at a host outside the site', (t) => {
-  for (const { v, n } of every()) {
-    const r = v === 'v1.20.2' ? old : lab1;
+  for (const { v, n, r } of every()) {
     const seeds = Object.entries(n.seed).map(([path, content]) => ({ path, content }));
     t.deepEqual(egressLint(r.site, r.plan, [...n.files, ...seeds]), [], `${v} ${n.name}`);
   }
@@ -203,7 +210,7 @@ test("a worker's files hold no CA private key, no etcd key, no sa.key and no adm
 });
 
 test('every node gets exactly the rendered and PKI files its plan lists', (t) => {
-  for (const r of [lab1, old]) {
+  for (const r of [lab1, old, kadm]) {
     for (const n of r.nodes) {
       const planned = r.plan.nodes.find((x) => x.name === n.name)!.files.filter((f) => f.origin.startsWith('render:') || f.origin.startsWith('pki:'));
       const dirs = planned.filter((f) => f.path.endsWith('/')).map((f) => f.path);
