@@ -72,8 +72,10 @@ test('the admin group follows the version: system:masters before 1.29, kubeadm:c
   t.deepEqual(older.find((c) => c.id === 'apiserver-kubelet-client')!.o, ['system:masters']);
 });
 
-test('kubeadm mode pre-issues no kubelet client or kube-proxy certificate (TLS bootstrap and a DaemonSet do that)', (t) => {
+test('kubeadm mode pre-issues no kubelet client (TLS bootstrap does that) and leaves the controller-manager and scheduler kubeconfigs to kubeadm', (t) => {
   const ids = certInstances(resolved((x) => x.replace('mode: binary', 'mode: kubeadm'))).map((c) => c.id);
-  t.false(ids.some((id) => id.startsWith('kubelet-client') || id === 'kube-proxy' || id === 'bootstrapper'));
+  t.false(ids.some((id) => id.startsWith('kubelet-client') || id === 'bootstrapper' || id === 'controller-manager' || id === 'scheduler'));
   t.true(ids.includes('kubelet-serving/k8s-01'));
+  // kube-proxy runs as a host service in both modes.
+  t.true(ids.includes('kube-proxy'));
 });
