@@ -8,7 +8,7 @@ set -euo pipefail
 
 FIXTURES="${KUBESEED_FIXTURES:-/var/cache/kubeseed}"
 OUT="$FIXTURES/kubernetes-v1.20.2"
-RECIPE=kubernetes-1.20.2-debian-go1.19-r2
+RECIPE=kubernetes-1.20.2-debian-go1.19-r3
 if [ -f "$OUT/.recipe" ] && [ "$(cat "$OUT/.recipe")" = "$RECIPE" ] && [ -x "$OUT/bin/kubelet" ]; then
   echo "build-kubernetes: cached at $OUT"
   exit 0
@@ -45,6 +45,10 @@ TREE="$(find "$WORK" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head
 rm -rf "$TREE/vendor/github.com/modern-go/reflect2"
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$TREE/vendor/github.com/modern-go/reflect2"
 rm -rf "$TREE/vendor/github.com/modern-go/reflect2/.git" "$TREE/vendor/github.com/modern-go/reflect2/test"* 
+
+# kubeadm 1.20's dry run cannot use pre-placed CAs (kubernetes/kubeadm#2512); the fix from 1.24
+# (kubernetes/kubernetes#108410) is backported so the tests can dry-run our kubeadm configs.
+patch -s -p1 -d "$TREE" <"$(dirname "$0")/patches/kubeadm-dryrun-existing-ca.patch"
 
 mkdir -p "$TREE/.go/src/k8s.io"
 ln -sfn ../../.. "$TREE/.go/src/k8s.io/kubernetes"
