@@ -29,17 +29,14 @@ function args(minor: number, a: Args): Args | { name: string; value: string }[] 
   return quirk('kubeadmV1beta4', minor) ? Object.entries(a).map(([name, value]) => ({ name, value })) : a;
 }
 
-/** From v1beta3 the CRI socket is a URL. */
-function criSocket(minor: number): string {
-  return quirk('kubeadmV1beta3', minor) ? `unix://${NODE.containerdSock}` : NODE.containerdSock;
-}
 
 function nodeRegistration(site: ResolvedSite, node: ResolvedNode) {
   const m = site.kubernetes.minor;
   const worker = node.roles.includes('worker');
   return {
     name: node.name,
-    criSocket: criSocket(m),
+    // A URL: required from v1beta3, accepted by v1beta2.
+    criSocket: NODE.containerdSock,
     kubeletExtraArgs: args(m, { 'node-ip': node.ip }),
     // A control plane that is also a worker takes ordinary pods: no control-plane taint.
     ...(node.roles.includes('control-plane') ? { taints: worker ? [] : [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } : {}),
@@ -111,7 +108,7 @@ function kubeletConfiguration(site: ResolvedSite) {
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
     failSwapOn: true,
-    ...(quirk('runtimeEndpointInConfig', site.kubernetes.minor) ? { containerRuntimeEndpoint: `unix://${NODE.containerdSock}` } : {}),
+    ...(quirk('runtimeEndpointInConfig', site.kubernetes.minor) ? { containerRuntimeEndpoint: NODE.containerdSock } : {}),
   };
 }
 
