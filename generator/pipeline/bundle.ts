@@ -3,7 +3,7 @@ import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
 import { realFs } from '../io/fs.js';
-import { sha256File } from '../io/hash.js';
+import { sha256File, sha256FileRemembered } from '../io/hash.js';
 import { readTemplates } from '../io/templates.js';
 import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '../model/index.js';
 import { buildPlan } from '../plan/index.js';
@@ -83,11 +83,13 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
     let payloadIso: string | null = null;
     let payloadTar: string | null = null;
     const payloadEntries: Awaited<ReturnType<typeof diskFile>>[] = [];
+    let knownHashes = new Map<string, string>();
     if (payloadSet) {
       const r = await packPayload(outRoot, staging, payloadSet, epoch, opts.say);
       payloadIso = r.iso;
       payloadTar = r.tar;
       payloadEntries.push(...r.entries);
+      knownHashes = r.known;
     }
     for (const n of rendered.nodes) {
       const node = site.nodes.find((x) => x.name === n.name)!;
@@ -130,7 +132,7 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       await chmod(join(staging, f.path), Number.parseInt(f.mode, 8));
     }
     await writeFile(join(staging, 'verify.sh'), VERIFY_SH, { mode: 0o755 });
-    const manifest = await writeManifest(staging, site, rendered.plan, catalog, payloadTar, epoch);
+    const manifest = await writeManifest(staging, site, rendered.plan, catalog, payloadTar, epoch, knownHashes);
 
     opts.say('[6/6] publish');
     await swapIn(staging, dist);
@@ -186,15 +188,13 @@ async function fromCache(outcome: FetchOutcome, plan: BundlePlan, outRoot: strin
     const layout = imageArchive(outcome, plan, arch);
     const key = createHash('sha256').update(`${mtime}\n${layout.indexJson}\n${layout.blobs.join('\n')}`).digest('hex').slice(0, 16);
     const target = join(cache, `images-${arch}-${key}.oci.tar`);
-    let sha256 = await readFile(`${target}.sha256`, 'utf8').catch(() => '');
-    if (!sha256 || !(await stat(target).catch(() => null))) {
+    if (!(await stat(target).catch(() => null))) {
       const tmp = `${target}.tmp-${process.pid}`;
       await writeImageArchive(outcome, plan, arch, tmp, mtime);
-      sha256 = await sha256File(tmp);
       await rename(tmp, target);
-      await writeFile(`${target}.sha256`, sha256);
       say(`  wrote images-${arch}.oci.tar (${layout.blobs.length} blobs)`);
     }
+    const sha256 = await sha256FileRemembered(target);
     files.push({ name: `images-${arch}.oci.tar`, source: target, sha256, size: (await stat(target)).size });
   }
   return files.sort((a, b) => a.name.localeCompare(b.name));
@@ -228,17 +228,21 @@ async function packPayload(outRoot: string, staging: string, files: ArtifactFile
   const isoName = `payload-${digest}.iso`;
   const sums = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
   const entries = [...(await Promise.all(files.map((f) => diskFile(f.name, f.source, 0o644)))), memFile('SHA256SUMS', sums, 0o644)];
+  const known = new Map<string, string>();
   for (const [name, write] of [
     [tarName, (t: string) => writeTarTo(t, entries, epoch, false)],
     [isoName, (t: string) => writeIsoTo(t, entries, { volumeId: 'KSPAYLOAD', mtime: epoch }).then(() => undefined)],
   ] as const) {
     const cached = join(cache, name);
+    // The payload's digest is remembered beside it: a re-run does not hash hundreds of MB again.
     if (!(await stat(cached).catch(() => null))) {
       const tmp = `${cached}.tmp-${process.pid}`;
       await write(tmp);
       await rename(tmp, cached);
       say(`  wrote ${name}`);
     } else say(`  reused ${name}`);
+    const digest = await sha256FileRemembered(cached);
+    known.set(`payload/${name}`, digest);
     await mkdir(join(staging, 'payload'), { recursive: true });
     // A hard link: the payload's bytes are not copied again on a re-run.
     await link(cached, join(staging, 'payload', name)).catch(async () => {
@@ -246,15 +250,15 @@ async function packPayload(outRoot: string, staging: string, files: ArtifactFile
       await copyFile(cached, join(staging, 'payload', name));
     });
   }
-  return { tar: tarName, iso: isoName, entries };
+  return { tar: tarName, iso: isoName, entries, known };
 }
 
-async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePlan, catalog: Catalog, payload: string | null, epoch: number): Promise<number> {
+async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePlan, catalog: Catalog, payload: string | null, epoch: number, known: Map<string, string>): Promise<number> {
   const files = await realFs.listFiles(staging);
   const entries = [];
   for (const f of files) {
     const st = await stat(join(staging, f));
-    entries.push({ path: f, size: st.size, mode: (st.mode & 0o777).toString(8).padStart(4, '0'), sha256: await sha256File(join(staging, f)) });
+    entries.push({ path: f, size: st.size, mode: (st.mode & 0o777).toString(8).padStart(4, '0'), sha256: known.get(f) ?? (await sha256File(join(staging, f))) });
   }
   const release = catalog.releases.find((r) => r.version === site.kubernetes.version)!;
   const manifest = {
