@@ -4,7 +4,7 @@
 // real `pause` OCI image (one layer holding the static pause binary) as an OCI archive that
 // `ctr -n k8s.io images import` accepts. Writes SHA256SUMS. Needs the Debian packages installed.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -12,7 +12,7 @@ import tarStream from 'tar-stream';
 const fixtures = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
 const k8s = join(fixtures, 'kubernetes-v1.20.2', 'bin');
 const out = join(fixtures, 'e2e-artifacts');
-const RECIPE = 'e2e-artifacts-r4';
+const RECIPE = 'e2e-artifacts-r5';
 if (existsSync(join(out, '.recipe')) && readFileSync(join(out, '.recipe'), 'utf8').trim() === RECIPE) {
   console.log(`build-artifacts: cached at ${out}`);
   process.exit(0);
@@ -66,31 +66,37 @@ async function image(ref, layerEntries, cfg) {
   return { ref, blobs: [config, manifest, layer], manifest };
 }
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'hostname', 'mkdir', 'nc', 'ip', 'true', 'nslookup', 'timeout'];
-const images = [
+const common = [
   await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(k8s, 'pause')) }], { Entrypoint: ['/pause'], User: '65535:65535' }),
-  // kubeadm mode's control plane: static pods run the binary by name from PATH.
-  ...(await Promise.all(
-    ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) =>
-      image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] }),
-    ),
-  )),
   await image('docker.io/library/busybox:1.35.0', [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))], { Cmd: ['sh'], Env: ['PATH=/bin'] }),
 ];
-const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((im) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(im.manifest)}`, size: im.manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() } })) }));
-const blobs = new Map(images.flatMap((im) => im.blobs).map((b) => [sha(b), b]));
-writeFileSync(
-  join(out, 'images-amd64.oci.tar'),
-  await tarOf(
+// kubeadm mode's control plane: static pods run the binary by name from PATH. They go only into
+// the kubeadm variant's archive: binary-mode guests would carry 230 MB they never run.
+const controlPlane = await Promise.all(
+  ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) => image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] })),
+);
+async function archive(images) {
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((im) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(im.manifest)}`, size: im.manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() } })) }));
+  const blobs = new Map(images.flatMap((im) => im.blobs).map((b) => [sha(b), b]));
+  return tarOf(
     [
       { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mode: 0o644 },
       { name: 'index.json', data: index, mode: 0o644 },
       ...[...blobs].sort().map(([h, b]) => ({ name: `blobs/sha256/${h}`, data: b, mode: 0o644 })),
     ],
     false,
-  ),
-);
+  );
+}
+writeFileSync(join(out, 'images-amd64.oci.tar'), await archive(common));
 
 const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm'].map((b) => `${b}-v1.20.2-amd64`).concat(['etcd-v3.4.23-linux-amd64.tar.gz', 'containerd-1.6.20-linux-amd64.tar.gz', 'runc-v1.1.5-amd64', 'cni-plugins-linux-amd64-v1.1.1.tgz', 'images-amd64.oci.tar']);
 writeFileSync(join(out, 'SHA256SUMS'), names.map((n) => `${sha(readFileSync(join(out, n)))}  ${n}\n`).join(''));
+// The kubeadm variant: the same files (hard links), with the control-plane images in the archive.
+const outKubeadm = `${out}-kubeadm`;
+rmSync(outKubeadm, { recursive: true, force: true });
+mkdirSync(outKubeadm, { recursive: true });
+for (const n of names.filter((x) => x !== 'images-amd64.oci.tar')) linkSync(join(out, n), join(outKubeadm, n));
+writeFileSync(join(outKubeadm, 'images-amd64.oci.tar'), await archive([...common, ...controlPlane]));
+writeFileSync(join(outKubeadm, 'SHA256SUMS'), names.map((n) => `${sha(readFileSync(join(outKubeadm, n)))}  ${n}\n`).join(''));
 writeFileSync(join(out, '.recipe'), `${RECIPE}\n`);
 console.log(`build-artifacts: built ${names.length} files into ${out} (${Math.round(names.reduce((s, n) => s + statSync(join(out, n)).size, 0) / 1e6)} MB)`);

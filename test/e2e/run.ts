@@ -17,7 +17,8 @@ const { values } = parseArgs({ options: { site: { type: 'string', default: 'test
 const sitePath = resolve(repoRoot, values.site!);
 const site = parse(readFileSync(sitePath, 'utf8')) as { metadata: { name: string }; spec: { nodes: { name: string; address: string; gateway: string; mac: string; roles: string[] }[] } };
 const guest = join(fixtureCache, 'guest-bookworm');
-const artifacts = join(fixtureCache, 'e2e-artifacts');
+/** kubeadm sites take the variant whose image archive also holds the control-plane images. */
+const artifacts = join(fixtureCache, /\n\s+mode:\s*kubeadm\b/.test(readFileSync(sitePath, 'utf8')) ? 'e2e-artifacts-kubeadm' : 'e2e-artifacts');
 const work = mkdtempSync(join(tmpdir(), 'kubeseed-e2e-'));
 const ns = `kse2e-${process.pid}`;
 const procs: ChildProcess[] = [];
