@@ -40,10 +40,12 @@ const NGINX_STREAM_MODULE: Record<string, string> = {
 };
 
 /**
- * kubeadm add-ons kubeseed replaces: kube-proxy runs as a host service (no image to carry), and
- * CoreDNS comes from the site's own manifest when the site has the add-on.
+ * kubeadm phases first boot skips. preflight: first boot prepared the host itself, and kubeadm
+ * 1.20's image check is fatal without crictl even when the images are already imported. The
+ * add-ons: kube-proxy runs as a host service (no image to carry), and CoreDNS comes from the
+ * site's own manifest when the site has the add-on.
  */
-const KUBEADM_SKIPPED_PHASES = ['addon/kube-proxy', 'addon/coredns'];
+const KUBEADM_SKIPPED_PHASES = { init: ['preflight', 'addon/kube-proxy', 'addon/coredns'], join: ['preflight'] };
 
 /** The node's files travel as this archive on the seed volume; cloud-init writes their checksums here. */
 export const NODE_FILES_ARCHIVE = 'node-files.tar.gz';
@@ -204,7 +206,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
       platform: `linux/${node.arch}`,
       services,
       bootstrap,
-      kubeadm: kubeadm ? { verb: bootstrap ? 'init' : 'join', skipPhases: bootstrap ? KUBEADM_SKIPPED_PHASES.join(',') : '' } : null,
+      kubeadm: kubeadm ? { verb: bootstrap ? 'init' : 'join', skipPhases: KUBEADM_SKIPPED_PHASES[bootstrap ? 'init' : 'join'].join(',') } : null,
       adminKubeconfig: kubeadm ? '/etc/kubernetes/admin.conf' : '/etc/kubernetes/kubeseed-bootstrap.conf',
     }),
     'firstboot.sh',
