@@ -101,7 +101,9 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     add('/etc/chrony/sources.d/kubeseed.sources', `# Written by kubeseed: the site's time sources.\n${site.os.ntpServers.map((s) => `server ${s} iburst\n`).join('')}`, 'chrony-sources');
   }
 
-  add('/etc/containerd/config.toml', engine.render('containerd-config.toml', { sandboxImage: plan.images.find((i) => i.name === 'pause')!.ref, runc: `${NODE.sbin}/runc`, cniBin: NODE.cniBin, cniConf: NODE.cniConf }), 'containerd-config.toml');
+  const pause = plan.images.find((i) => i.name === 'pause');
+  if (!pause) throw new UnsupportedError(`Kubernetes ${site.kubernetes.version} has no pause image in the catalog; containerd needs one for every pod`);
+  add('/etc/containerd/config.toml', engine.render('containerd-config.toml', { sandboxImage: pause.ref, runc: `${NODE.sbin}/runc`, cniBin: NODE.cniBin, cniConf: NODE.cniConf }), 'containerd-config.toml');
   add('/etc/systemd/system/containerd.service', engine.render('systemd/containerd.service', { bin: NODE.bin }), 'containerd.service');
   add('/etc/crictl.yaml', crictlConfig(), 'crictl.yaml');
 
