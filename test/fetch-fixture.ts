@@ -3,7 +3,10 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { realFs } from '../generator/io/fs.js';
+import { SILENT_EVENTS } from '../generator/fetch/artifacts.js';
+import type { HttpSettings } from '../generator/fetch/http.js';
 import type { BundlePlan, Catalog, ResolvedSite } from '../generator/model/index.js';
+import type { FetchOptions } from '../generator/pipeline/fetch.js';
 import { loadSite } from '../generator/pipeline/load.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { repoRoot } from './helpers.js';
@@ -75,4 +78,18 @@ export function serveArtifacts(server: UpstreamServer, plan: BundlePlan, size: (
 
 export function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
+}
+
+/** Fetch options for a test working in `dir`: its own cache, lock and HOME, silent, with the given HTTP timing. */
+export function fetchOptions(dir: string, http: Omit<HttpSettings, 'env'>, over: Partial<FetchOptions> = {}): FetchOptions {
+  return {
+    cacheDir: join(dir, 'cache'),
+    lockPath: join(dir, 'lab1.lock.json'),
+    offline: false,
+    updateLock: false,
+    parallel: 4,
+    http: { env: { HOME: dir }, ...http },
+    events: SILENT_EVENTS,
+    ...over,
+  };
 }

@@ -1,11 +1,10 @@
-import { realFs } from '../io/fs.js';
-import { hasErrors, InputError } from '../model/index.js';
+import { InputError } from '../model/index.js';
 import { bundle } from '../pipeline/bundle.js';
-import { loadSite } from '../pipeline/load.js';
 import { UnsupportedError } from '../render/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { FETCH_HELP, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
-import { paint, reportIssues } from './output.js';
+import { paint } from './output.js';
+import { loadValidSite } from './site-input.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
@@ -24,21 +23,16 @@ export const bundleCommand: Command = {
   options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' }, ...FETCH_OPTIONS },
   async run(values, _pos, ctx) {
     const s = ctx.streams;
-    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
-    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
-      reportIssues(s, loaded.issues);
-      throw new InputError(`${loaded.file} is not valid`);
-    }
-    if (loaded.issues.length) reportIssues(s, loaded.issues);
+    const loaded = await loadValidSite(values, ctx);
     const started = Date.now();
     try {
-      const r = await bundle(loaded.resolved, loaded.catalog, {
+      const r = await bundle(loaded.site, loaded.catalog, {
         ...(values.out ? { out: values.out as string } : {}),
         ...(values.state ? { state: values.state as string } : {}),
         ...(values.node ? { node: values.node as string } : {}),
         ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
         skipPayload: Boolean(values['skip-payload']),
-        fetch: async (plan) => (await fetchWithProgress(loaded.resolved!, plan, values, ctx, loaded.file)).outcome,
+        fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
         embedPayload: Boolean(values['embed-payload']),
         cwd: s.cwd,
         root: ctx.root,

@@ -1,11 +1,9 @@
 import { realCrypto } from '../io/crypto.js';
-import { realFs } from '../io/fs.js';
-import { hasErrors, InputError } from '../model/index.js';
 import { certsStage, stateDir } from '../pipeline/certs.js';
-import { loadSite } from '../pipeline/load.js';
 import { discoveryHash } from '../pki/secrets.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
-import { paint, reportIssues, table } from './output.js';
+import { paint, table } from './output.js';
+import { loadValidSite } from './site-input.js';
 
 export const certsCommand: Command = {
   name: 'certs',
@@ -20,13 +18,7 @@ export const certsCommand: Command = {
   options: { ...SITE_OPTIONS, state: { type: 'string' }, out: { type: 'string' }, renew: { type: 'boolean' }, 'rotate-ca': { type: 'boolean' } },
   async run(values, _pos, ctx) {
     const s = ctx.streams;
-    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
-    if (hasErrors(loaded.issues) || !loaded.resolved) {
-      reportIssues(s, loaded.issues);
-      throw new InputError(`${loaded.file} is not valid`);
-    }
-    if (loaded.issues.length) reportIssues(s, loaded.issues);
-    const site = loaded.resolved;
+    const { site } = await loadValidSite(values, ctx);
     const dir = stateDir(site, { ...(values.state ? { state: values.state as string } : {}), ...(values.out ? { out: values.out as string } : {}), cwd: s.cwd });
     const rotate = Boolean(values['rotate-ca']);
     if (rotate) s.err(paint(s, 'yellow', `warning: --rotate-ca makes new CAs: every node must get new seeds, and clients of the old CA stop trusting the cluster`));

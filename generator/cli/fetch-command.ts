@@ -1,14 +1,13 @@
 import { resolve } from 'node:path';
 import { SILENT_EVENTS } from '../fetch/artifacts.js';
 import { BlobCache, defaultCacheDir } from '../fetch/cache.js';
-import { realFs } from '../io/fs.js';
-import { hasErrors, InputError, type BundlePlan, type ResolvedSite } from '../model/index.js';
+import { InputError, type BundlePlan, type ResolvedSite } from '../model/index.js';
 import { defaultLockPath, fetchSite, type FetchOptions, type FetchOutcome } from '../pipeline/fetch.js';
-import { loadSite } from '../pipeline/load.js';
 import { buildPlan } from '../plan/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext } from './commands.js';
-import { paint, reportIssues } from './output.js';
+import { paint } from './output.js';
 import { formatBytes, progressReporter } from './progress.js';
+import { loadValidSite } from './site-input.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -76,18 +75,14 @@ export const fetchCommand: Command = {
   options: { ...SITE_OPTIONS, ...FETCH_OPTIONS, 'verify-cache': { type: 'boolean' } },
   async run(values, _pos, ctx) {
     const s = ctx.streams;
-    const loaded = await loadSite(realFs, { site: (values.site as string | undefined) ?? 'lab1', ...(values.catalog ? { catalog: values.catalog as string } : {}), cwd: s.cwd, root: ctx.root });
-    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
-      reportIssues(s, loaded.issues);
-      throw new InputError(`${loaded.file} is not valid`);
-    }
-    const plan = buildPlan(loaded.resolved, loaded.catalog);
+    const loaded = await loadValidSite(values, ctx);
+    const plan = buildPlan(loaded.site, loaded.catalog);
     const started = Date.now();
     if (values['verify-cache']) {
       const r = await new BlobCache(defaultCacheDir(ctx.env, s.cwd, values.cache as string | undefined)).verifyAll();
       s.err(`cache: ${r.checked} blob(s) re-hashed, ${r.bad.length} damaged and removed${r.bad.length ? `: ${r.bad.join(', ')}` : ''}`);
     }
-    const { outcome, opts } = await fetchWithProgress(loaded.resolved, plan, values, ctx, loaded.file);
+    const { outcome, opts } = await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file);
     const secs = ((Date.now() - started) / 1000).toFixed(2);
     if (values.json) {
       s.out(JSON.stringify({ site: plan.site, cache: opts.cacheDir, lock: opts.lockPath, lockWritten: outcome.lockWritten, transferred: outcome.transferred, seconds: Number(secs), artifacts: outcome.lock.artifacts, images: outcome.lock.images }, null, 2));

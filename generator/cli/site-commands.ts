@@ -1,20 +1,8 @@
-import { realFs } from '../io/fs.js';
-import { hasErrors, InputError } from '../model/index.js';
-import { loadSite, type LoadedSite } from '../pipeline/load.js';
+import { hasErrors } from '../model/index.js';
 import { buildPlan } from '../plan/index.js';
-import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext } from './commands.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { paint, reportIssues, table } from './output.js';
-
-type Values = Record<string, string | boolean | undefined>;
-
-async function load(values: Values, ctx: CommandContext): Promise<LoadedSite> {
-  return loadSite(realFs, {
-    site: (values.site as string | undefined) ?? 'lab1',
-    ...(values.catalog ? { catalog: values.catalog as string } : {}),
-    cwd: ctx.streams.cwd,
-    root: ctx.root,
-  });
-}
+import { loadSiteFrom, loadValidSite } from './site-input.js';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -22,7 +10,7 @@ export const validateCommand: Command = {
   help: SITE_HELP,
   options: SITE_OPTIONS,
   async run(values, _pos, ctx) {
-    const loaded = await load(values, ctx);
+    const loaded = await loadSiteFrom(values, ctx);
     const ok = !hasErrors(loaded.issues) && loaded.resolved !== undefined;
     if (values.json) {
       ctx.streams.out(JSON.stringify({ file: loaded.file, valid: ok, issues: loaded.issues }, null, 2));
@@ -45,13 +33,8 @@ export const planCommand: Command = {
   help: SITE_HELP,
   options: SITE_OPTIONS,
   async run(values, _pos, ctx) {
-    const loaded = await load(values, ctx);
-    if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) {
-      reportIssues(ctx.streams, loaded.issues);
-      throw new InputError(`${loaded.file} is not valid`);
-    }
-    if (loaded.issues.length) reportIssues(ctx.streams, loaded.issues);
-    const plan = buildPlan(loaded.resolved, loaded.catalog);
+    const { site, catalog } = await loadValidSite(values, ctx);
+    const plan = buildPlan(site, catalog);
     const s = ctx.streams;
     if (values.json) {
       s.out(JSON.stringify(plan, null, 2));

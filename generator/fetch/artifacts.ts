@@ -78,20 +78,19 @@ export async function fetchArtifact(a: PlannedArtifact, ctx: FetchContext): Prom
   if (!ctx.http) throw new MissingError(`${a.id} (${a.url})`);
   const http = ctx.http;
 
-  let expected: Expected | null = known ? { algorithm: 'sha256', hex: known, from: locked ? 'the lock' : 'the catalog pin' } : null;
+  // Every digest known for the file; the download must match them all.
+  const expected: Expected[] = known ? [{ algorithm: 'sha256', hex: known, from: locked ? 'the lock' : 'the catalog pin' }] : [];
   if (a.checksum.kind !== 'pinned') {
-    const upstream = await upstreamChecksum(a, http);
-    if (upstream.algorithm === 'sha256' && expected && upstream.hex !== expected.hex) {
-      throw new LockMismatchError(`${a.id}: upstream's checksum changed: ${a.checksum.url} now says ${upstream.hex}, ${expected.from} records ${expected.hex}`, 'a published file should never change; check the source, then refresh the lock on purpose with gen fetch --update-lock');
+    const upstream: Expected = { ...(await upstreamChecksum(a, http)), from: a.checksum.url! };
+    const recorded = expected.find((e) => e.algorithm === upstream.algorithm);
+    if (recorded && recorded.hex !== upstream.hex) {
+      throw new LockMismatchError(`${a.id}: upstream's checksum changed: ${a.checksum.url} now says ${upstream.hex}, ${recorded.from} records ${recorded.hex}`, 'a published file should never change; check the source, then refresh the lock on purpose with gen fetch --update-lock');
     }
-    if (!expected || upstream.algorithm !== 'sha256') {
-      // A sha512 upstream file is checked in addition to the lock's sha256.
-      if (expected) return download(a, http, ctx, [expected, { ...upstream, from: a.checksum.url! }]);
-      expected = { ...upstream, from: a.checksum.url! };
-    }
+    // A sha512 upstream file is checked in addition to the lock's sha256.
+    if (!recorded) expected.push(upstream);
   }
-  if (!expected) throw new Error(`internal: ${a.id} has no checksum source`);
-  return download(a, http, ctx, [expected]);
+  if (!expected.length) throw new Error(`internal: ${a.id} has no checksum source`);
+  return download(a, http, ctx, expected);
 }
 
 async function upstreamChecksum(a: PlannedArtifact, http: HttpClient): Promise<{ algorithm: HashAlgorithm; hex: string }> {

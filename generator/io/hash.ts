@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 
 /** SHA-256 of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
@@ -13,7 +14,6 @@ export async function sha256File(path: string): Promise<string> {
  * `<file>.sha256` with the size and mtime it was computed for; recomputed when either differs.
  */
 export async function sha256FileRemembered(path: string): Promise<string> {
-  const { readFile, stat, writeFile } = await import('node:fs/promises');
   const st = await stat(path);
   const [hex, size, mtime] = (await readFile(`${path}.sha256`, 'utf8').catch(() => '')).split(' ');
   if (hex && Number(size) === st.size && Number(mtime) === st.mtimeMs) return hex;

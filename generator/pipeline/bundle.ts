@@ -190,7 +190,7 @@ async function fromCache(outcome: FetchOutcome, plan: BundlePlan, outRoot: strin
     const target = join(cache, `images-${arch}-${key}.oci.tar`);
     if (!(await stat(target).catch(() => null))) {
       const tmp = `${target}.tmp-${process.pid}`;
-      await writeImageArchive(outcome, plan, arch, tmp, mtime);
+      await writeImageArchive(layout, tmp, mtime);
       await rename(tmp, target);
       say(`  wrote images-${arch}.oci.tar (${layout.blobs.length} blobs)`);
     }

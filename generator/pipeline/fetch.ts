@@ -61,9 +61,9 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   };
   const ctx = { http, cache, lock: previous, updateLock: opts.updateLock, events, registry, mirrors: site.artifacts.registryMirrors, inflight: new Map<string, Promise<unknown>>() };
 
-  const byRef = new Map<string, { ref: string; pullFrom: string; platforms: string[]; aliases: string[] }>();
+  const byRef = new Map<string, { ref: string; pullFrom: string; platforms: string[] }>();
   for (const i of plan.images) {
-    const e = byRef.get(i.ref) ?? { ref: i.ref, pullFrom: i.pullFrom, platforms: [], aliases: i.aliases };
+    const e = byRef.get(i.ref) ?? { ref: i.ref, pullFrom: i.pullFrom, platforms: [] };
     if (!e.platforms.includes(i.platform)) e.platforms.push(i.platform);
     byRef.set(i.ref, e);
   }
@@ -71,10 +71,9 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   const images = new Map<string, PulledImage>();
   const missing: string[] = [];
   const failures: Error[] = [];
-  type Job = { kind: 'file'; id: string; run: () => Promise<void> } | { kind: 'image'; id: string; run: () => Promise<void> };
-  const jobs: Job[] = [
-    ...plan.artifacts.map((a): Job => ({ kind: 'file', id: a.id, run: async () => void files.set(a.id, await fetchArtifact(a, ctx)) })),
-    ...[...byRef.values()].map((img): Job => ({ kind: 'image', id: img.ref, run: async () => void images.set(img.ref, await pullImage(img, ctx)) })),
+  const jobs: { id: string; run: () => Promise<void> }[] = [
+    ...plan.artifacts.map((a) => ({ id: a.id, run: async () => void files.set(a.id, await fetchArtifact(a, ctx)) })),
+    ...[...byRef.values()].map((img) => ({ id: img.ref, run: async () => void images.set(img.ref, await pullImage(img, ctx)) })),
   ];
   try {
     await eachLimited(jobs, opts.parallel, async (job) => {
@@ -131,8 +130,7 @@ export function imageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: stri
  * Writes `images-<arch>.oci.tar`: an OCI image layout as a tar, which `ctr -n k8s.io images
  * import` loads under every catalog name and alias, with the registry's digests.
  */
-export async function writeImageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: string, target: string, mtime: number): Promise<void> {
-  const a = imageArchive(outcome, plan, arch);
+export async function writeImageArchive(a: ReturnType<typeof imageArchive>, target: string, mtime: number): Promise<void> {
   const files = [
     memFile('oci-layout', a.ociLayout, 0o644),
     memFile('index.json', a.indexJson, 0o644),

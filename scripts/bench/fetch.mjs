@@ -17,7 +17,7 @@ import { HttpClient } from '../../dist/generator/fetch/http.js';
 import { RegistryClient } from '../../dist/generator/registry/client.js';
 import { pullImage } from '../../dist/generator/registry/mirror.js';
 import { ociArchiveLayout } from '../../dist/generator/registry/export.js';
-import { diskFile, memFile, writeTarTo } from '../../dist/generator/pack/files.js';
+import { writeImageArchive } from '../../dist/generator/pipeline/fetch.js';
 import { fetchFixture, serveArtifacts } from '../../dist/test/fetch-fixture.js';
 import { buildTestImages, freePort, TestRegistry } from '../../dist/test/registry-fixture.js';
 import { runCliAsync } from '../../dist/test/helpers.js';
@@ -139,8 +139,7 @@ try {
     const ctx = { http: client, cache: imgCache, lock: null, updateLock: false, events: SILENT_EVENTS, registry: new RegistryClient(client, new Map()), mirrors, inflight: new Map() };
     const pulled = await Promise.all(refs.map((ref) => pullImage({ ref, pullFrom: `${reg.host}/${path(ref)}`, platforms: ['linux/amd64'] }, ctx)));
     const layout = ociArchiveLayout(pulled.map((p) => ({ names: [p.ref], top: p.top, blobs: p.platforms.get('linux/amd64').blobs })));
-    const files = [memFile('oci-layout', layout.ociLayout, 0o644), memFile('index.json', layout.indexJson, 0o644), ...(await Promise.all(layout.blobs.map((h) => diskFile(`blobs/sha256/${h}`, imgCache.blobPath(h), 0o644))))];
-    await writeTarTo(join(dir, 'ours.oci.tar'), files, 0, false);
+    await writeImageArchive({ ...layout, blobPath: (h) => imgCache.blobPath(h) }, join(dir, 'ours.oci.tar'), 0);
     await client.close();
     const oursImages = now() - t;
     console.log(`fetch: 5 images (96 MiB shared layer + 32 MiB own layer each) from a local docker-registry`);

@@ -2,11 +2,10 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SILENT_EVENTS } from '../../generator/fetch/artifacts.js';
 import { BlobCache } from '../../generator/fetch/cache.js';
 import { FailureError } from '../../generator/model/index.js';
 import { fetchSite, type FetchOptions } from '../../generator/pipeline/fetch.js';
-import { fetchFixture, serveArtifacts, sha256 } from '../fetch-fixture.js';
+import { fetchFixture, fetchOptions, serveArtifacts, sha256 } from '../fetch-fixture.js';
 import { runCliAsync } from '../helpers.js';
 import { rng, TunnelProxy, UpstreamServer, type Fault } from '../upstream-server.js';
 
@@ -16,18 +15,7 @@ function tmp(t: { teardown(f: () => void): void }): string {
   return d;
 }
 
-function options(dir: string, over: Partial<FetchOptions> = {}): FetchOptions {
-  return {
-    cacheDir: join(dir, 'cache'),
-    lockPath: join(dir, 'lab1.lock.json'),
-    offline: false,
-    updateLock: false,
-    parallel: 4,
-    http: { env: { HOME: dir }, timeoutMs: 400, retries: 12, backoffMs: 5 },
-    events: SILENT_EVENTS,
-    ...over,
-  };
-}
+const options = (dir: string, over: Partial<FetchOptions> = {}): FetchOptions => fetchOptions(dir, { timeoutMs: 400, retries: 12, backoffMs: 5 }, over);
 
 async function server(t: { teardown(f: () => Promise<void>): void }): Promise<UpstreamServer> {
   const s = await new UpstreamServer().start();

@@ -3,10 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SILENT_EVENTS } from '../../generator/fetch/artifacts.js';
-import { fetchSite, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
+import { fetchSite, imageArchive, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
 import { mirrorFor } from '../../generator/plan/images.js';
-import { fetchFixture, serveArtifacts } from '../fetch-fixture.js';
+import { fetchFixture, fetchOptions, serveArtifacts } from '../fetch-fixture.js';
 import { runCliAsync } from '../helpers.js';
 import { BearerGateway, buildTestImages, TestContainerd, TestRegistry } from '../registry-fixture.js';
 import { UpstreamServer } from '../upstream-server.js';
@@ -42,18 +41,7 @@ test.after.always(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function options(dir: string, over: Partial<FetchOptions> = {}): FetchOptions {
-  return {
-    cacheDir: join(dir, 'cache'),
-    lockPath: join(dir, 'lab1.lock.json'),
-    offline: false,
-    updateLock: false,
-    parallel: 4,
-    http: { env: { HOME: dir }, timeoutMs: 5000, retries: 3, backoffMs: 10 },
-    events: SILENT_EVENTS,
-    ...over,
-  };
-}
+const options = (dir: string, over: Partial<FetchOptions> = {}): FetchOptions => fetchOptions(dir, { timeoutMs: 5000, retries: 3, backoffMs: 10 }, over);
 
 function newDir(name: string): string {
   const d = join(root, name);
@@ -89,7 +77,7 @@ test.serial('an anonymous registry: gen fetch mirrors every image; a real contai
   t.is(again.code, 0, again.stderr);
 
   const out = await fetchSite(fx.site, fx.plan, options(dir, { offline: true }));
-  for (const arch of ['amd64', 'arm64']) await writeImageArchive(out, fx.plan, arch, join(dir, `images-${arch}.oci.tar`), 0);
+  for (const arch of ['amd64', 'arm64']) await writeImageArchive(imageArchive(out, fx.plan, arch), join(dir, `images-${arch}.oci.tar`), 0);
   const arm = execFileSync('tar', ['-tf', join(dir, 'images-arm64.oci.tar')], { encoding: 'utf8' });
   const amd = execFileSync('tar', ['-tf', join(dir, 'images-amd64.oci.tar')], { encoding: 'utf8' });
   for (const ref of IMAGES) {
