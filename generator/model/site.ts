@@ -84,6 +84,8 @@ export interface ResolvedSite {
     /** Catalog directory actually used. */
     catalog: string;
   };
+  /** Registries inside the site that containerd on every node asks first, per upstream registry host. */
+  containerRuntime: { registryMirrors: Record<string, string[]> };
   output: { formats: OutputFormat[]; embedPayload: boolean };
   nodes: ResolvedNode[];
   derived: {

@@ -1,4 +1,4 @@
-import type { Condition, LoadBalancer } from '../model/index.js';
+import type { Condition, LoadBalancer, OsFamily } from '../model/index.js';
 
 /**
  * The files the render stage writes on a node, as data. The plan lists them; the render stage
@@ -9,7 +9,9 @@ export interface RenderedFileSpec {
   mode: string;
   template: string;
   /** etcdUnits: kubeseed runs etcd as units (binary mode, or kubeadm with external etcd). */
-  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean; peers?: boolean; etcdUnits?: boolean };
+  when: Condition & { loadBalancer?: LoadBalancer; bootstrap?: boolean; ntp?: boolean; peers?: boolean; etcdUnits?: boolean; families?: OsFamily[] };
+  /** One file per host of spec.containerRuntime.registryMirrors; `{registry}` in the path names it. */
+  perRegistryMirror?: boolean;
   secret?: boolean;
 }
 
@@ -17,12 +19,15 @@ export const RENDERED_FILES: RenderedFileSpec[] = [
   { path: '/etc/hosts', mode: '0644', template: 'hosts', when: {} },
   { path: '/etc/sysctl.d/90-kubeseed.conf', mode: '0644', template: 'sysctl', when: {} },
   { path: '/etc/modules-load.d/kubeseed.conf', mode: '0644', template: 'modules-load', when: {} },
-  { path: '/etc/chrony/sources.d/kubeseed.sources', mode: '0644', template: 'chrony-sources', when: { ntp: true } },
+  // The whole chrony.conf, so the distribution's public pool is gone; where it lives depends on the family.
+  { path: '/etc/chrony/chrony.conf', mode: '0644', template: 'chrony.conf', when: { ntp: true, families: ['debian', 'ubuntu'] } },
+  { path: '/etc/chrony.conf', mode: '0644', template: 'chrony.conf', when: { ntp: true, families: ['rhel'] } },
   { path: '/opt/kubeseed/firstboot', mode: '0755', template: 'firstboot.sh', when: {} },
   { path: '/etc/systemd/system/kubeseed-firstboot.service', mode: '0644', template: 'kubeseed-firstboot.service', when: {} },
   { path: '/usr/local/bin/kubeseed-status', mode: '0755', template: 'kubeseed-status.sh', when: {} },
   { path: '/etc/containerd/config.toml', mode: '0644', template: 'containerd-config.toml', when: {} },
   { path: '/etc/systemd/system/containerd.service', mode: '0644', template: 'containerd.service', when: {} },
+  { path: '/etc/containerd/certs.d/{registry}/hosts.toml', mode: '0644', template: 'containerd-hosts.toml', when: {}, perRegistryMirror: true },
   { path: '/etc/crictl.yaml', mode: '0644', template: 'crictl.yaml', when: {} },
   { path: '/etc/systemd/system/kubelet.service', mode: '0644', template: 'kubelet.service', when: {} },
   { path: '/var/lib/kubelet/config.yaml', mode: '0600', template: 'kubelet-config', when: { mode: 'binary' } },

@@ -101,8 +101,10 @@ function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArt
     if (f.when.ntp && site.os.ntpServers.length === 0) continue;
     if (f.when.peers && site.nodes.length < 2) continue;
     if (f.when.etcdUnits && site.kubernetes.etcdTopology !== 'external') continue;
+    if (f.when.families && !f.when.families.includes(site.os.family)) continue;
     if (!nodeMatches(f.when, site, node)) continue;
-    files.push({ path: f.path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
+    const paths = f.perRegistryMirror ? Object.keys(site.containerRuntime.registryMirrors).map((r) => f.path.replace('{registry}', r)) : [f.path];
+    for (const path of paths) files.push({ path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -21,7 +21,9 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  * `Documentation=` lines, which nothing fetches.
  */
 export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<RenderedFile, 'path' | 'content'>[]): EgressFinding[] {
-  const siteHosts = new Set(['127.0.0.1', 'localhost', ...site.nodes.flatMap((n) => [n.ip, n.name]), site.kubernetes.serviceIP, site.kubernetes.clusterDNS, ...(site.controlPlane.vip ? [site.controlPlane.vip] : [])]);
+  // The on-site registries count as the site's own: the operator named them as inside it.
+  const onSiteRegistries = Object.values(site.containerRuntime.registryMirrors).flat().map((u) => new globalThis.URL(u).hostname.toLowerCase());
+  const siteHosts = new Set(['127.0.0.1', 'localhost', ...site.nodes.flatMap((n) => [n.ip, n.name]), site.kubernetes.serviceIP, site.kubernetes.clusterDNS, ...(site.controlPlane.vip ? [site.controlPlane.vip] : []), ...onSiteRegistries]);
   const images = new Set(plan.images.flatMap((i) => [i.ref, ...i.aliases]));
   const findings: EgressFinding[] = [];
   for (const f of files) {

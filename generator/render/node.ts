@@ -6,6 +6,7 @@ import { selectForNode } from '../pki/select.js';
 import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
 import type { Engine } from './engine.js';
 import { apiserverFlags, controllerManagerFlags, etcdFlags, kubeletFlags, kubeProxyFlags, schedulerFlags, type Flags } from './flags.js';
+import { CHRONY, chronyConf, containerdHosts } from './host-config.js';
 import { installSteps } from './install.js';
 import { kubeadmConfig } from './kubeadm.js';
 import { clusterManifests, UnsupportedError } from './manifests.js';
@@ -97,14 +98,15 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   add('/etc/hosts', engine.render('hosts', { site: site.name, nodes: site.nodes }), 'hosts');
   add('/etc/sysctl.d/90-kubeseed.conf', engine.render('sysctl.conf', { settings: SYSCTL.map(([key, value]) => ({ key, value })) }), 'sysctl');
   add('/etc/modules-load.d/kubeseed.conf', engine.render('modules-load.conf', { modules: MODULES }), 'modules-load');
-  if (site.os.ntpServers.length) {
-    add('/etc/chrony/sources.d/kubeseed.sources', `# Written by kubeseed: the site's time sources.\n${site.os.ntpServers.map((s) => `server ${s} iburst\n`).join('')}`, 'chrony-sources');
-  }
+  if (site.os.ntpServers.length) add(CHRONY[site.os.family].conf, chronyConf(site), 'chrony.conf');
 
   const pause = plan.images.find((i) => i.name === 'pause');
   if (!pause) throw new UnsupportedError(`Kubernetes ${site.kubernetes.version} has no pause image in the catalog; containerd needs one for every pod`);
   add('/etc/containerd/config.toml', engine.render('containerd-config.toml', { sandboxImage: pause.ref, runc: `${NODE.sbin}/runc`, cniBin: NODE.cniBin, cniConf: NODE.cniConf }), 'containerd-config.toml');
   add('/etc/systemd/system/containerd.service', engine.render('systemd/containerd.service', { bin: NODE.bin }), 'containerd.service');
+  for (const [registry, mirrors] of Object.entries(site.containerRuntime.registryMirrors)) {
+    add(`/etc/containerd/certs.d/${registry}/hosts.toml`, containerdHosts(mirrors), 'containerd-hosts.toml');
+  }
   add('/etc/crictl.yaml', crictlConfig(), 'crictl.yaml');
 
   const units: Unit[] = [];
@@ -199,6 +201,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
       modules: MODULES,
       timezone: site.os.timezone,
       ntp: site.os.ntpServers.length > 0,
+      chronyService: CHRONY[site.os.family].service,
       selinuxPermissive: site.os.family === 'rhel',
       openPorts: site.os.firewall === 'open-ports',
       ports: firewallPorts(site, cp, etcd),
@@ -240,6 +243,7 @@ function firewallPorts(site: ResolvedSite, cp: boolean, etcd: boolean): string[]
     `${range}/tcp`,
     `${range}/udp`,
     ...(site.network.plugin === 'flannel' ? ['8472/udp'] : []),
+    ...(site.network.plugin === 'calico' ? ['4789/udp'] : []),
   ];
 }
 

@@ -102,6 +102,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       registryMirrors: spec.artifacts.registryMirrors,
       catalog: catalog.dir,
     },
+    containerRuntime: { registryMirrors: spec.containerRuntime.registryMirrors },
     output: { formats: spec.output.formats, embedPayload: spec.output.embedPayload },
     nodes,
     derived: {

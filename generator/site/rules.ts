@@ -326,6 +326,20 @@ export const RULES: Rule[] = [
       }),
   },
   {
+    name: 'node-registry-mirrors-valid',
+    summary: 'on-site registry mirrors map a registry host to http(s) URLs',
+    check: ({ site }) =>
+      Object.entries(site.spec.containerRuntime.registryMirrors).flatMap(([host, urls]) => {
+        const p = `spec.containerRuntime.registryMirrors.${host}`;
+        const out: Issue[] = [];
+        if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) out.push(issue('node-registry-mirrors-valid', p, `${host} is not a registry host name`, 'e.g. docker.io'));
+        urls.forEach((url, i) => {
+          if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s"]*)?$/i.test(url)) out.push(issue('node-registry-mirrors-valid', `${p}[${i}]`, `${url} is not an http(s) URL`, 'e.g. https://registry.site.internal:5000'));
+        });
+        return out;
+      }),
+  },
+  {
     name: 'durations-parse',
     summary: 'CA and certificate lifetimes are durations, and a certificate does not outlive its CA',
     check: ({ site }) => {

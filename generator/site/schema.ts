@@ -127,6 +127,14 @@ export const siteSchema = z
           catalog: z.string().optional().describe('Directory of another catalog, relative to this file.'),
         })
         .prefault({}),
+      containerRuntime: z
+        .strictObject({
+          registryMirrors: z
+            .record(z.string(), z.array(z.string()).min(1))
+            .default({})
+            .describe('On the nodes: registry host → registries inside the site that containerd asks first, in order (hosts.toml), e.g. docker.io: [https://registry.site.internal:5000].'),
+        })
+        .prefault({}),
       output: z
         .strictObject({
           formats: z

@@ -73,6 +73,10 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (s.spec.artifacts.sources = { kubernetes: 'mirror.local' }), path: 'spec.artifacts.sources.kubernetes' },
   ],
   'registry-mirrors-valid': [{ mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'ftp://x' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' }],
+  'node-registry-mirrors-valid': [
+    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.docker.io[0]' },
+    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'Docker Hub': ['https://registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.Docker Hub' },
+  ],
   'durations-parse': [
     { mutate: (s) => (s.spec.pki.caValidity = '10y'), path: 'spec.pki.caValidity' },
     { mutate: (s) => (s.spec.pki.certValidity = '0h'), path: 'spec.pki.certValidity' },

@@ -1,0 +1,123 @@
+/**
+ * The cluster manifests against a real kube-apiserver (1.20.2, built from Debian's source) on
+ * loopback, with Debian's etcd behind it: every add-on and both CNI plugins that come as manifests
+ * are applied for real with Debian's kubectl, which validates each object against the server's
+ * OpenAPI schema; Calico's resources are then created and served, and the RBAC of Calico's CNI
+ * token is what it claims to be. Nothing runs the pods: no controller is started.
+ */
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { readTemplates } from '../../generator/io/templates.js';
+import type { Catalog } from '../../generator/model/index.js';
+import { renderSite } from '../../generator/pipeline/render.js';
+import { debianKubectl, fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
+import { makeState, siteFromLab1 } from '../pki-fixture.js';
+import { freePort } from '../registry-fixture.js';
+
+const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
+const ADDONS = 'addons: [coredns, metrics-server, dashboard, ingress-nginx]';
+const procs: ChildProcess[] = [];
+const roots: string[] = [];
+let catalog: Catalog;
+test.before(async () => {
+  catalog = await loadDefaultCatalog();
+});
+test.after.always(() => {
+  for (const p of procs) p.kill('SIGKILL');
+  roots.forEach((r) => rmSync(r, { recursive: true, force: true }));
+});
+
+/** lab1 with calico and every add-on, on the given version; the bootstrap node's files in a temp root. */
+async function renderCalicoSite(version: string, root: string) {
+  const site = siteFromLab1(catalog, (x) => x.replace('version: v1.34.2', `version: ${version}`).replace('plugin: flannel', 'plugin: calico').replace('addons: [coredns, metrics-server]', ADDONS));
+  const st = await makeState(site);
+  roots.push(st.root);
+  const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
+  const r = renderSite(site, catalog, st.files, templates);
+  const node = r.nodes.find((n) => n.name === site.derived.bootstrapNode)!;
+  for (const f of node.files) {
+    mkdirSync(dirname(join(root, f.path)), { recursive: true });
+    writeFileSync(join(root, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
+  }
+  return { site, node, manifests: node.files.filter((f) => f.path.startsWith('/opt/kubeseed/manifests/')).map((f) => join(root, f.path)).sort() };
+}
+
+test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dashboard and ingress-nginx as rendered for 1.20.2 and 1.34.2', async (t) => {
+  t.true(existsSync(join(K8S_BIN, 'kube-apiserver')), 'kube-apiserver 1.20.2 fixture present (scripts/e2e/build-kubernetes.sh)');
+  const work = mkdtempSync(join(tmpdir(), 'kubeseed-apiserver-'));
+  roots.push(work);
+  const old = await renderCalicoSite('v1.20.2', join(work, 'v120'));
+  const cur = await renderCalicoSite('v1.34.2', join(work, 'v134'));
+  const pki = join(work, 'v120', 'etc/kubernetes/pki');
+
+  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const log = { etcd: '', apiserver: '' };
+  const etcd = spawn('etcd', ['--data-dir', join(work, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`, '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  etcd.stderr!.on('data', (d: Buffer) => (log.etcd += d.toString()));
+  procs.push(etcd);
+  const apiserver = spawn(join(K8S_BIN, 'kube-apiserver'), [
+    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+    '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--insecure-port=0',
+    `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`, `--client-ca-file=${pki}/ca.crt`,
+    `--service-account-key-file=${pki}/sa.pub`, `--service-account-signing-key-file=${pki}/sa.key`, '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    '--authorization-mode=Node,RBAC', `--service-cluster-ip-range=${old.site.kubernetes.serviceCIDR}`, `--cert-dir=${join(work, 'apiserver-certs')}`,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  apiserver.stderr!.on('data', (d: Buffer) => (log.apiserver = (log.apiserver + d.toString()).slice(-20000)));
+  procs.push(apiserver);
+
+  // The bootstrap node's own credential (system:masters), pointed at this apiserver instead of the site's proxy.
+  const kubeconfig = join(work, 'v120', 'etc/kubernetes/kubeseed-bootstrap.conf');
+  const kubectl = (args: string[], input?: string) => spawnSync(debianKubectl, ['--kubeconfig', kubeconfig, '--server', `https://127.0.0.1:${apiPort}`, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  let ready = kubectl(['get', '--raw', '/readyz']);
+  for (let i = 0; i < 120 && ready.stdout.trim() !== 'ok'; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    ready = kubectl(['get', '--raw', '/readyz']);
+  }
+  t.is(ready.stdout.trim(), 'ok', `apiserver not ready:\n${ready.stderr}\n${log.apiserver.slice(-3000)}\n${log.etcd.slice(-1000)}`);
+
+  const names = (files: string[]) => files.map((f) => f.split('/').pop());
+  t.deepEqual(names(old.manifests), ['00-kubeseed-site.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-dashboard.yaml', '50-ingress-nginx.yaml']);
+  t.deepEqual(names(cur.manifests), ['00-kubeseed-site.yaml', '01-cluster-admins.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-dashboard.yaml', '50-ingress-nginx.yaml']);
+  for (const [label, set] of [['1.20.2', old.manifests], ['1.34.2', cur.manifests]] as const) {
+    for (const f of set) {
+      // kubectl validates every object against the server's schema: an unknown or mistyped field fails here.
+      let r = kubectl(['apply', '--validate=true', '-f', f]);
+      // A custom resource's kind is only served once its definition is established; the first pass may be early.
+      for (let i = 0; i < 10 && r.status !== 0 && /no matches for kind/.test(r.stderr); i++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        r = kubectl(['apply', '--validate=true', '-f', f]);
+      }
+      t.is(r.status, 0, `${label} ${f.split('/').pop()}: ${r.stdout}${r.stderr}`);
+      const objects = parseAllDocuments(Buffer.from(await import('node:fs').then((fs) => fs.readFileSync(f))).toString()).length;
+      t.is(r.stdout.trim().split('\n').length, objects, `${label} ${f.split('/').pop()}: one line per object\n${r.stdout}`);
+    }
+  }
+
+  // Calico's resources are served: an IP pool and a network policy are stored and read back.
+  const ipPool = { apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: 'test-pool' }, spec: { cidr: old.site.kubernetes.podCIDR, vxlanMode: 'Always', natOutgoing: true } };
+  const policy = { apiVersion: 'crd.projectcalico.org/v1', kind: 'NetworkPolicy', metadata: { name: 'test', namespace: 'default' }, spec: { selector: 'all()' } };
+  const created = kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [ipPool, policy] }));
+  t.is(created.status, 0, created.stderr);
+  t.is(kubectl(['get', 'ippools.crd.projectcalico.org', 'test-pool', '-o', 'jsonpath={.spec.vxlanMode}']).stdout, 'Always');
+  t.true(kubectl(['get', 'crd', '-o', 'name']).stdout.includes('tiers.crd.projectcalico.org'));
+
+  // calico-node may mint a token for the CNI plugin's account, and for no other.
+  const canI = (as: string, ...args: string[]) => kubectl(['auth', 'can-i', `--as=system:serviceaccount:kube-system:${as}`, ...args]).stdout.trim();
+  t.is(canI('calico-node', 'create', 'serviceaccounts/calico-cni-plugin', '--subresource=token', '-n', 'kube-system'), 'yes');
+  t.is(canI('calico-node', 'create', 'serviceaccounts/calico-node', '--subresource=token', '-n', 'kube-system'), 'no');
+  t.is(canI('calico-cni-plugin', 'create', 'ipamblocks.crd.projectcalico.org'), 'yes');
+  t.is(canI('calico-cni-plugin', 'delete', 'ippools.crd.projectcalico.org'), 'no');
+  // The dashboard's own account reads no secret but its own.
+  t.is(kubectl(['auth', 'can-i', '--as=system:serviceaccount:kubernetes-dashboard:kubernetes-dashboard', 'get', 'secrets', '-n', 'kube-system']).stdout.trim(), 'no');
+
+  // The site's pod CIDR and its own apiserver endpoint reached the objects.
+  const env = kubectl(['-n', 'kube-system', 'get', 'ds', 'calico-node', '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CALICO_IPV4POOL_CIDR")].value}']).stdout;
+  t.is(env, old.site.kubernetes.podCIDR);
+  t.is(kubectl(['-n', 'kube-system', 'get', 'cm', 'kubernetes-services-endpoint', '-o', 'jsonpath={.data.KUBERNETES_SERVICE_HOST}:{.data.KUBERNETES_SERVICE_PORT}']).stdout, '127.0.0.1:8443');
+  const args = kubectl(['-n', 'ingress-nginx', 'get', 'deploy', 'ingress-nginx-controller', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']).stdout;
+  t.regex(args, /--controller-class=k8s.io\/ingress-nginx/, 'the 1.34 manifest (applied last) carries the 1.x controller flags');
+});
