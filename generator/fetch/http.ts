@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 
@@ -163,7 +163,7 @@ export class HttpClient {
    * The file is hashed as it arrives; the caller compares the digests and moves the file on.
    */
   async download(url: string, part: string, opts: { headers?: Record<string, string>; algorithms: HashAlgorithm[]; onBytes?: (n: number) => void; onRetry?: (e: HttpError, n: number) => void }): Promise<DownloadResult> {
-    const { request, dispatcher } = await this.connect();
+    const { dispatcher } = await this.connect();
     let hashers: Hashers | null = null;
     let transferred = 0;
     const startSize = (await stat(part).catch(() => null))?.size ?? 0;
@@ -171,92 +171,160 @@ export class HttpClient {
     const size = await this.withRetries(
       url,
       async () => {
-        let offset = (await stat(part).catch(() => null))?.size ?? 0;
+        const onDisk = (await stat(part).catch(() => null))?.size ?? 0;
         // The digests must cover exactly the bytes on disk: rebuild them when the two disagree.
-        if (!hashers || hashers.bytes !== offset) hashers = await hashPrefix(part, offset, opts.algorithms);
-        const headers = { ...opts.headers, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
-        // A deep body buffer: fewer pause/resume cycles on the socket while a write is pending.
-        const res = await request(url, { dispatcher, method: 'GET', headers, highWaterMark: 4 << 20 });
-        let total: number | null = null;
-        if (res.statusCode === 206) {
-          const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-          if (!range || Number(range[1]) !== offset) {
+        if (!hashers || hashers.bytes !== onDisk) hashers = await hashPrefix(part, onDisk, opts.algorithms);
+        const fh = await open(part, 'a', 0o644);
+        const body = new BodySink(fh, hashers, onDisk, (n) => {
+          transferred += n;
+          opts.onBytes?.(n);
+        });
+        let answer: { status: number; total: number | null };
+        try {
+          answer = await body.receive(dispatcher, url, { ...opts.headers, ...(onDisk > 0 ? { range: `bytes=${onDisk}-` } : {}) }, opts.algorithms);
+        } catch (e) {
+          if (body.restart) {
             // A range we did not ask for: start over rather than stitch unknown bytes together.
-            res.body.destroy();
             await rm(part, { force: true });
             hashers = null;
-            throw new HttpError(`${url}: server answered Range ${offset}- with '${res.headers['content-range']}'`, url, true, 206);
           }
-          total = range[3] === '*' ? null : Number(range[3]);
-          resumed = true;
-        } else if (res.statusCode === 200) {
-          if (offset > 0) {
-            offset = 0;
-            resumed = false;
-            hashers = await hashPrefix(part, 0, opts.algorithms);
-          }
-          const len = res.headers['content-length'];
-          total = len === undefined ? null : Number(len);
-        } else if (res.statusCode === 416 && offset > 0) {
-          // The partial file already holds every byte the server has; the digest decides.
-          await res.body.dump();
-          return offset;
-        } else {
-          await res.body.dump().catch(() => undefined);
-          throw statusError(url, res.statusCode, res.headers);
-        }
-        const fh = await open(part, offset > 0 ? 'a' : 'w', 0o644);
-        const h = hashers;
-        try {
-          // The socket's chunks are hashed as they arrive and written in batches of 1 MiB
-          // (writev, no copy) with up to 8 batches in flight, so the disk works while the next
-          // bytes arrive. `offset` only counts bytes on disk; if a write fails, the digests
-          // cover more than the file and are rebuilt from it before the resume.
-          let pending: Buffer[] = [];
-          let pendingBytes = 0;
-          let chain: Promise<void> = Promise.resolve();
-          const inflight: Promise<void>[] = [];
-          const flush = (): void => {
-            if (!pendingBytes) return;
-            const batch = pending;
-            const bytes = pendingBytes;
-            pending = [];
-            pendingBytes = 0;
-            chain = chain.then(async () => {
-              await fh.writev(batch);
-              offset += bytes;
-            });
-            inflight.push(chain);
-          };
-          try {
-            for await (const chunk of res.body) {
-              const c = chunk as Buffer;
-              h.update(c);
-              pending.push(c);
-              pendingBytes += c.length;
-              transferred += c.length;
-              opts.onBytes?.(c.length);
-              if (pendingBytes >= 1 << 20) {
-                flush();
-                if (inflight.length > 8) await inflight.shift();
-              }
-            }
-          } finally {
-            // Bytes that arrived before a failure are good: keep them for the resume.
-            flush();
-            await chain;
-          }
+          throw e;
         } finally {
-          await fh.close();
+          await body.close();
         }
-        if (total !== null && offset !== total) throw new HttpError(`${url}: body ended at ${offset} of ${total} bytes`, url, true);
-        return offset;
+        hashers = body.hashers;
+        if (answer.status === 206) resumed = true;
+        if (answer.status === 200) resumed = false;
+        if (answer.total !== null && body.offset !== answer.total) throw new HttpError(`${url}: body ended at ${body.offset} of ${answer.total} bytes`, url, true);
+        return body.offset;
       },
       opts.onRetry,
     );
     let finalHashers: Hashers = (hashers as Hashers | null) ?? (await hashPrefix(part, size, opts.algorithms));
     if (finalHashers.bytes !== size) finalHashers = await hashPrefix(part, size, opts.algorithms);
     return { digests: finalHashers.digest(), size, transferred, resumed };
+  }
+}
+
+/**
+ * One response body on its way to disk, taken from undici's dispatch handler (no stream in
+ * between: the bytes of a large download cost less CPU). Chunks are hashed as they arrive and
+ * written in batches of 1 MiB (writev, no copy) with several batches in flight, so the disk works
+ * while the next bytes arrive; the socket pauses while too many are pending. `offset` counts only
+ * bytes on disk: if a write fails, the digests cover more than the file and are rebuilt before
+ * the resume.
+ */
+class BodySink {
+  offset: number;
+  /** Set when the server's answer cannot continue the partial file: the caller starts over. */
+  restart = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private inflight = 0;
+  private writeError: Error | null = null;
+  private controller: Dispatcher.DispatchController | null = null;
+
+  constructor(
+    private readonly fh: FileHandle,
+    public hashers: Hashers,
+    start: number,
+    private readonly counted: (n: number) => void,
+  ) {
+    this.offset = start;
+  }
+
+  receive(dispatcher: Dispatcher, url: string, headers: Record<string, string>, algorithms: HashAlgorithm[]): Promise<{ status: number; total: number | null }> {
+    const u = new URL(url);
+    let answer = { status: 0, total: null as number | null };
+    // The reason we gave when aborting; undici may report the abort in its own words.
+    let failure: Error | null = null;
+    const fail = (controller: Dispatcher.DispatchController, e: Error) => {
+      failure = e;
+      controller.abort(e);
+    };
+    return new Promise((resolve, reject) => {
+      const handler: Dispatcher.DispatchHandler = {
+        // Its presence tells undici's interceptors that this handler speaks the controller API.
+        onRequestStart() {},
+        onResponseStart: (controller, status, h) => {
+          this.controller = controller;
+          answer = { status, total: null };
+          if (status === 206) {
+            const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(h['content-range'] ?? ''));
+            if (!range || Number(range[1]) !== this.offset) {
+              this.restart = true;
+              fail(controller, new HttpError(`${url}: server answered Range ${this.offset}- with '${h['content-range']}'`, url, true, 206));
+              return;
+            }
+            answer.total = range[3] === '*' ? null : Number(range[3]);
+          } else if (status === 200) {
+            if (this.offset > 0) {
+              // The server ignored the Range header: the whole file comes again.
+              this.offset = 0;
+              this.hashers = freshHashers(algorithms);
+              this.enqueue(() => this.fh.truncate(0));
+            }
+            const len = h['content-length'];
+            answer.total = len === undefined ? null : Number(len);
+          } else if (status === 416 && this.offset > 0) {
+            // The partial file already holds every byte the server has; the digest decides.
+            answer.total = this.offset;
+          } else {
+            fail(controller, statusError(url, status, h));
+          }
+        },
+        onResponseData: (controller, chunk) => {
+          if (answer.status !== 200 && answer.status !== 206) return;
+          this.hashers.update(chunk);
+          this.pending.push(chunk);
+          this.pendingBytes += chunk.length;
+          this.counted(chunk.length);
+          if (this.pendingBytes >= 1 << 20) {
+            this.flush();
+            if (this.inflight > 8) controller.pause();
+          }
+        },
+        onResponseEnd: () => resolve(answer),
+        onResponseError: (_c, e) => reject(failure ?? this.writeError ?? e),
+      };
+      dispatcher.dispatch({ origin: u.origin, path: `${u.pathname}${u.search}`, method: 'GET', headers }, handler);
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.inflight++;
+    this.chain = this.chain.then(async () => {
+      try {
+        if (this.writeError === null) await step();
+      } catch (e) {
+        this.writeError = e as Error;
+        this.controller?.abort(e as Error);
+      } finally {
+        this.inflight--;
+        if (this.controller?.paused && this.inflight <= 2) this.controller.resume();
+      }
+    });
+  }
+
+  private flush(): void {
+    if (!this.pendingBytes) return;
+    const batch = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.enqueue(async () => {
+      await this.fh.writev(batch);
+      this.offset += bytes;
+    });
+  }
+
+  /** Bytes that arrived before a failure are good: they are written, kept for the resume. */
+  async close(): Promise<void> {
+    this.flush();
+    await this.chain;
+    await this.fh.close();
+    if (this.writeError) throw this.writeError;
   }
 }
 
@@ -273,8 +341,7 @@ interface Hashers {
   digest(): Partial<Record<HashAlgorithm, string>>;
 }
 
-/** Hashers primed with the first `length` bytes of `path` (the part of a download already on disk). */
-async function hashPrefix(path: string, length: number, algorithms: HashAlgorithm[]): Promise<Hashers> {
+function freshHashers(algorithms: HashAlgorithm[]): Hashers {
   const hs = new Map<HashAlgorithm, Hash>(algorithms.map((a) => [a, createHash(a)]));
   const state: Hashers = {
     bytes: 0,
@@ -284,6 +351,12 @@ async function hashPrefix(path: string, length: number, algorithms: HashAlgorith
     },
     digest: () => Object.fromEntries([...hs].map(([a, h]) => [a, h.digest('hex')])),
   };
+  return state;
+}
+
+/** Hashers primed with the first `length` bytes of `path` (the part of a download already on disk). */
+async function hashPrefix(path: string, length: number, algorithms: HashAlgorithm[]): Promise<Hashers> {
+  const state = freshHashers(algorithms);
   if (length > 0) {
     for await (const c of createReadStream(path, { start: 0, end: length - 1 })) state.update(c as Buffer);
   }

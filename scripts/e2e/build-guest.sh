@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian bookworm guest the end-to-end boots use (DESIGN.md section 7): debootstrap
 # minbase with systemd, udev, a kernel and what a kubeseed node expects of its OS (iptables,
-# conntrack, ipset, nginx with its stream module, util-linux, and sshd so the harness can look
+# conntrack, ipset, nginx with its stream module, util-linux, and sshd with sudo so the harness can look
 # inside a node), then cloud-init installed in the
 # chroot, then an ext4 disk image made without a loop device. Cached in $KUBESEED_FIXTURES
 # (default /var/cache/kubeseed)/guest-bookworm; bump RECIPE when the steps change. Needs root.
@@ -22,7 +22,7 @@ command -v mke2fs >/dev/null || apt-get install -y -qq --no-install-recommends e
 WORK="$FIXTURES/guest-work"
 ROOTFS="$WORK/rootfs"
 rm -rf "$WORK" && mkdir -p "$WORK"
-INCLUDE=systemd,systemd-sysv,udev,dbus,kmod,iproute2,iptables,conntrack,ipset,ipvsadm,socat,ebtables,ethtool,util-linux,mount,e2fsprogs,procps,ca-certificates,linux-image-amd64,nginx-light,libnginx-mod-stream,less,isc-dhcp-client,ifupdown,openssh-server
+INCLUDE=systemd,systemd-sysv,udev,dbus,kmod,iproute2,iptables,conntrack,ipset,ipvsadm,socat,ebtables,ethtool,util-linux,mount,e2fsprogs,procps,ca-certificates,linux-image-amd64,nginx-light,libnginx-mod-stream,less,isc-dhcp-client,ifupdown,openssh-server,sudo
 debootstrap --variant=minbase --include="$INCLUDE" bookworm "$ROOTFS" "$MIRROR"
 
 # cloud-init's virtual dependencies defeat debootstrap: install it with apt inside the chroot.

@@ -1,5 +1,5 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--report FILE]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
@@ -10,10 +10,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { cliPath, debianKubectl, fixtureCache, repoRoot } from '../helpers.js';
 
-const { values } = parseArgs({ options: { site: { type: 'string', default: 'test/e2e/sites/smoke2.yaml' }, reverse: { type: 'boolean' }, late: { type: 'string' }, timeout: { type: 'string', default: '1200' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { site: { type: 'string', default: 'test/e2e/sites/lab1.yaml' }, reverse: { type: 'boolean' }, late: { type: 'string' }, reboot: { type: 'string' }, timeout: { type: 'string', default: '1200' }, keep: { type: 'boolean' }, report: { type: 'string' } } });
 const sitePath = resolve(repoRoot, values.site!);
 const site = parse(readFileSync(sitePath, 'utf8')) as { metadata: { name: string }; spec: { nodes: { name: string; address: string; gateway: string; mac: string; roles: string[] }[] } };
 const guest = join(fixtureCache, 'guest-bookworm');
@@ -24,6 +24,7 @@ const ns = `kse2e-${process.pid}`;
 const procs: ChildProcess[] = [];
 const results: { name: string; ok: boolean; detail?: string }[] = [];
 const t0 = Date.now();
+const sshKey = join(work, 'id_ed25519');
 const log = (m: string) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`);
 
 function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
@@ -37,6 +38,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function check(name: string, ok: boolean, detail?: string) {
   results.push({ name, ok, ...(detail ? { detail } : {}) });
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+}
+
+/** A command on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys). */
+function ssh(node: { address: string }, command: string, allowFail = true) {
+  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, `sudo sh -c ${JSON.stringify(command)}`], { allowFail });
 }
 
 function cleanup() {
@@ -57,8 +63,16 @@ async function main(): Promise<void> {
   run('bash', [join(repoRoot, 'scripts/e2e/build-guest.sh')]);
   run(process.execPath, [join(repoRoot, 'scripts/e2e/build-artifacts.mjs')]);
 
+  // The site as written, plus an ssh key of this run: the harness looks inside nodes through it.
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubeseed-e2e', '-f', sshKey]);
+  const derived = parse(readFileSync(sitePath, 'utf8')) as { spec: { os: { sshAuthorizedKeys?: string[] }; artifacts: { catalog?: string } } };
+  derived.spec.os.sshAuthorizedKeys = [readFileSync(`${sshKey}.pub`, 'utf8').trim()];
+  if (derived.spec.artifacts.catalog) derived.spec.artifacts.catalog = resolve(sitePath, '..', derived.spec.artifacts.catalog);
+  const runSite = join(work, 'site.yaml');
+  writeFileSync(runSite, stringify(derived));
+
   log(`gen bundle ${values.site}`);
-  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', sitePath, '--artifacts', artifacts], { cwd: work, encoding: 'utf8' });
+  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', artifacts], { cwd: work, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`gen bundle failed:\n${b.stderr}`);
   const dist = join(work, 'output', site.metadata.name, 'dist');
   const payload = JSON.parse(readFileSync(join(dist, 'manifest.json'), 'utf8')).payload.replace(/\.tar$/, '.iso') as string;
@@ -164,6 +178,35 @@ async function main(): Promise<void> {
   });
   check('NodePort 30080 answers on every node', nodePort.every((v) => v.includes('e2e-web-')), nodePort.join(', '));
 
+  // Reboot one node: it comes back Ready, its pods run again, and first boot repeats nothing.
+  const rebootName = values.reboot ?? site.spec.nodes[site.spec.nodes.length - 1]!.name;
+  const rebooted = site.spec.nodes.find((n) => n.name === rebootName);
+  if (rebooted && values.reboot !== 'none') {
+    const bootId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id').stdout.trim();
+    const statusBefore = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
+    const serialBefore = serial(rebooted.name).length;
+    const tReboot = Date.now();
+    ssh(rebooted, 'systemctl reboot');
+    log(`rebooting ${rebooted.name}`);
+    let back = false;
+    let newId = '';
+    for (let i = 0; i < 120 && !back; i++) {
+      await sleep(5000);
+      newId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id').stdout.trim();
+      if (!newId || newId === bootId) continue;
+      const r = kubectl(['get', 'node', rebooted.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
+      const pod = kubectl(['get', 'pods', '-l', 'app=e2e-web', '--field-selector', `spec.nodeName=${rebooted.name}`, '-o', 'jsonpath={.items[*].status.phase}/{.items[*].status.containerStatuses[*].ready}'], { allowFail: true }).stdout.trim();
+      back = r.stdout.trim() === 'True' && pod === 'Running/true';
+    }
+    const afterReboot = serial(rebooted.name).slice(serialBefore);
+    check(`${rebooted.name}: back Ready with its pod running after a reboot`, back, `${((Date.now() - tReboot) / 1000).toFixed(0)} s; boot id ${bootId.slice(0, 8)} → ${newId.slice(0, 8) || 'none'}`);
+    const repeated = [...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): start/g)].map((m) => m[1]);
+    const skipped = [...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): already done/g)].map((m) => m[1]);
+    const statusAfter = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
+    check(`${rebooted.name}: the reboot repeated no first-boot step`, repeated.length === 0 && skipped.length > 0 && statusAfter === statusBefore && afterReboot.includes('first boot was already complete'), `already done: ${skipped.join(', ') || 'none'}; started again: ${repeated.join(', ') || 'none'}; status.json ${statusAfter === statusBefore ? 'unchanged' : 'changed'}`);
+    if (!back) console.log(ssh(rebooted, 'crictl pods; journalctl -b -u kubelet --no-pager | tail -n 60').stdout);
+  }
+
   // Power off, then read every disk: status.json says done; a worker holds no CA private key.
   for (const p of procs) p.kill('SIGKILL');
   await sleep(2000);
@@ -187,8 +230,9 @@ async function main(): Promise<void> {
   for (const n of site.spec.nodes) {
     steps[n.name] = Object.fromEntries([...serial(n.name).matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): done in (\d+) s/g)].map((m) => [m[1]!, Number(m[2])]));
   }
-  const report = { site: site.metadata.name, nodes: site.spec.nodes.length, order: values.reverse ? 'reverse' : 'normal', late: values.late ?? null, lastPowerOnToAllReadySeconds: Math.round(allReadyS), stepSeconds: steps, checks: results };
+  const report = { site: site.metadata.name, reboot: values.reboot === 'none' ? null : rebootName, nodes: site.spec.nodes.length, order: values.reverse ? 'reverse' : 'normal', late: values.late ?? null, lastPowerOnToAllReadySeconds: Math.round(allReadyS), stepSeconds: steps, checks: results };
   writeFileSync(join(work, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (values.report) writeFileSync(resolve(values.report), `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
 }
 
