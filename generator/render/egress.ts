@@ -17,8 +17,8 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 /**
  * The egress lint: every URL in a node's files must point at an address of the site, and every
  * image reference must be one the payload carries. Public hosts may appear only inside those image
- * references (containerd imports them under their original names) and on systemd
- * `Documentation=` lines, which nothing fetches.
+ * references (containerd imports them under their original names), on systemd
+ * `Documentation=` lines and in a CRD's `api-approved.kubernetes.io` annotation, which nothing fetches.
  */
 export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<RenderedFile, 'path' | 'content'>[]): EgressFinding[] {
   // The on-site registries count as the site's own: the operator named them as inside it.
@@ -29,7 +29,8 @@ export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<Ren
   for (const f of files) {
     f.content.split('\n').forEach((text, i) => {
       const line = i + 1;
-      if (text.startsWith('Documentation=')) return;
+      // Links nothing fetches: systemd's Documentation= and the API-review reference of a CRD in a protected group.
+      if (text.startsWith('Documentation=') || /^\s*api-approved\.kubernetes\.io:/.test(text)) return;
       for (const m of text.matchAll(URL)) {
         const host = m[1]!.toLowerCase();
         const clusterInternal = host.endsWith('.svc') || host.endsWith(`.svc.${site.kubernetes.clusterDomain}`);

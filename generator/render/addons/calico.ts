@@ -37,7 +37,11 @@ const CALICO_TYPES: { kind: string; plural: string; namespaced?: boolean; status
   { kind: 'StagedNetworkPolicy', plural: 'stagednetworkpolicies', namespaced: true },
   { kind: 'Tier', plural: 'tiers' },
 ];
-/** The admin network policy API (sig-network), which Calico 3.30 enforces and watches. */
+/**
+ * The admin network policy API (sig-network), which Calico 3.30 enforces and watches. Its group is
+ * under k8s.io, which the apiserver protects: the definitions name the API review that approved it.
+ */
+const ANP_APPROVAL = { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-sigs/network-policy-api/pull/30' };
 const ANP_TYPES = [
   { kind: 'AdminNetworkPolicy', plural: 'adminnetworkpolicies', status: true },
   { kind: 'BaselineAdminNetworkPolicy', plural: 'baselineadminnetworkpolicies', status: true },
@@ -47,11 +51,11 @@ const ANP_TYPES = [
  * The definitions carry a structural schema that keeps every field, not Calico's full OpenAPI
  * schemas: Calico's own clients validate what they write, and the apiserver only has to store it.
  */
-function crd(group: string, version: string, t: { kind: string; plural: string; namespaced?: boolean; status?: boolean }): Obj {
+function crd(group: string, version: string, t: { kind: string; plural: string; namespaced?: boolean; status?: boolean }, annotations?: Record<string, string>): Obj {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: meta(`${t.plural}.${group}`),
+    metadata: { ...meta(`${t.plural}.${group}`), ...(annotations ? { annotations } : {}) },
     spec: {
       group,
       names: { kind: t.kind, listKind: `${t.kind}List`, plural: t.plural, singular: t.kind.toLowerCase() },
@@ -302,7 +306,7 @@ export function calico(site: ResolvedSite, images: PlannedImage[]): Obj[] {
   const ep = site.controlPlane.endpoint;
   return [
     ...CALICO_TYPES.map((t) => crd(CALICO_GROUP, 'v1', t)),
-    ...ANP_TYPES.map((t) => crd(ANP_GROUP, 'v1alpha1', t)),
+    ...ANP_TYPES.map((t) => crd(ANP_GROUP, 'v1alpha1', t, ANP_APPROVAL)),
     ...rbac(),
     {
       apiVersion: 'v1',
