@@ -6,6 +6,8 @@ export type LoadBalancer = 'local' | 'vip' | 'none';
 export type NetworkPlugin = 'flannel' | 'calico' | 'bridge';
 export type Addon = 'coredns' | 'metrics-server' | 'dashboard' | 'ingress-nginx';
 export type OsFamily = 'debian' | 'ubuntu' | 'rhel';
+/** How patient etcd elections and control-plane leader leases are (see render/timing.ts). */
+export type TimingProfile = 'standard' | 'relaxed';
 export type KeyAlgorithm = 'rsa-2048' | 'rsa-4096' | 'ecdsa-p256';
 export type OutputFormat = 'nocloud-iso' | 'tarball' | 'kickstart';
 export type ProxyMode = 'ipvs' | 'iptables';
@@ -64,6 +66,7 @@ export interface ResolvedSite {
     endpoint: ApiEndpoint;
     /** Port the apiservers themselves listen on. */
     apiserverPort: number;
+    timing: TimingProfile;
   };
   network: { plugin: NetworkPlugin; interface?: string };
   addons: Addon[];

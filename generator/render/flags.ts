@@ -1,6 +1,7 @@
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { NODE } from './paths.js';
+import { etcdTimingArgs, leaderElectionArgs } from './timing.js';
 
 /** A component's command-line flags, in order; `null` values are left out. */
 export type Flags = [name: string, value: string | null][];
@@ -76,10 +77,11 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
     ['allocate-node-cidrs', String(allocate)],
     ['cluster-cidr', allocate ? k.podCIDR : null],
     ['node-cidr-mask-size', allocate ? '24' : null],
+    ...Object.entries(leaderElectionArgs(site.controlPlane.timing)),
   ];
 }
 
-export function schedulerFlags(): Flags {
+export function schedulerFlags(site: ResolvedSite): Flags {
   return [
     ['bind-address', '127.0.0.1'],
     ['kubeconfig', '/etc/kubernetes/scheduler.conf'],
@@ -87,6 +89,7 @@ export function schedulerFlags(): Flags {
     ['authorization-kubeconfig', '/etc/kubernetes/scheduler.conf'],
     ['leader-elect', 'true'],
     ['profiling', 'false'],
+    ...Object.entries(leaderElectionArgs(site.controlPlane.timing)),
   ];
 }
 
@@ -112,6 +115,7 @@ export function etcdFlags(site: ResolvedSite, node: ResolvedNode): Flags {
     ['peer-key-file', `${etcd}/peer.key`],
     ['auto-tls', 'false'],
     ['peer-auto-tls', 'false'],
+    ...Object.entries(etcdTimingArgs(site.controlPlane.timing)),
   ];
 }
 

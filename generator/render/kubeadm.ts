@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { NODE } from './paths.js';
+import { etcdTimingArgs, leaderElectionArgs } from './timing.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
 export interface KubeadmSecrets {
@@ -69,7 +70,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
   const etcd =
     k.etcdTopology === 'external'
       ? { external: { endpoints: site.derived.etcdEndpoints, caFile: `${NODE.pki}/etcd/ca.crt`, certFile: `${NODE.pki}/apiserver-etcd-client.crt`, keyFile: `${NODE.pki}/apiserver-etcd-client.key` } }
-      : { local: { dataDir: NODE.etcdData } };
+      : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTimingArgs(site.controlPlane.timing)).length ? { extraArgs: args(m, etcdTimingArgs(site.controlPlane.timing)) } : {}) } };
   return {
     apiVersion,
     kind: 'ClusterConfiguration',
@@ -86,8 +87,8 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
       extraArgs: args(m, apiserverArgs),
       extraVolumes: FILE_VOLUMES.map((v) => ({ name: v.name, hostPath: v.path, mountPath: v.path, readOnly: v.file, pathType: v.file ? 'File' : 'DirectoryOrCreate' })),
     },
-    controllerManager: { extraArgs: args(m, { 'profiling': 'false', 'use-service-account-credentials': 'true', ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}) }) },
-    scheduler: { extraArgs: args(m, { profiling: 'false' }) },
+    controllerManager: { extraArgs: args(m, { 'profiling': 'false', 'use-service-account-credentials': 'true', ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}), ...leaderElectionArgs(site.controlPlane.timing) }) },
+    scheduler: { extraArgs: args(m, { profiling: 'false', ...leaderElectionArgs(site.controlPlane.timing) }) },
   };
 }
 

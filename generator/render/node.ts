@@ -71,6 +71,8 @@ interface Unit {
   notify?: boolean;
   preStart?: string[];
   oomScoreAdjust?: number;
+  /** For units that report ready: how long starting may take before systemd gives up and restarts. */
+  timeoutStartSec?: string;
 }
 
 /**
@@ -111,17 +113,21 @@ export function renderNode(input: NodeInput): RenderedFile[] {
 
   const units: Unit[] = [];
   const k8sDoc = 'https://kubernetes.io/docs/reference/command-line-tools-reference/';
-  if (etcdUnit) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`] });
+  if (etcdUnit) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`],
+    // A member reports ready only once a quorum has formed: waiting for its peers is normal while the site assembles.
+    timeoutStartSec: 'infinity' });
   if (cp && !kubeadm) {
-    units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'] });
+    units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'],
+      // Killing an apiserver that is still filling its caches from a busy etcd only starts that work over.
+      timeoutStartSec: '600' });
     units.push({ name: 'kube-controller-manager', description: 'Kubernetes controller manager', documentation: `${k8sDoc}kube-controller-manager/`, binary: `${NODE.bin}/kube-controller-manager`, flags: controllerManagerFlags(site), after: ['kube-apiserver.service'] });
-    units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${k8sDoc}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(), after: ['kube-apiserver.service'] });
+    units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${k8sDoc}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(site), after: ['kube-apiserver.service'] });
   }
   // Under kubeadm the kubelet takes its flags from kubeadm's drop-in; it restarts until kubeadm has written them.
   units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${k8sDoc}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: kubeadm ? [] : kubeletFlags(site, node), after: ['containerd.service', ...(local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
   units.push({ name: 'kube-proxy', description: 'Kubernetes service proxy', documentation: `${k8sDoc}kube-proxy/`, binary: `${NODE.bin}/kube-proxy`, flags: kubeProxyFlags(), after: ['network-online.target'], wants: ['network-online.target'] });
   for (const u of units) {
-    add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0 }), `${u.name}.service`);
+    add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0, timeoutStartSec: u.timeoutStartSec ?? '' }), `${u.name}.service`);
   }
   if (kubeadm) {
     add('/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', engine.render('systemd/kubelet-kubeadm.conf', { bin: NODE.bin }), 'kubelet-kubeadm-dropin');

@@ -79,7 +79,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       serviceIP,
       clusterDNS: k.clusterDNS ?? formatIPv4(svc.network + 2),
     },
-    controlPlane: { loadBalancer: lb, ...(lb === 'vip' ? { vip: spec.controlPlane.vip! } : {}), endpoint, apiserverPort: APISERVER_PORT },
+    controlPlane: { loadBalancer: lb, ...(lb === 'vip' ? { vip: spec.controlPlane.vip! } : {}), endpoint, apiserverPort: APISERVER_PORT, timing: spec.controlPlane.timing },
     network: { plugin: spec.network.plugin, ...(spec.network.interface ? { interface: spec.network.interface } : {}) },
     addons: [...spec.addons],
     os: {

@@ -70,6 +70,10 @@ export const siteSchema = z
             .default('local')
             .describe('local: a proxy on every node at 127.0.0.1:8443; vip: keepalived + haproxy; none: the first control plane.'),
           vip: z.string().optional().describe('Virtual IP when loadBalancer is vip.'),
+          timing: z
+            .enum(['standard', 'relaxed'])
+            .default('standard')
+            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader."),
         })
         .prefault({}),
       network: z

@@ -200,8 +200,9 @@ async function main(): Promise<void> {
     }
     const afterReboot = serial(rebooted.name).slice(serialBefore);
     check(`${rebooted.name}: back Ready with its pod running after a reboot`, back, `${((Date.now() - tReboot) / 1000).toFixed(0)} s; boot id ${bootId.slice(0, 8)} → ${newId.slice(0, 8) || 'none'}`);
-    const repeated = [...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): start/g)].map((m) => m[1]);
-    const skipped = [...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): already done/g)].map((m) => m[1]);
+    // Each line reaches the serial console twice (console and journal): count names once.
+    const repeated = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): start/g)].map((m) => m[1]))];
+    const skipped = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): already done/g)].map((m) => m[1]))];
     const statusAfter = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
     check(`${rebooted.name}: the reboot repeated no first-boot step`, repeated.length === 0 && skipped.length > 0 && statusAfter === statusBefore && afterReboot.includes('first boot was already complete'), `already done: ${skipped.join(', ') || 'none'}; started again: ${repeated.join(', ') || 'none'}; status.json ${statusAfter === statusBefore ? 'unchanged' : 'changed'}`);
     if (!back) console.log(ssh(rebooted, 'crictl pods; journalctl -b -u kubelet --no-pager | tail -n 60').stdout);

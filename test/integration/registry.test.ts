@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchSite, imageArchive, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
 import { mirrorFor } from '../../generator/plan/images.js';
+import { containerdHosts } from '../../generator/render/host-config.js';
 import { fetchFixture, fetchOptions, serveArtifacts } from '../fetch-fixture.js';
 import { runCliAsync } from '../helpers.js';
 import { BearerGateway, buildTestImages, TestContainerd, TestRegistry } from '../registry-fixture.js';
@@ -193,4 +194,26 @@ test.serial('gen bundle without --artifacts fetches first and packs the payload 
   t.is(again.code, 0, again.stderr);
   t.is(up.log.length, requests);
   t.is(readdirSync(join(dist, 'payload')).find((f) => f.endsWith('.tar')), payload, 'same content-addressed payload');
+});
+
+test.serial("on-site mirrors: containerd reads the rendered hosts.toml and pulls docker.io and registry.k8s.io images from the site's registry", async (t) => {
+  t.timeout(120_000);
+  const dir = newDir('t-hosts');
+  // What a node of a site with spec.containerRuntime.registryMirrors gets, one file per upstream registry.
+  for (const registry of ['docker.io', 'registry.k8s.io']) {
+    mkdirSync(join(dir, 'certs.d', registry), { recursive: true });
+    writeFileSync(join(dir, 'certs.d', registry, 'hosts.toml'), containerdHosts([`http://127.0.0.1:1`, `http://${anon.host}`]));
+  }
+  const cd = await new TestContainerd(newDir('containerd-hosts')).start();
+  try {
+    for (const ref of ['docker.io/flannel/flannel:v0.27.3', 'registry.k8s.io/pause:3.10.1']) {
+      // The first mirror refuses connections: containerd goes on to the next one, in the order written.
+      cd.ctr(['-n', 'k8s.io', 'images', 'pull', '--hosts-dir', join(dir, 'certs.d'), '--platform', 'linux/amd64', ref]);
+      const row = cd.ctr(['-n', 'k8s.io', 'images', 'ls']).split('\n').find((l) => l.startsWith(`${ref} `));
+      t.truthy(row, `${ref} pulled`);
+      t.is(row!.split(/\s+/)[2], anon.digest(pathOf(ref)), `${ref} carries the site registry's digest`);
+    }
+  } finally {
+    await cd.stop();
+  }
 });
