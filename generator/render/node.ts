@@ -118,8 +118,9 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     timeoutStartSec: 'infinity' });
   if (cp && !kubeadm) {
     units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'],
-      // Killing an apiserver that is still filling its caches from a busy etcd only starts that work over.
-      timeoutStartSec: '600' });
+      // Killing an apiserver that is still filling its caches from a busy etcd only starts that work over
+      // (three control planes under emulation needed more than ten minutes).
+      timeoutStartSec: 'infinity' });
     units.push({ name: 'kube-controller-manager', description: 'Kubernetes controller manager', documentation: `${k8sDoc}kube-controller-manager/`, binary: `${NODE.bin}/kube-controller-manager`, flags: controllerManagerFlags(site), after: ['kube-apiserver.service'] });
     units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${k8sDoc}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(site), after: ['kube-apiserver.service'] });
   }
