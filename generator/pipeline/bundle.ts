@@ -91,6 +91,9 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       payloadEntries.push(...r.entries);
       knownHashes = r.known;
     }
+    // Only the formats the site asks for: an operator who installs by kickstart gets no NoCloud seed.
+    const formats = site.output.formats;
+    const nocloud = formats.includes('nocloud-iso');
     for (const n of rendered.nodes) {
       const node = site.nodes.find((x) => x.name === n.name)!;
       if (!nodes.includes(node)) continue;
@@ -98,9 +101,7 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       await mkdir(nd, { recursive: true });
       const nodeFiles = n.files.map((f) => memFile(f.path.slice(1), f.content, Number.parseInt(f.mode, 8)));
       await writeTarTo(join(nd, NODE_FILES_ARCHIVE), nodeFiles, epoch, true);
-      // Only the formats the site asks for: an operator who installs by kickstart gets no NoCloud seed.
-      const formats = site.output.formats;
-      if (formats.includes('nocloud-iso')) {
+      if (nocloud) {
         for (const [name, text] of Object.entries(n.seed)) await writeFile(join(nd, name), text, { mode: 0o644 });
         const seedFiles = [
           ...Object.entries(n.seed).map(([name, text]) => memFile(name, text, 0o644)),
@@ -110,29 +111,31 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
         await writeIsoTo(join(nd, 'seed.iso'), seedFiles, { volumeId: 'cidata', mtime: epoch });
       }
       const list = nodeFilesList(n.files);
-      if (site.output.formats.includes('kickstart')) {
+      if (formats.includes('kickstart')) {
         await writeFile(join(nd, 'ks.cfg'), kickstart(site, node, await readFile(join(nd, NODE_FILES_ARCHIVE)), list), { mode: 0o600 });
       }
-      const selfSums = `${createHash('sha256').update(list).digest('hex')}  node-files.sha256\n${await sha256File(join(nd, NODE_FILES_ARCHIVE))}  ${NODE_FILES_ARCHIVE}\n`;
-      if (formats.includes('tarball')) await writeTarTo(
-        join(nd, `${n.name}.tar.gz`),
-        [
-          memFile(`${n.name}/install.sh`, installScript(site, node), 0o755),
-          memFile(`${n.name}/node-files.sha256`, list, 0o644),
-          memFile(`${n.name}/node-files.sha256.self`, selfSums, 0o644),
-          await diskFile(`${n.name}/${NODE_FILES_ARCHIVE}`, join(nd, NODE_FILES_ARCHIVE), 0o600),
-        ],
-        epoch,
-        true,
-      );
+      if (formats.includes('tarball')) {
+        const selfSums = `${createHash('sha256').update(list).digest('hex')}  node-files.sha256\n${await sha256File(join(nd, NODE_FILES_ARCHIVE))}  ${NODE_FILES_ARCHIVE}\n`;
+        await writeTarTo(
+          join(nd, `${n.name}.tar.gz`),
+          [
+            memFile(`${n.name}/install.sh`, installScript(site, node), 0o755),
+            memFile(`${n.name}/node-files.sha256`, list, 0o644),
+            memFile(`${n.name}/node-files.sha256.self`, selfSums, 0o644),
+            await diskFile(`${n.name}/${NODE_FILES_ARCHIVE}`, join(nd, NODE_FILES_ARCHIVE), 0o600),
+          ],
+          epoch,
+          true,
+        );
+      }
       await chmod(join(nd, NODE_FILES_ARCHIVE), 0o600);
-      if (formats.includes('nocloud-iso')) {
+      if (nocloud) {
         // The VM helpers boot the NoCloud seed.
         await mkdir(join(staging, 'vm'), { recursive: true });
         await writeFile(join(staging, 'vm', `${n.name}.sh`), qemuScript(node, payloadIso), { mode: 0o755 });
       }
     }
-    if (site.output.formats.includes('nocloud-iso')) await writeFile(join(staging, 'vm', 'Vagrantfile'), vagrantfile(site, payloadIso), { mode: 0o644 });
+    if (nocloud) await writeFile(join(staging, 'vm', 'Vagrantfile'), vagrantfile(site, payloadIso), { mode: 0o644 });
     for (const f of operatorFiles(site, pki.files)) {
       await mkdir(dirname(join(staging, f.path)), { recursive: true });
       await writeFile(join(staging, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });

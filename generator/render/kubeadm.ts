@@ -67,10 +67,11 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     'audit-log-maxsize': '100',
     'kubelet-certificate-authority': `${NODE.pki}/ca.crt`,
   };
+  const etcdTiming = etcdTimingArgs(site.controlPlane.timing);
   const etcd =
     k.etcdTopology === 'external'
       ? { external: { endpoints: site.derived.etcdEndpoints, caFile: `${NODE.pki}/etcd/ca.crt`, certFile: `${NODE.pki}/apiserver-etcd-client.crt`, keyFile: `${NODE.pki}/apiserver-etcd-client.key` } }
-      : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTimingArgs(site.controlPlane.timing)).length ? { extraArgs: args(m, etcdTimingArgs(site.controlPlane.timing)) } : {}) } };
+      : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTiming).length ? { extraArgs: args(m, etcdTiming) } : {}) } };
   return {
     apiVersion,
     kind: 'ClusterConfiguration',

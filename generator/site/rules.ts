@@ -19,6 +19,8 @@ export interface Rule {
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A registry as image references name it: host, optional port. */
+const REGISTRY_HOST = /^[a-z0-9.-]+(:\d+)?$/;
 
 function issue(rule: string, path: string, message: string, hint?: string, severity: Severity = 'error'): Issue {
   return { rule, severity, path, message, ...(hint ? { hint } : {}) };
@@ -320,7 +322,7 @@ export const RULES: Rule[] = [
       Object.entries(site.spec.artifacts.registryMirrors).flatMap(([host, url]) => {
         const p = `spec.artifacts.registryMirrors.${host}`;
         const out: Issue[] = [];
-        if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) out.push(issue('registry-mirrors-valid', p, `${host} is not a registry host name`, 'e.g. registry.k8s.io'));
+        if (!REGISTRY_HOST.test(host)) out.push(issue('registry-mirrors-valid', p, `${host} is not a registry host name`, 'e.g. registry.k8s.io'));
         if (!/^https?:\/\/[^\s/]+/.test(url)) out.push(issue('registry-mirrors-valid', p, `${url} is not an http(s) URL`, 'e.g. http://127.0.0.1:5000'));
         return out;
       }),
@@ -332,7 +334,7 @@ export const RULES: Rule[] = [
       Object.entries(site.spec.containerRuntime.registryMirrors).flatMap(([host, urls]) => {
         const p = `spec.containerRuntime.registryMirrors.${host}`;
         const out: Issue[] = [];
-        if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) out.push(issue('node-registry-mirrors-valid', p, `${host} is not a registry host name`, 'e.g. docker.io'));
+        if (!REGISTRY_HOST.test(host)) out.push(issue('node-registry-mirrors-valid', p, `${host} is not a registry host name`, 'e.g. docker.io'));
         urls.forEach((url, i) => {
           if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s"]*)?$/i.test(url)) out.push(issue('node-registry-mirrors-valid', `${p}[${i}]`, `${url} is not an http(s) URL`, 'e.g. https://registry.site.internal:5000'));
         });
