@@ -177,7 +177,14 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     for (const [name, text] of Object.entries(clusterManifests(site, plan.images))) add(`${NODE.manifests}/${name}`, text, 'cluster-manifests');
   }
 
-  const services = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(vip ? ['haproxy', 'keepalived'] : []), ...(routes ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
+  // In binary mode the apiserver's clients start only once it answers /readyz (a control plane asks its
+  // own apiserver, other nodes their way to the cluster): a slow host that lets kubelets, proxies and
+  // controllers pile up connections while the apiserver is still starting can make it miss its own
+  // start-up deadlines and exit, again and again. kubeadm orders its own start-up.
+  const apiClients = new Set(kubeadm ? [] : ['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
+  const ordered = [...units.filter((u) => u.name !== 'kubelet' && u.name !== 'kube-proxy').map((u) => u.name), ...(local ? ['kubeseed-apiserver-proxy'] : []), ...(vip ? ['haproxy', 'keepalived'] : []), ...(routes ? ['kubeseed-routes'] : []), 'kubelet', 'kube-proxy'];
+  const services = ordered.filter((name) => !apiClients.has(name));
+  const afterApi = ordered.filter((name) => apiClients.has(name));
   const planNode = plan.nodes.find((n) => n.name === node.name)!;
   const artifacts = plan.artifacts.filter((a) => a.nodes.includes(node.name));
   const steps = [
@@ -217,6 +224,8 @@ export function renderNode(input: NodeInput): RenderedFile[] {
       imageArchive: planNode.files.some((f) => f.origin === 'payload:image-archive') ? `images-${node.arch}.oci.tar` : '',
       platform: `linux/${node.arch}`,
       services,
+      afterApi,
+      apiCheckServer: cp && !kubeadm ? `https://127.0.0.1:${site.controlPlane.apiserverPort}` : '',
       bootstrap,
       kubeadm: kubeadm ? { verb: bootstrap ? 'init' : 'join', skipPhases: KUBEADM_SKIPPED_PHASES[bootstrap ? 'init' : 'join'].join(',') } : null,
       adminKubeconfig: kubeadm ? '/etc/kubernetes/admin.conf' : '/etc/kubernetes/kubeseed-bootstrap.conf',
@@ -225,7 +234,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
     '0755',
   );
   add('/etc/systemd/system/kubeseed-firstboot.service', engine.render('systemd/kubeseed-firstboot.service', { node: node.name, site: site.name }), 'kubeseed-firstboot.service');
-  add('/usr/local/bin/kubeseed-status', engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...services] }), 'kubeseed-status.sh', '0755');
+  add('/usr/local/bin/kubeseed-status', engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...ordered] }), 'kubeseed-status.sh', '0755');
 
   files.push(...selectForNode(site, node, state));
   return files.sort((a, b) => a.path.localeCompare(b.path));

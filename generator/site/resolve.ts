@@ -1,7 +1,7 @@
 import { findRelease } from '../catalog/load.js';
 import { minorOf } from '../catalog/quirks.js';
 import type { ApiEndpoint, Catalog, ResolvedNode, ResolvedSite } from '../model/index.js';
-import { formatIPv4, formatNetwork, nthSubnet, parseCidr, parseIPv4 } from './ipv4.js';
+import { formatIPv4, formatNetwork, nthSubnet, parseCidr } from './ipv4.js';
 import type { WrittenSite } from './schema.js';
 import { parseDurationHours, parsePortRange } from './units.js';
 
