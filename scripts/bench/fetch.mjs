@@ -102,7 +102,7 @@ try {
       rmSync(join(dir, 'curl.out'));
       execFileSync('sync');
       t = now();
-      const piped = execFileSync('sh', ['-c', 'set -o pipefail; curl -fsS "$1" | tee "$2" | openssl dgst -sha256 -r', 'sh', url, join(dir, 'curl.out')], { encoding: 'utf8' });
+      const piped = execFileSync('bash', ['-c', 'set -o pipefail; curl -fsS "$1" | tee "$2" | openssl dgst -sha256 -r', 'bash', url, join(dir, 'curl.out')], { encoding: 'utf8' });
       curlHashed.push(now() - t);
       if (!piped.startsWith(expected)) throw new Error(`bench curl pipeline: digest ${piped.trim()}`);
       rmSync(join(dir, 'curl.out'));
