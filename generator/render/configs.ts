@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { NODE } from './paths.js';
+import { kubeletTimingFields } from './timing.js';
 
 /** KubeletConfiguration: pre-issued serving certificate (no CSR approval), CIS settings. */
 export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
@@ -26,6 +27,7 @@ export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
     makeIPTablesUtilChains: true,
     eventRecordQPS: 5,
     failSwapOn: true,
+    ...kubeletTimingFields(site.controlPlane.timing),
     ...(quirk('runtimeEndpointInConfig', site.kubernetes.minor) ? { containerRuntimeEndpoint: NODE.containerdSock } : {}),
   });
 }

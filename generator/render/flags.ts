@@ -1,7 +1,7 @@
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { NODE } from './paths.js';
-import { etcdTimingArgs, leaderElectionArgs } from './timing.js';
+import { etcdTimingArgs, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 
 /** A component's command-line flags, in order; `null` values are left out. */
 export type Flags = [name: string, value: string | null][];
@@ -9,6 +9,18 @@ export type Flags = [name: string, value: string | null][];
 const pki = (f: string) => `${NODE.pki}/${f}`;
 
 /** kube-apiserver, hardened as the CIS benchmark asks (DESIGN.md section 9). */
+/**
+ * An apiserver beside an etcd member talks to that member only, as kubeadm's stacked control plane
+ * does: the apiserver opens an etcd client per resource and each client connects to every endpoint
+ * it is given (a 1.20 apiserver held 75 connections to each of three members, measured in the
+ * three-node e2e), so listing all members triples the TLS connections every member serves.
+ * Losing the local member takes this apiserver out, which the other control planes (and the
+ * node-local proxies in front of them) cover. Apiservers without a member list them all.
+ */
+export function etcdServersFor(site: ResolvedSite, node: ResolvedNode): string {
+  return node.roles.includes('etcd') ? 'https://127.0.0.1:2379' : site.derived.etcdEndpoints.join(',');
+}
+
 export function apiserverFlags(site: ResolvedSite, node: ResolvedNode): Flags {
   const k = site.kubernetes;
   return [
@@ -27,7 +39,7 @@ export function apiserverFlags(site: ResolvedSite, node: ResolvedNode): Flags {
     ['kubelet-client-key', pki('apiserver-kubelet-client.key')],
     ['kubelet-certificate-authority', pki('ca.crt')],
     ['kubelet-preferred-address-types', 'InternalIP,Hostname'],
-    ['etcd-servers', site.derived.etcdEndpoints.join(',')],
+    ['etcd-servers', etcdServersFor(site, node)],
     ['etcd-cafile', pki('etcd/ca.crt')],
     ['etcd-certfile', pki('apiserver-etcd-client.crt')],
     ['etcd-keyfile', pki('apiserver-etcd-client.key')],
@@ -78,6 +90,7 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
     ['cluster-cidr', allocate ? k.podCIDR : null],
     ['node-cidr-mask-size', allocate ? '24' : null],
     ...Object.entries(leaderElectionArgs(site.controlPlane.timing)),
+    ...Object.entries(nodeMonitorArgs(site.controlPlane.timing)),
   ];
 }
 

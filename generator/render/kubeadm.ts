@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { NODE } from './paths.js';
-import { etcdTimingArgs, leaderElectionArgs } from './timing.js';
+import { etcdTimingArgs, kubeletTimingFields, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
 export interface KubeadmSecrets {
@@ -88,7 +88,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
       extraArgs: args(m, apiserverArgs),
       extraVolumes: FILE_VOLUMES.map((v) => ({ name: v.name, hostPath: v.path, mountPath: v.path, readOnly: v.file, pathType: v.file ? 'File' : 'DirectoryOrCreate' })),
     },
-    controllerManager: { extraArgs: args(m, { 'profiling': 'false', 'use-service-account-credentials': 'true', ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}), ...leaderElectionArgs(site.controlPlane.timing) }) },
+    controllerManager: { extraArgs: args(m, { 'profiling': 'false', 'use-service-account-credentials': 'true', ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}), ...leaderElectionArgs(site.controlPlane.timing), ...nodeMonitorArgs(site.controlPlane.timing) }) },
     scheduler: { extraArgs: args(m, { profiling: 'false', ...leaderElectionArgs(site.controlPlane.timing) }) },
   };
 }
@@ -110,6 +110,7 @@ function kubeletConfiguration(site: ResolvedSite) {
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
     failSwapOn: true,
+    ...kubeletTimingFields(site.controlPlane.timing),
     ...(quirk('runtimeEndpointInConfig', site.kubernetes.minor) ? { containerRuntimeEndpoint: NODE.containerdSock } : {}),
   };
 }

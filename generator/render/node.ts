@@ -73,6 +73,8 @@ interface Unit {
   oomScoreAdjust?: number;
   /** For units that report ready: how long starting may take before systemd gives up and restarts. */
   timeoutStartSec?: string;
+  /** CPU niceness; a unit with one also gets the first I/O priority of the best-effort class. */
+  nice?: number;
 }
 
 /**
@@ -115,7 +117,11 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   const k8sDoc = 'https://kubernetes.io/docs/reference/command-line-tools-reference/';
   if (etcdUnit) units.push({ name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true, preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`],
     // A member reports ready only once a quorum has formed: waiting for its peers is normal while the site assembles.
-    timeoutStartSec: 'infinity' });
+    timeoutStartSec: 'infinity',
+    // etcd 3.4 retries a linearizable read's ReadIndex every 500 ms and drops late answers, so a member that
+    // waits behind the apiserver and kubelet for CPU can stall every quorum read (seen on three stacked
+    // control planes under emulation). First claim on CPU and disk keeps its round trips short.
+    nice: -10 });
   if (cp && !kubeadm) {
     units.push({ name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${k8sDoc}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true, preStart: ['/bin/mkdir -p /var/log/kubernetes'],
       // Killing an apiserver that is still filling its caches from a busy etcd only starts that work over
@@ -128,7 +134,7 @@ export function renderNode(input: NodeInput): RenderedFile[] {
   units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${k8sDoc}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: kubeadm ? [] : kubeletFlags(site, node), after: ['containerd.service', ...(local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
   units.push({ name: 'kube-proxy', description: 'Kubernetes service proxy', documentation: `${k8sDoc}kube-proxy/`, binary: `${NODE.bin}/kube-proxy`, flags: kubeProxyFlags(), after: ['network-online.target'], wants: ['network-online.target'] });
   for (const u of units) {
-    add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0, timeoutStartSec: u.timeoutStartSec ?? '' }), `${u.name}.service`);
+    add(`/etc/systemd/system/${u.name}.service`, engine.render('systemd/component.service', { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0, timeoutStartSec: u.timeoutStartSec ?? '', nice: u.nice ?? 0 }), `${u.name}.service`);
   }
   if (kubeadm) {
     add('/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', engine.render('systemd/kubelet-kubeadm.conf', { bin: NODE.bin }), 'kubelet-kubeadm-dropin');

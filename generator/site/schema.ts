@@ -73,7 +73,7 @@ export const siteSchema = z
           timing: z
             .enum(['standard', 'relaxed'])
             .default('standard')
-            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader."),
+            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader and whose nodes flap NotReady."),
         })
         .prefault({}),
       network: z

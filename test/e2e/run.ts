@@ -33,13 +33,16 @@ const t0 = Date.now();
 const sshKey = join(work, 'id_ed25519');
 const log = (m: string) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`);
 
-function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 26 });
+function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 26, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
   return r;
 }
-const inNs = (cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}) => run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
-const kubectl = (args: string[], opts: { input?: string; allowFail?: boolean } = {}) => inNs(debianKubectl, ['--kubeconfig', join(work, 'output', site.metadata.name, 'dist', 'admin', 'admin.kubeconfig'), ...args], opts);
+const inNs = (cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}) => run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+// Bounded: an overloaded apiserver makes kubectl retry discovery for minutes, which would stall the
+// deadline loop and keep Ctrl-C (handled between calls) from cleaning up.
+const kubectl = (args: string[], opts: { input?: string; allowFail?: boolean } = {}) =>
+  inNs(debianKubectl, ['--kubeconfig', join(work, 'output', site.metadata.name, 'dist', 'admin', 'admin.kubeconfig'), '--request-timeout=30s', ...args], { timeoutMs: 90_000, ...opts });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function check(name: string, ok: boolean, detail?: string) {
   results.push({ name, ok, ...(detail ? { detail } : {}) });
@@ -48,7 +51,7 @@ function check(name: string, ok: boolean, detail?: string) {
 
 /** A command on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys). */
 function ssh(node: { address: string }, command: string, allowFail = true) {
-  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, `sudo sh -c ${JSON.stringify(command)}`], { allowFail });
+  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, `sudo sh -c ${JSON.stringify(command)}`], { allowFail, timeoutMs: 120_000 });
 }
 
 function cleanup() {
@@ -100,9 +103,12 @@ async function main(): Promise<void> {
     run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
     const disk = join(work, `${n.name}.qcow2`);
     run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(guest, 'disk.img'), '-F', 'raw', disk]);
+    // TCG's translation cache (1 GiB by default) filled within five minutes of a smoke boot and was
+    // flushed (`info jit` on the monitor): every Go binary's hot code was then translated again. 2 GiB
+    // is QEMU's ceiling on x86_64 hosts; only the pages it uses take host memory.
     // The default TCG model (qemu64) lacks AES-NI and PCLMULQDQ: Go then does TLS in software AES/GHASH, and
     // every etcd, apiserver and kubelet connection costs many times more emulated instructions than on real nodes.
-    const p = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max', '-m', '3072', '-smp', '1',
+    const p = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg,tb-size=2048', '-cpu', 'max', '-m', '3072', '-smp', '1',
       '-kernel', join(guest, 'vmlinuz'), '-initrd', join(guest, 'initrd.img'),
       // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
       // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
@@ -111,8 +117,9 @@ async function main(): Promise<void> {
       '-drive', `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
       '-drive', `file=${join(dist, 'nodes', n.name, 'seed.iso')},if=virtio,format=raw,readonly=on`,
       '-drive', `file=${join(dist, 'payload', payload)},if=virtio,format=raw,readonly=on`,
+      // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${n.mac}`,
-      '-display', 'none', '-monitor', 'none', '-serial', `file:${join(work, `serial-${n.name}.log`)}`], { stdio: 'ignore' });
+      '-display', 'none', '-monitor', `unix:${join(work, `monitor-${n.name}.sock`)},server=on,wait=off`, '-serial', `file:${join(work, `serial-${n.name}.log`)}`], { stdio: 'ignore' });
     procs.push(p);
     powerOn[n.name] = Date.now();
     log(`powered on ${n.name}`);
@@ -179,6 +186,16 @@ async function main(): Promise<void> {
     if (got !== b.name) pairsOk = false;
   }
   check('pod-to-pod traffic between nodes', pairsOk, pairs.join(', '));
+  // A Service answers once the endpoint controller has listed its pods; under emulation the
+  // controller-manager may be restarting after a lost lease when the pods start, so wait for that
+  // (bounded) before asking kube-proxy's rules.
+  let endpoints: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    endpoints = kubectl(['get', 'endpoints', 'e2e-web', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'], { allowFail: true }).stdout.trim().split(/\s+/).filter(Boolean);
+    if (pods.every((p) => endpoints.includes(p.ip))) break;
+    await sleep(5000);
+  }
+  log(`Service e2e-web endpoints: ${endpoints.join(', ') || 'none'}`);
   const clusterIP = kubectl(['get', 'svc', 'e2e-web', '-o', 'jsonpath={.spec.clusterIP}'], { allowFail: true }).stdout.trim();
   const viaService = pods.map((p) => { let got = ''; for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`); return `${p.node}: ${got || 'no answer'}`; });
   check(`ClusterIP Service ${clusterIP} reachable from a pod on every node`, viaService.every((v) => v.includes('e2e-web-')), viaService.join(', '));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
@@ -21,9 +21,10 @@ let catalog: Catalog;
 const roots: string[] = [];
 const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
 
-/** lab1 on the version the e2e boots: Kubernetes 1.20.2, bridge networking, cgroup v1, no add-on images. */
+/** lab1 on the version the e2e boots: Kubernetes 1.20.2, bridge networking, cgroup v1, no add-on images, relaxed timing. */
 const on120 = (x: string) =>
   x
+    .replace('    loadBalancer: local', '    loadBalancer: local\n    timing: relaxed')
     .replace('version: v1.34.2', 'version: v1.20.2')
     .replace('plugin: flannel', 'plugin: bridge')
     .replace('addons: [coredns, metrics-server]', 'addons: []')
@@ -153,6 +154,7 @@ test('the real kubelet 1.20.2 accepts the rendered KubeletConfiguration (and rej
   for (const n of old.nodes) {
     const dir = tmp('kubeseed-kubelet-');
     const cfg = write(dir, file(n, '/var/lib/kubelet/config.yaml'));
+    t.regex(readFileSync(cfg, 'utf8'), /nodeLeaseDurationSeconds: 80/, 'the relaxed heartbeat reaches the config the kubelet checks');
     const args = ['--config', cfg, '--kubeconfig', join(dir, 'none.conf'), '--root-dir', join(dir, 'root'), '--network-plugin=cni', '--container-runtime=remote', `--container-runtime-endpoint=unix://${dir}/none.sock`];
     const r = runIsolated('kubelet', args);
     const out = r.stdout + r.stderr;
