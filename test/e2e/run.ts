@@ -54,7 +54,9 @@ function ssh(node: { address: string }, command: string, allowFail = true) {
   return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, `sudo sh -c ${JSON.stringify(command)}`], { allowFail, timeoutMs: 120_000 });
 }
 
+let cleaningUp = false;
 function cleanup() {
+  cleaningUp = true;
   for (const p of procs) p.kill('SIGKILL');
   spawnSync('ip', ['netns', 'del', ns]);
   if (!values.keep && results.every((r) => r.ok)) rmSync(work, { recursive: true, force: true });
@@ -96,19 +98,27 @@ async function main(): Promise<void> {
 
   const order = values.reverse ? [...site.spec.nodes].reverse() : site.spec.nodes;
   const powerOn: Record<string, number> = {};
+  const vm: Record<string, ChildProcess> = {};
+  const rebooting = new Set<string>();
   const boot = (n: (typeof order)[number], i: number) => {
     const tap = `tap${i}`;
-    inNs('ip', ['tuntap', 'add', tap, 'mode', 'tap']);
-    run('ip', ['-n', ns, 'link', 'set', tap, 'master', 'br0']);
-    run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
     const disk = join(work, `${n.name}.qcow2`);
-    run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(guest, 'disk.img'), '-F', 'raw', disk]);
+    if (!(n.name in powerOn)) {
+      inNs('ip', ['tuntap', 'add', tap, 'mode', 'tap']);
+      run('ip', ['-n', ns, 'link', 'set', tap, 'master', 'br0']);
+      run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
+      run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(guest, 'disk.img'), '-F', 'raw', disk]);
+    }
     // TCG's translation cache (1 GiB by default) filled within five minutes of a smoke boot and was
     // flushed (`info jit` on the monitor): every Go binary's hot code was then translated again. 2 GiB
     // is QEMU's ceiling on x86_64 hosts; only the pages it uses take host memory.
+    // -no-reboot: a guest's reboot ends its QEMU and the harness starts a fresh one on the same disk. A warm
+    // reset keeps the full cache of the previous boot, and QEMU 7.2 then spent ~40 ms on every store the new
+    // kernel made into a page that once held code: modprobe clearing one page for minutes, soft lockups,
+    // no login after 16 min (CI of 2026-11-24, reproduced here). A fresh process is a cold power cycle.
     // The default TCG model (qemu64) lacks AES-NI and PCLMULQDQ: Go then does TLS in software AES/GHASH, and
     // every etcd, apiserver and kubelet connection costs many times more emulated instructions than on real nodes.
-    const p = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg,tb-size=2048', '-cpu', 'max', '-m', '3072', '-smp', '1',
+    const p = spawn('ip', ['netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg,tb-size=2048', '-no-reboot', '-cpu', 'max', '-m', '3072', '-smp', '1',
       '-kernel', join(guest, 'vmlinuz'), '-initrd', join(guest, 'initrd.img'),
       // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
       // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
@@ -117,11 +127,17 @@ async function main(): Promise<void> {
       '-drive', `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
       '-drive', `file=${join(dist, 'nodes', n.name, 'seed.iso')},if=virtio,format=raw,readonly=on`,
       '-drive', `file=${join(dist, 'payload', payload)},if=virtio,format=raw,readonly=on`,
-      // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${n.mac}`,
-      '-display', 'none', '-monitor', `unix:${join(work, `monitor-${n.name}.sock`)},server=on,wait=off`, '-serial', `file:${join(work, `serial-${n.name}.log`)}`], { stdio: 'ignore' });
+      // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
+      '-display', 'none', '-monitor', `unix:${join(work, `monitor-${n.name}.sock`)},server=on,wait=off`,
+      // Appended, so that a node started again after its reboot keeps the log of its first boot.
+      '-chardev', `file,id=serial0,path=${join(work, `serial-${n.name}.log`)},append=on`, '-serial', 'chardev:serial0'], { stdio: 'ignore' });
     procs.push(p);
-    powerOn[n.name] = Date.now();
+    vm[n.name] = p;
+    p.on('exit', (code, signal) => {
+      if (!cleaningUp && !rebooting.has(n.name)) log(`${n.name}: QEMU exited on its own (${signal ?? `code ${code}`}); the node is down`);
+    });
+    if (!(n.name in powerOn)) powerOn[n.name] = Date.now();
     log(`powered on ${n.name}`);
   };
   for (const [i, n] of order.entries()) {
@@ -214,8 +230,23 @@ async function main(): Promise<void> {
     const statusBefore = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
     const serialBefore = serial(rebooted.name).length;
     const tReboot = Date.now();
+    rebooting.add(rebooted.name);
+    const old = vm[rebooted.name]!;
+    const down = new Promise<boolean>((done) => {
+      if (old.exitCode !== null || old.signalCode !== null) return done(true);
+      const timer = setTimeout(() => done(false), 300_000);
+      old.once('exit', () => {
+        clearTimeout(timer);
+        done(true);
+      });
+    });
     ssh(rebooted, 'systemctl reboot');
     log(`rebooting ${rebooted.name}`);
+    if (await down) {
+      log(`${rebooted.name} went down after ${((Date.now() - tReboot) / 1000).toFixed(0)} s; powering it on again`);
+      boot(rebooted, order.indexOf(rebooted));
+    } else log(`${rebooted.name} did not shut down within 300 s`);
+    rebooting.delete(rebooted.name);
     let back = false;
     let newId = '';
     for (let i = 0; i < 120 && !back; i++) {
@@ -237,6 +268,7 @@ async function main(): Promise<void> {
   }
 
   // Power off, then read every disk: status.json says done; a worker holds no CA private key.
+  cleaningUp = true;
   for (const p of procs) p.kill('SIGKILL');
   await sleep(2000);
   for (const n of site.spec.nodes) {
