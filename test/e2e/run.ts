@@ -27,7 +27,8 @@ const guest = join(fixtureCache, 'guest-bookworm');
 const artifacts = join(fixtureCache, site.spec.kubernetes?.mode === 'kubeadm' ? 'e2e-artifacts-kubeadm' : 'e2e-artifacts');
 const work = mkdtempSync(join(tmpdir(), 'kubeseed-e2e-'));
 const ns = `kse2e-${process.pid}`;
-const procs: ChildProcess[] = [];
+/** Each node's current QEMU (a reboot replaces it). */
+const vm: Record<string, ChildProcess> = {};
 const results: { name: string; ok: boolean; detail?: string }[] = [];
 const t0 = Date.now();
 const sshKey = join(work, 'id_ed25519');
@@ -57,7 +58,7 @@ function ssh(node: { address: string }, command: string, allowFail = true) {
 let cleaningUp = false;
 function cleanup() {
   cleaningUp = true;
-  for (const p of procs) p.kill('SIGKILL');
+  for (const p of Object.values(vm)) p.kill('SIGKILL');
   spawnSync('ip', ['netns', 'del', ns]);
   if (!values.keep && results.every((r) => r.ok)) rmSync(work, { recursive: true, force: true });
 }
@@ -98,12 +99,12 @@ async function main(): Promise<void> {
 
   const order = values.reverse ? [...site.spec.nodes].reverse() : site.spec.nodes;
   const powerOn: Record<string, number> = {};
-  const vm: Record<string, ChildProcess> = {};
   const rebooting = new Set<string>();
   const boot = (n: (typeof order)[number], i: number) => {
     const tap = `tap${i}`;
     const disk = join(work, `${n.name}.qcow2`);
-    if (!(n.name in powerOn)) {
+    const first = !(n.name in powerOn);
+    if (first) {
       inNs('ip', ['tuntap', 'add', tap, 'mode', 'tap']);
       run('ip', ['-n', ns, 'link', 'set', tap, 'master', 'br0']);
       run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
@@ -132,12 +133,11 @@ async function main(): Promise<void> {
       '-display', 'none', '-monitor', `unix:${join(work, `monitor-${n.name}.sock`)},server=on,wait=off`,
       // Appended, so that a node started again after its reboot keeps the log of its first boot.
       '-chardev', `file,id=serial0,path=${join(work, `serial-${n.name}.log`)},append=on`, '-serial', 'chardev:serial0'], { stdio: 'ignore' });
-    procs.push(p);
     vm[n.name] = p;
     p.on('exit', (code, signal) => {
       if (!cleaningUp && !rebooting.has(n.name)) log(`${n.name}: QEMU exited on its own (${signal ?? `code ${code}`}); the node is down`);
     });
-    if (!(n.name in powerOn)) powerOn[n.name] = Date.now();
+    if (first) powerOn[n.name] = Date.now();
     log(`powered on ${n.name}`);
   };
   for (const [i, n] of order.entries()) {
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
 
   // Power off, then read every disk: status.json says done; a worker holds no CA private key.
   cleaningUp = true;
-  for (const p of procs) p.kill('SIGKILL');
+  for (const p of Object.values(vm)) p.kill('SIGKILL');
   await sleep(2000);
   for (const n of site.spec.nodes) {
     const raw = join(work, `${n.name}.raw`);
