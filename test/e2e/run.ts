@@ -50,10 +50,18 @@ function check(name: string, ok: boolean, detail?: string) {
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
 }
 
-/** A command on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys). */
+/** A shell script run on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys); on stdin, so no shell on the way rewrites it. */
 function ssh(node: { address: string }, command: string, allowFail = true) {
-  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, `sudo sh -c ${JSON.stringify(command)}`], { allowFail, timeoutMs: 120_000 });
+  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, 'sudo sh -s'], { input: command, allowFail, timeoutMs: 120_000 });
 }
+
+/** Restarts systemd made of each control-plane unit, and leader leases lost (journal, or the static pods' logs under kubeadm). */
+const CONTROL_PLANE_HEALTH = [
+  'for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet; do',
+  '  systemctl cat $u >/dev/null 2>&1 && echo "$u restarts $(systemctl show -p NRestarts --value $u)";',
+  'done;',
+  'echo "leader leases lost $( (journalctl -o cat -u kube-controller-manager -u kube-scheduler; cat /var/log/pods/kube-system_kube-controller-manager-*/*/* /var/log/pods/kube-system_kube-scheduler-*/*/*) 2>/dev/null | grep -c \'leaderelection lost\')"',
+].join(' ');
 
 let cleaningUp = false;
 function cleanup() {
@@ -181,13 +189,16 @@ async function main(): Promise<void> {
   };
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(web), allowFail: true });
   let pods: { name: string; node: string; ip: string }[] = [];
-  for (let i = 0; i < 72; i++) {
+  // A wall-clock bound, not a count of polls: on a slow host each kubectl call takes seconds too.
+  const tApply = Date.now();
+  const podsDeadline = tApply + 900_000;
+  while (Date.now() < podsDeadline) {
     const r = kubectl(['get', 'pods', '-l', 'app=e2e-web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP}={.status.phase}{"\\n"}{end}'], { allowFail: true });
     pods = r.stdout.split('\n').filter((l) => l.endsWith('=Running')).map((l) => { const [name, node, ip] = l.split('='); return { name: name!, node: node!, ip: ip! }; });
     if (site.spec.nodes.every((n) => pods.some((p) => p.node === n.name))) break;
     await sleep(5000);
   }
-  check('a busybox DaemonSet from the payload runs on every node', site.spec.nodes.every((n) => pods.some((p) => p.node === n.name)), pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', '));
+  check('a busybox DaemonSet from the payload runs on every node', site.spec.nodes.every((n) => pods.some((p) => p.node === n.name)), `${pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', ') || 'none running'}; ${((Date.now() - tApply) / 1000).toFixed(0)} s after apply`);
   const pulls = kubectl(['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{"\\n"}{end}{end}'], { allowFail: true }).stdout;
   check('no pod waits on an image pull', !/ErrImagePull|ImagePullBackOff/.test(pulls));
 
@@ -221,6 +232,15 @@ async function main(): Promise<void> {
     return `${n.name}: ${r.stdout.trim()}`;
   });
   check('NodePort 30080 answers on every node', nodePort.every((v) => v.includes('e2e-web-')), nodePort.join(', '));
+  if (results.some((r) => !r.ok)) {
+    console.log(kubectl(['get', 'nodes,daemonsets,pods', '-A', '-o', 'wide'], { allowFail: true }).stdout);
+    console.log(kubectl(['get', 'events', '-A', '--sort-by=.lastTimestamp'], { allowFail: true }).stdout.split('\n').slice(-25).join('\n'));
+  }
+  // What the control plane went through: a controller-manager or scheduler that keeps losing its
+  // leader lease (and restarting) stalls every controller, which is how a slow host shows up.
+  for (const n of site.spec.nodes.filter((x) => x.roles.includes('control-plane'))) {
+    log(`${n.name} control plane: ${ssh(n, CONTROL_PLANE_HEALTH).stdout.trim().split('\n').join(', ') || 'no answer'}`);
+  }
 
   // Reboot one node: it comes back Ready, its pods run again, and first boot repeats nothing.
   const rebootName = values.reboot ?? site.spec.nodes[site.spec.nodes.length - 1]!.name;
