@@ -30,6 +30,8 @@ const ns = `kse2e-${process.pid}`;
 /** Each node's current QEMU (a reboot replaces it). */
 const vm: Record<string, ChildProcess> = {};
 const results: { name: string; ok: boolean; detail?: string }[] = [];
+/** Per control-plane node, after the service checks: unit restarts and leader leases lost. */
+const controlPlane: Record<string, string> = {};
 const t0 = Date.now();
 const sshKey = join(work, 'id_ed25519');
 const log = (m: string) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`);
@@ -217,12 +219,13 @@ async function main(): Promise<void> {
   // controller-manager may be restarting after a lost lease when the pods start, so wait for that
   // (bounded) before asking kube-proxy's rules.
   let endpoints: string[] = [];
-  for (let i = 0; i < 60; i++) {
+  const tEndpoints = Date.now();
+  while (Date.now() < tEndpoints + 900_000) {
     endpoints = kubectl(['get', 'endpoints', 'e2e-web', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'], { allowFail: true }).stdout.trim().split(/\s+/).filter(Boolean);
     if (pods.every((p) => endpoints.includes(p.ip))) break;
     await sleep(5000);
   }
-  log(`Service e2e-web endpoints: ${endpoints.join(', ') || 'none'}`);
+  log(`Service e2e-web endpoints: ${endpoints.join(', ') || 'none'} after ${((Date.now() - tEndpoints) / 1000).toFixed(0)} s`);
   const clusterIP = kubectl(['get', 'svc', 'e2e-web', '-o', 'jsonpath={.spec.clusterIP}'], { allowFail: true }).stdout.trim();
   const viaService = pods.map((p) => { let got = ''; for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`); return `${p.node}: ${got || 'no answer'}`; });
   check(`ClusterIP Service ${clusterIP} reachable from a pod on every node`, viaService.every((v) => v.includes('e2e-web-')), viaService.join(', '));
@@ -239,7 +242,8 @@ async function main(): Promise<void> {
   // What the control plane went through: a controller-manager or scheduler that keeps losing its
   // leader lease (and restarting) stalls every controller, which is how a slow host shows up.
   for (const n of site.spec.nodes.filter((x) => x.roles.includes('control-plane'))) {
-    log(`${n.name} control plane: ${ssh(n, CONTROL_PLANE_HEALTH).stdout.trim().split('\n').join(', ') || 'no answer'}`);
+    controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH).stdout.trim().split('\n').join(', ') || 'no answer';
+    log(`${n.name} control plane: ${controlPlane[n.name]}`);
   }
 
   // Reboot one node: it comes back Ready, its pods run again, and first boot repeats nothing.
@@ -311,7 +315,7 @@ async function main(): Promise<void> {
   for (const n of site.spec.nodes) {
     steps[n.name] = Object.fromEntries([...serial(n.name).matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): done in (\d+) s/g)].map((m) => [m[1]!, Number(m[2])]));
   }
-  const report = { site: site.metadata.name, reboot: values.reboot === 'none' ? null : rebootName, nodes: site.spec.nodes.length, order: values.reverse ? 'reverse' : 'normal', late: values.late ?? null, lastPowerOnToAllReadySeconds: Math.round(allReadyS), stepSeconds: steps, checks: results };
+  const report = { site: site.metadata.name, reboot: values.reboot === 'none' ? null : rebootName, nodes: site.spec.nodes.length, order: values.reverse ? 'reverse' : 'normal', late: values.late ?? null, lastPowerOnToAllReadySeconds: Math.round(allReadyS), stepSeconds: steps, controlPlane, checks: results };
   writeFileSync(join(work, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   if (values.report) writeFileSync(resolve(values.report), `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
