@@ -12,11 +12,7 @@ export const TIMING: Record<TimingProfile, { etcdHeartbeatMs: number; etcdElecti
   standard: { etcdHeartbeatMs: 100, etcdElectionMs: 1000, leaseDuration: '15s', renewDeadline: '10s', retryPeriod: '2s', nodeStatusUpdate: '10s', nodeLeaseSeconds: 40, nodeGracePeriod: '40s' },
   // The kubelet's heartbeat timeout is the shorter of its status period and lease duration (20 s
   // here); the controller-manager waits six missed heartbeats before it calls a node NotReady.
-  // Leader leases: the leader's client gives each request the whole renew deadline, so a single
-  // request the apiserver leaves hanging that long ends the leader (it exits, restarts, waits out
-  // the old lease and loads every informer again, which loads the apiserver further). 137/107/26 s
-  // are OpenShift's library-go defaults, sized to ride out a minute without an apiserver.
-  relaxed: { etcdHeartbeatMs: 500, etcdElectionMs: 5000, leaseDuration: '137s', renewDeadline: '107s', retryPeriod: '26s', nodeStatusUpdate: '20s', nodeLeaseSeconds: 80, nodeGracePeriod: '2m0s' },
+  relaxed: { etcdHeartbeatMs: 500, etcdElectionMs: 5000, leaseDuration: '60s', renewDeadline: '40s', retryPeriod: '10s', nodeStatusUpdate: '20s', nodeLeaseSeconds: 80, nodeGracePeriod: '2m0s' },
 };
 
 /** Flags (name → value) a profile adds to etcd; none for the upstream defaults. */

@@ -73,7 +73,7 @@ export const siteSchema = z
           timing: z
             .enum(['standard', 'relaxed'])
             .default('standard')
-            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections, controller-manager and scheduler leases that survive a 107 s apiserver stall, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd and controllers otherwise keep losing their leader and whose nodes flap NotReady."),
+            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader and whose nodes flap NotReady."),
         })
         .prefault({}),
       network: z

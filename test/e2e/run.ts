@@ -53,8 +53,8 @@ function check(name: string, ok: boolean, detail?: string) {
 }
 
 /** A shell script run on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys); on stdin, so no shell on the way rewrites it. */
-function ssh(node: { address: string }, command: string, allowFail = true) {
-  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, 'sudo sh -s'], { input: command, allowFail, timeoutMs: 120_000 });
+function ssh(node: { address: string }, command: string, allowFail = true, connectTimeoutS = 5) {
+  return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${connectTimeoutS}`, '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, 'sudo sh -s'], { input: command, allowFail, timeoutMs: 120_000 });
 }
 
 /** Restarts systemd made of each control-plane unit, and leader leases lost (journal, or the static pods' logs under kubeadm). */
@@ -242,7 +242,8 @@ async function main(): Promise<void> {
   // What the control plane went through: a controller-manager or scheduler that keeps losing its
   // leader lease (and restarting) stalls every controller, which is how a slow host shows up.
   for (const n of site.spec.nodes.filter((x) => x.roles.includes('control-plane'))) {
-    controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH).stdout.trim().split('\n').join(', ') || 'no answer';
+    // A loaded guest's sshd can take longer than the 5 s the polling calls allow to answer.
+    controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH, true, 60).stdout.trim().split('\n').join(', ') || 'no answer';
     log(`${n.name} control plane: ${controlPlane[n.name]}`);
   }
 

@@ -29,15 +29,15 @@ test('relaxed timing: kubelets report every 20 s on an 80 s lease, and the contr
   t.is(flag(schedulerFlags(site), 'node-monitor-grace-period'), undefined);
 });
 
-test('relaxed timing: etcd elects with a 500 ms heartbeat and 5 s election timeout; controller-manager and scheduler hold 137 s leases renewed within 107 s', async (t) => {
+test('relaxed timing: etcd elects with a 500 ms heartbeat and 5 s election timeout; controller-manager and scheduler hold 60 s leases', async (t) => {
   const site = siteFromLab1(await loadDefaultCatalog(), relaxed);
   const etcd = etcdFlags(site, site.nodes[0]!);
   t.is(flag(etcd, 'heartbeat-interval'), '500');
   t.is(flag(etcd, 'election-timeout'), '5000');
   for (const flags of [controllerManagerFlags(site), schedulerFlags(site)]) {
-    t.is(flag(flags, 'leader-elect-lease-duration'), '137s');
-    t.is(flag(flags, 'leader-elect-renew-deadline'), '107s');
-    t.is(flag(flags, 'leader-elect-retry-period'), '26s');
+    t.is(flag(flags, 'leader-elect-lease-duration'), '60s');
+    t.is(flag(flags, 'leader-elect-renew-deadline'), '40s');
+    t.is(flag(flags, 'leader-elect-retry-period'), '10s');
   }
 });
 
@@ -46,8 +46,8 @@ test("relaxed timing reaches kubeadm's stacked etcd and its control plane", asyn
   const [, cluster] = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` })).map((d) => d.toJS());
   const arg = (list: { name: string; value: string }[], name: string) => list.find((a) => a.name === name)?.value;
   t.is(arg(cluster.etcd.local.extraArgs, 'election-timeout'), '5000');
-  t.is(arg(cluster.controllerManager.extraArgs, 'leader-elect-lease-duration'), '137s');
-  t.is(arg(cluster.scheduler.extraArgs, 'leader-elect-renew-deadline'), '107s');
+  t.is(arg(cluster.controllerManager.extraArgs, 'leader-elect-lease-duration'), '60s');
+  t.is(arg(cluster.scheduler.extraArgs, 'leader-elect-renew-deadline'), '40s');
   t.is(arg(cluster.controllerManager.extraArgs, 'node-monitor-grace-period'), '2m0s');
   const kubelet = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` })).map((d) => d.toJS()).find((d) => d.kind === 'KubeletConfiguration');
   t.is(kubelet.nodeLeaseDurationSeconds, 80);
