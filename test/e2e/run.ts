@@ -30,8 +30,6 @@ const ns = `kse2e-${process.pid}`;
 /** Each node's current QEMU (a reboot replaces it). */
 const vm: Record<string, ChildProcess> = {};
 const results: { name: string; ok: boolean; detail?: string }[] = [];
-/** Per control-plane node, after the service checks: unit restarts and leader leases lost. */
-const controlPlane: Record<string, string> = {};
 const t0 = Date.now();
 const sshKey = join(work, 'id_ed25519');
 const log = (m: string) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`);
@@ -47,6 +45,18 @@ const inNs = (cmd: string, args: string[], opts: { input?: string; allowFail?: b
 const kubectl = (args: string[], opts: { input?: string; allowFail?: boolean } = {}) =>
   inNs(debianKubectl, ['--kubeconfig', join(work, 'output', site.metadata.name, 'dist', 'admin', 'admin.kubeconfig'), '--request-timeout=30s', ...args], { timeoutMs: 90_000, ...opts });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Asks `done` every 5 s until it holds or `ms` of wall-clock time have passed; true if it held.
+ * A clock, not a count of polls: on a slow host each kubectl call inside `done` takes seconds too.
+ */
+async function pollUntil(ms: number, done: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (done()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(5000);
+  }
+}
 function check(name: string, ok: boolean, detail?: string) {
   results.push({ name, ok, ...(detail ? { detail } : {}) });
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
@@ -158,17 +168,15 @@ async function main(): Promise<void> {
     boot(n, i);
   }
 
-  const deadline = Date.now() + Number(values.timeout) * 1000;
   let ready: string[] = [];
-  while (Date.now() < deadline) {
+  const allReady = await pollUntil(Number(values.timeout) * 1000, () => {
     const r = kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], { allowFail: true });
     ready = r.stdout.split('\n').filter((l) => l.endsWith('=True')).map((l) => l.split('=')[0]!);
-    if (site.spec.nodes.every((n) => ready.includes(n.name))) break;
-    await sleep(5000);
-  }
+    return site.spec.nodes.every((n) => ready.includes(n.name));
+  });
   const lastPowerOn = Math.max(...Object.values(powerOn));
   const allReadyS = (Date.now() - lastPowerOn) / 1000;
-  check('every node Ready', site.spec.nodes.every((n) => ready.includes(n.name)), `ready: ${ready.join(', ') || 'none'}; ${allReadyS.toFixed(0)} s after the last power-on`);
+  check('every node Ready', allReady, `ready: ${ready.join(', ') || 'none'}; ${allReadyS.toFixed(0)} s after the last power-on`);
 
   const serial = (n: string) => (existsSync(join(work, `serial-${n}.log`)) ? readFileSync(join(work, `serial-${n}.log`), 'utf8') : '');
   for (let i = 0; i < 60 && !site.spec.nodes.every((n) => serial(n.name).includes('first boot complete')); i++) await sleep(5000);
@@ -191,16 +199,13 @@ async function main(): Promise<void> {
   };
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(web), allowFail: true });
   let pods: { name: string; node: string; ip: string }[] = [];
-  // A wall-clock bound, not a count of polls: on a slow host each kubectl call takes seconds too.
   const tApply = Date.now();
-  const podsDeadline = tApply + 900_000;
-  while (Date.now() < podsDeadline) {
+  const podsEverywhere = await pollUntil(900_000, () => {
     const r = kubectl(['get', 'pods', '-l', 'app=e2e-web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP}={.status.phase}{"\\n"}{end}'], { allowFail: true });
     pods = r.stdout.split('\n').filter((l) => l.endsWith('=Running')).map((l) => { const [name, node, ip] = l.split('='); return { name: name!, node: node!, ip: ip! }; });
-    if (site.spec.nodes.every((n) => pods.some((p) => p.node === n.name))) break;
-    await sleep(5000);
-  }
-  check('a busybox DaemonSet from the payload runs on every node', site.spec.nodes.every((n) => pods.some((p) => p.node === n.name)), `${pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', ') || 'none running'}; ${((Date.now() - tApply) / 1000).toFixed(0)} s after apply`);
+    return site.spec.nodes.every((n) => pods.some((p) => p.node === n.name));
+  });
+  check('a busybox DaemonSet from the payload runs on every node', podsEverywhere, `${pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', ') || 'none running'}; ${((Date.now() - tApply) / 1000).toFixed(0)} s after apply`);
   const pulls = kubectl(['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{"\\n"}{end}{end}'], { allowFail: true }).stdout;
   check('no pod waits on an image pull', !/ErrImagePull|ImagePullBackOff/.test(pulls));
 
@@ -220,11 +225,10 @@ async function main(): Promise<void> {
   // (bounded) before asking kube-proxy's rules.
   let endpoints: string[] = [];
   const tEndpoints = Date.now();
-  while (Date.now() < tEndpoints + 900_000) {
+  await pollUntil(900_000, () => {
     endpoints = kubectl(['get', 'endpoints', 'e2e-web', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'], { allowFail: true }).stdout.trim().split(/\s+/).filter(Boolean);
-    if (pods.every((p) => endpoints.includes(p.ip))) break;
-    await sleep(5000);
-  }
+    return pods.every((p) => endpoints.includes(p.ip));
+  });
   log(`Service e2e-web endpoints: ${endpoints.join(', ') || 'none'} after ${((Date.now() - tEndpoints) / 1000).toFixed(0)} s`);
   const clusterIP = kubectl(['get', 'svc', 'e2e-web', '-o', 'jsonpath={.spec.clusterIP}'], { allowFail: true }).stdout.trim();
   const viaService = pods.map((p) => { let got = ''; for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`); return `${p.node}: ${got || 'no answer'}`; });
@@ -241,6 +245,7 @@ async function main(): Promise<void> {
   }
   // What the control plane went through: a controller-manager or scheduler that keeps losing its
   // leader lease (and restarting) stalls every controller, which is how a slow host shows up.
+  const controlPlane: Record<string, string> = {};
   for (const n of site.spec.nodes.filter((x) => x.roles.includes('control-plane'))) {
     // A loaded guest's sshd can take longer than the 5 s the polling calls allow to answer.
     controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH, true, 60).stdout.trim().split('\n').join(', ') || 'no answer';
