@@ -1,5 +1,5 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--report FILE]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { cliPath, debianKubectl, fixtureCache, repoRoot } from '../helpers.js';
 
-const { values } = parseArgs({ options: { site: { type: 'string', default: 'test/e2e/sites/lab1.yaml' }, reverse: { type: 'boolean' }, late: { type: 'string' }, reboot: { type: 'string' }, timeout: { type: 'string', default: '1200' }, keep: { type: 'boolean' }, report: { type: 'string' }, icount: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { site: { type: 'string', default: 'test/e2e/sites/lab1.yaml' }, reverse: { type: 'boolean' }, late: { type: 'string' }, reboot: { type: 'string' }, timeout: { type: 'string', default: '1800' }, keep: { type: 'boolean' }, report: { type: 'string' }, icount: { type: 'string', default: '0' } } });
 const sitePath = resolve(repoRoot, values.site!);
 const site = parse(readFileSync(sitePath, 'utf8')) as { metadata: { name: string }; spec: { kubernetes?: { mode?: string }; nodes: { name: string; address: string; gateway: string; mac: string; roles: string[] }[] } };
 for (const [flag, name] of [['--late', values.late], ['--reboot', values.reboot]] as const) {
