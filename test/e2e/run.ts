@@ -66,8 +66,11 @@ function check(name: string, ok: boolean, detail?: string) {
   log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
 }
 
-/** A shell script run on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys); on stdin, so no shell on the way rewrites it. */
-function ssh(node: { address: string }, command: string, allowFail = true, connectTimeoutS = 5) {
+/**
+ * A shell script run on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys); on stdin, so no shell on the way rewrites it.
+ * A loaded guest's sshd can take tens of seconds to answer, and an empty answer must not pass for a result: 60 s to connect unless a poll asks for less.
+ */
+function ssh(node: { address: string }, command: string, allowFail = true, connectTimeoutS = 60) {
   return inNs('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${connectTimeoutS}`, '-o', 'BatchMode=yes', `debian@${node.address.split('/')[0]}`, 'sudo sh -s'], { input: command, allowFail, timeoutMs: 120_000 });
 }
 
@@ -254,8 +257,7 @@ async function main(): Promise<void> {
   // leader lease (and restarting) stalls every controller, which is how a slow host shows up.
   const controlPlane: Record<string, string> = {};
   for (const n of site.spec.nodes.filter((x) => x.roles.includes('control-plane'))) {
-    // A loaded guest's sshd can take longer than the 5 s the polling calls allow to answer.
-    controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH, true, 60).stdout.trim().split('\n').join(', ') || 'no answer';
+    controlPlane[n.name] = ssh(n, CONTROL_PLANE_HEALTH).stdout.trim().split('\n').join(', ') || 'no answer';
     log(`${n.name} control plane: ${controlPlane[n.name]}`);
   }
 
@@ -263,9 +265,8 @@ async function main(): Promise<void> {
   const rebootName = values.reboot ?? site.spec.nodes[site.spec.nodes.length - 1]!.name;
   const rebooted = site.spec.nodes.find((n) => n.name === rebootName);
   if (rebooted && values.reboot !== 'none') {
-    // One-shot reads get the patient ssh: an empty answer here would pass for a changed status.json.
-    const bootId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id', true, 60).stdout.trim();
-    const statusBefore = ssh(rebooted, 'cat /var/lib/kubeseed/status.json', true, 60).stdout.trim();
+    const bootId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id').stdout.trim();
+    const statusBefore = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
     const serialBefore = serial(rebooted.name).length;
     const tReboot = Date.now();
     rebooting.add(rebooted.name);
@@ -278,7 +279,7 @@ async function main(): Promise<void> {
         done(true);
       });
     });
-    ssh(rebooted, 'systemctl reboot', true, 60);
+    ssh(rebooted, 'systemctl reboot');
     log(`rebooting ${rebooted.name}`);
     if (await down) {
       log(`${rebooted.name} went down after ${((Date.now() - tReboot) / 1000).toFixed(0)} s; powering it on again`);
@@ -289,7 +290,8 @@ async function main(): Promise<void> {
     let newId = '';
     for (let i = 0; i < 120 && !back; i++) {
       await sleep(5000);
-      newId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id').stdout.trim();
+      // Polled every 5 s while the node is down: a short connect timeout keeps the polls on time.
+      newId = ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id', true, 5).stdout.trim();
       if (!newId || newId === bootId) continue;
       const r = kubectl(['get', 'node', rebooted.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
       const pod = kubectl(['get', 'pods', '-l', 'app=e2e-web', '--field-selector', `spec.nodeName=${rebooted.name}`, '-o', 'jsonpath={.items[*].status.phase}/{.items[*].status.containerStatuses[*].ready}'], { allowFail: true }).stdout.trim();
@@ -300,7 +302,7 @@ async function main(): Promise<void> {
     // Each line reaches the serial console twice (console and journal): count names once.
     const repeated = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): start/g)].map((m) => m[1]))];
     const skipped = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): already done/g)].map((m) => m[1]))];
-    const statusAfter = ssh(rebooted, 'cat /var/lib/kubeseed/status.json', true, 60).stdout.trim();
+    const statusAfter = ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
     const statusWord = !statusBefore || !statusAfter ? `unread (${statusBefore ? 'after' : 'before'} the reboot)` : statusAfter === statusBefore ? 'unchanged' : 'changed';
     const noticed = afterReboot.includes('first boot was already complete');
     check(`${rebooted.name}: the reboot repeated no first-boot step`, repeated.length === 0 && skipped.length > 0 && statusWord === 'unchanged' && noticed, `already done: ${skipped.join(', ') || 'none'}; started again: ${repeated.join(', ') || 'none'}; status.json ${statusWord}${noticed ? '' : '; no "first boot was already complete" on the console'}`);
