@@ -3,3 +3,4 @@ export * from './site.js';
 export * from './catalog.js';
 export * from './plan.js';
 export * from './ports.js';
+export * from './ospkg.js';
