@@ -1,11 +1,11 @@
 import type { Catalog, Issue, ResolvedSite } from '../model/index.js';
 import { hasErrors } from '../model/index.js';
 import type { ParsedSite } from './parse.js';
-import { checkRules } from './rules.js';
+import { checkRules } from './rules/index.js';
 import { resolveSite } from './resolve.js';
 
 export { parseSite, type ParsedSite } from './parse.js';
-export { RULES, checkRules, type Rule } from './rules.js';
+export { RULES, checkRules, type Rule } from './rules/index.js';
 export { resolveSite, LB_PORT, APISERVER_PORT } from './resolve.js';
 export { siteSchema, siteJsonSchema, type WrittenSite } from './schema.js';
 

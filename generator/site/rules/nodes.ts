@@ -1,0 +1,90 @@
+import { formatIPv4, formatNetwork, isHostAddress, parseCidr, parseIPv4 } from '../ipv4.js';
+import { duplicates, nodeCidrs, nodePath, rule, type Rule } from './rule.js';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Each node on its own and against the others: name, address, gateway, DNS, MAC. */
+export const NODE_RULES: Rule[] = [
+  rule({
+    name: 'node-name-dns1123',
+    summary: 'node names are DNS-1123 labels',
+    check: ({ site }, report) =>
+      site.spec.nodes.flatMap((n, i) =>
+        DNS1123_LABEL.test(n.name)
+          ? []
+          : [report(nodePath(i, 'name'), `'${n.name}' is not a DNS-1123 label`, `use lower case letters, digits and "-", at most 63 characters, e.g. ${n.name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '') || 'k8s-01'}`)],
+      ),
+  }),
+  rule({
+    name: 'node-name-unique',
+    summary: 'node names are unique',
+    check: ({ site }, report) =>
+      [...duplicates(site.spec.nodes, (n) => n.name)].flatMap(([name, idx]) =>
+        idx.slice(1).map((i) => report(nodePath(i, 'name'), `node name '${name}' is already used by spec.nodes[${idx[0]}]`, 'give every node its own name')),
+      ),
+  }),
+  rule({
+    name: 'node-address-valid',
+    summary: 'node addresses are IPv4 host addresses with a prefix length, inside a usable subnet',
+    check: ({ site }, report) =>
+      site.spec.nodes.flatMap((n, i) => {
+        const c = parseCidr(n.address);
+        const p = nodePath(i, 'address');
+        if (!c) {
+          return [report(p, `${n.address} is not an IPv4 CIDR`, 'write the address with its prefix length, e.g. 192.168.93.45/24')];
+        }
+        if (c.prefix > 30 || c.prefix < 8) {
+          return [report(p, `/${c.prefix} is not a usable node subnet`, 'use a prefix length between /8 and /30')];
+        }
+        if (!isHostAddress(c, c.addr)) {
+          const what = c.addr === c.network ? 'network' : 'broadcast';
+          return [report(p, `${formatIPv4(c.addr)} is the ${what} address of ${formatNetwork(c)}`, 'pick a host address inside the subnet')];
+        }
+        return [];
+      }),
+  }),
+  rule({
+    name: 'node-address-unique',
+    summary: 'no two nodes share an address',
+    check: ({ site }, report) =>
+      [...duplicates(site.spec.nodes, (n) => {
+        const c = parseCidr(n.address);
+        return c ? formatIPv4(c.addr) : undefined;
+      })].flatMap(([ip, idx]) =>
+        idx.slice(1).map((i) => report(nodePath(i, 'address'), `${ip} is already the address of spec.nodes[${idx[0]}]`, 'give every node its own address')),
+      ),
+  }),
+  rule({
+    name: 'gateway-in-subnet',
+    summary: "each node's gateway is a host address in that node's subnet, not the node itself",
+    check: ({ site }, report) => {
+      const cidrs = nodeCidrs(site);
+      return site.spec.nodes.flatMap((n, i) => {
+        const gw = parseIPv4(n.gateway);
+        const p = nodePath(i, 'gateway');
+        if (gw === null) return [report(p, `${n.gateway} is not an IPv4 address`, 'e.g. 192.168.93.1')];
+        const c = cidrs.get(i);
+        if (!c) return [];
+        if (!isHostAddress(c, gw)) return [report(p, `gateway ${n.gateway} is outside the node subnet ${formatNetwork(c)}`, `use a router address inside ${formatNetwork(c)}`)];
+        if (gw === c.addr) return [report(p, `gateway ${n.gateway} is the node's own address`, 'name the subnet router')];
+        return [];
+      });
+    },
+  }),
+  rule({
+    name: 'dns-servers-valid',
+    summary: 'DNS servers are IPv4 addresses',
+    check: ({ site }, report) =>
+      site.spec.nodes.flatMap((n, i) =>
+        n.dns.flatMap((d, j) => (parseIPv4(d) === null ? [report(`${nodePath(i, 'dns')}[${j}]`, `${d} is not an IPv4 address`, 'resolv.conf needs addresses, not names')] : [])),
+      ),
+  }),
+  rule({
+    name: 'mac-unique',
+    summary: 'no two nodes share a MAC address',
+    check: ({ site }, report) =>
+      [...duplicates(site.spec.nodes, (n) => n.mac?.toLowerCase())].flatMap(([mac, idx]) =>
+        idx.slice(1).map((i) => report(nodePath(i, 'mac'), `MAC ${mac} is already used by spec.nodes[${idx[0]}]`)),
+      ),
+  }),
+];
