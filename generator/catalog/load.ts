@@ -1,6 +1,6 @@
 import { parseStructured } from '../input/structured.js';
-import type { Catalog, CatalogRelease, ComponentTemplate, Issue } from '../model/index.js';
-import { catalogFileSchema, catalogKeys, releaseFileSchema, releaseKeys } from './schema.js';
+import type { Catalog, CatalogRelease, ComponentTemplate, Issue, OsPackageCatalog } from '../model/index.js';
+import { catalogFileSchema, catalogKeys, ospkgFileSchema, ospkgKeys, releaseFileSchema, releaseKeys } from './schema.js';
 
 export interface CatalogFile {
   /** Path relative to the catalog directory, e.g. `releases/v1.34.2.yaml`. */
@@ -9,6 +9,7 @@ export interface CatalogFile {
 }
 
 export const CATALOG_INDEX = 'catalog.yaml';
+export const OSPKG_FILE = 'ospkg.yaml';
 
 /** The catalog's files → a catalog, or every problem in them (each with file and line:col). */
 export function parseCatalog(dir: string, files: readonly CatalogFile[]): { catalog?: Catalog; issues: Issue[] } {
@@ -32,6 +33,23 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
     }
     releases.push({ version: v.version, provenance: v.provenance, arch: v.arch, versions: v.versions, pinned: v.pinned, images: v.images.map((i) => ({ ...i, aliases: i.aliases })) });
   }
+  let osPackages: OsPackageCatalog | undefined;
+  const ospkg = files.find((f) => f.path === OSPKG_FILE);
+  if (ospkg) {
+    const r = parseStructured(ospkg.text, `${dir}/${OSPKG_FILE}`, ospkgFileSchema, ospkgKeys);
+    issues.push(...r.issues);
+    if (r.value) {
+      osPackages = { families: r.value.families, needs: r.value.needs };
+      for (const [family, a] of Object.entries(r.value.families)) {
+        const at = (path: string, message: string, hint: string) =>
+          issues.push({ rule: 'catalog', severity: 'error', path, file: `${dir}/${OSPKG_FILE}`, ...r.positions?.valueAt(path), message, hint });
+        if (a && !(a.defaultRelease in a.releases)) at(`families.${family}.defaultRelease`, `${a.defaultRelease} is not among the releases`, `known: ${Object.keys(a.releases).join(', ')}`);
+        for (const [arch, source] of Object.entries(a?.sources ?? {})) {
+          if (head.value && !(source in head.value.sources)) at(`families.${family}.sources.${arch}`, `unknown source '${source}'`, 'define it under sources in catalog.yaml');
+        }
+      }
+    }
+  }
   if (!head.value) return { issues };
 
   const components: ComponentTemplate[] = Object.entries(head.value.components).map(([name, c]) => ({ name, ...c }));
@@ -48,7 +66,7 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
     }
   }
   if (issues.some((i) => i.severity === 'error')) return { issues };
-  return { catalog: { dir, sources: head.value.sources, components, releases }, issues };
+  return { catalog: { dir, sources: head.value.sources, components, releases, ...(osPackages ? { osPackages } : {}) }, issues };
 }
 
 export function findRelease(catalog: Catalog, version: string): CatalogRelease | undefined {

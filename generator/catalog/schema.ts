@@ -57,5 +57,38 @@ export const releaseFileSchema = z.strictObject({
   ),
 });
 
+/** Debian policy 5.6.1: lower case letters, digits, "+", "-", "."; at least two, starting alphanumeric. */
+export const DEB_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const debName = z.string().regex(DEB_PACKAGE_NAME, { error: 'is not a Debian package name' });
+const osArchive = z.strictObject({
+  keys: z.string().min(1),
+  sources: z.record(z.enum(['amd64', 'arm64']), z.string()),
+  defaultRelease: z.string(),
+  releases: z.record(z.string(), z.strictObject({ suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/), components: z.array(z.string().regex(/^[a-z0-9-]+$/)).min(1) })),
+  baseline: z.array(debName).default([]),
+});
+
+export const ospkgFileSchema = z.strictObject({
+  apiVersion: z.literal('kubeseed/v1alpha1'),
+  kind: z.literal('OsPackages'),
+  families: z.strictObject({ debian: osArchive.optional(), ubuntu: osArchive.optional() }),
+  needs: z.array(
+    z.strictObject({
+      why: z.string().min(1),
+      when: z
+        .strictObject({
+          proxyMode: z.enum(['ipvs', 'iptables']).optional(),
+          loadBalancer: z.enum(['local', 'vip', 'none']).optional(),
+          ntp: z.boolean().optional(),
+          mode: z.enum(['binary', 'kubeadm']).optional(),
+          roles: roles.optional(),
+        })
+        .default({}),
+      packages: z.strictObject({ debian: z.array(debName).optional(), ubuntu: z.array(debName).optional() }),
+    }),
+  ),
+});
+
 export const catalogKeys = (segments: readonly PropertyKey[]) => keysOfSchemaAt(catalogFileSchema, segments);
 export const releaseKeys = (segments: readonly PropertyKey[]) => keysOfSchemaAt(releaseFileSchema, segments);
+export const ospkgKeys = (segments: readonly PropertyKey[]) => keysOfSchemaAt(ospkgFileSchema, segments);

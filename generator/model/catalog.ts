@@ -1,4 +1,4 @@
-import type { Addon, Mode, NetworkPlugin, Role } from './site.js';
+import type { Addon, LoadBalancer, Mode, NetworkPlugin, ProxyMode, Role } from './site.js';
 
 /** When an artifact or image is needed; every given field must match the site. */
 export interface Condition {
@@ -54,8 +54,38 @@ export interface CatalogRelease {
   images: ImageEntry[];
 }
 
+/** A distribution whose packages kubeseed carries (issue #18). */
+export type DebFamily = 'debian' | 'ubuntu';
+
+/** Where a family's archive is and how it is trusted (`ospkg.yaml`). */
+export interface OsArchive {
+  /** Armored archive signing keys, relative to the catalog directory. */
+  keys: string;
+  /** Catalog source (base URL, overridable per site) per architecture. */
+  sources: Partial<Record<string, string>>;
+  /** The release used when the site does not name `os.version`. */
+  defaultRelease: string;
+  releases: Record<string, { suite: string; components: string[] }>;
+  /** Packages assumed installed besides `Priority: required`, with their dependencies. */
+  baseline: string[];
+}
+
+/** A reason a node needs OS packages, and when. */
+export interface OsPackageNeed {
+  why: string;
+  when: { proxyMode?: ProxyMode; loadBalancer?: LoadBalancer; ntp?: boolean; mode?: Mode; roles?: Role[] };
+  packages: Partial<Record<DebFamily, string[]>>;
+}
+
+export interface OsPackageCatalog {
+  families: Partial<Record<DebFamily, OsArchive>>;
+  needs: OsPackageNeed[];
+}
+
 export interface Catalog {
   dir: string;
+  /** `ospkg.yaml`; a catalog without it plans no OS packages. */
+  osPackages?: OsPackageCatalog;
   sources: Record<string, string>;
   components: ComponentTemplate[];
   releases: CatalogRelease[];

@@ -20,6 +20,13 @@ export interface PlannedOsRepo {
   mirror: string;
   /** Union of every node's request for this repository, sorted. */
   packages: string[];
+  /** Armored archive signing keys InRelease must be signed with, relative to the catalog directory. */
+  keys?: string;
+  /**
+   * Packages assumed installed on the node besides `Priority: required`, with their dependencies;
+   * the closure leaves them out.
+   */
+  baseline?: string[];
 }
 
 /** Per node: which repository it installs from and the package names it asks for (sorted). */

@@ -1,4 +1,5 @@
 import type { ChecksumSource } from './catalog.js';
+import type { PlannedOsPackages } from './ospkg.js';
 
 export interface PlannedArtifact {
   /** Unique id, `<component>@<version>/<arch>`. */
@@ -51,5 +52,7 @@ export interface BundlePlan {
   artifacts: PlannedArtifact[];
   images: PlannedImage[];
   certificates: PlannedCert[];
+  /** The nodes' OS packages (Debian and Ubuntu), per repository and per node. */
+  osPackages: PlannedOsPackages;
   nodes: { name: string; roles: string[]; arch: string; files: PlannedFile[] }[];
 }

@@ -77,6 +77,8 @@ export interface ResolvedSite {
     ntpServers: string[];
     sshAuthorizedKeys: string[];
     cgroupVersion: 1 | 2;
+    /** Extra OS packages the site asks for on every node (`spec.os.packages`). */
+    packages: string[];
     firewall: 'open-ports' | 'disable';
   };
   pki: { keyAlgorithm: KeyAlgorithm; caValidityHours: number; certValidityHours: number };

@@ -4,6 +4,7 @@ import { certInstances } from '../pki/table.js';
 import { nodeMatches, siteMatches } from './conditions.js';
 import { RENDERED_FILES } from './files.js';
 import { mirrorFor } from './images.js';
+import { planOsPackages } from './ospkg.js';
 
 /** Archives reach a node inside the payload; first boot unpacks them. */
 const PAYLOAD_DIR = '/opt/kubeseed/payload';
@@ -71,7 +72,7 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
     files: nodeFiles(site, node, artifacts, images, certs),
   }));
 
-  return { site: site.name, kubernetesVersion: site.kubernetes.version, mode: site.kubernetes.mode, artifacts, images, certificates, nodes };
+  return { site: site.name, kubernetesVersion: site.kubernetes.version, mode: site.kubernetes.mode, artifacts, images, certificates, osPackages: planOsPackages(site, catalog.osPackages), nodes };
 }
 
 function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArtifact[], images: PlannedImage[], certs: ReturnType<typeof certInstances>): PlannedFile[] {

@@ -89,6 +89,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       ntpServers: spec.os.ntpServers,
       sshAuthorizedKeys: spec.os.sshAuthorizedKeys,
       cgroupVersion: spec.os.cgroupVersion ?? 2,
+      packages: [...new Set(spec.os.packages)].sort(),
       firewall: spec.os.firewall,
     },
     pki: {

@@ -100,6 +100,10 @@ export const siteSchema = z
             .union([z.literal(1), z.literal(2)])
             .optional()
             .describe('cgroup hierarchy the nodes boot with; defaults to 2 (the default of current distributions).'),
+          packages: z
+            .array(z.string())
+            .default([])
+            .describe('More OS packages every node installs from the payload (Debian and Ubuntu), e.g. [nfs-common]; resolved with their dependencies against the release\'s signed index.'),
           firewall: z
             .enum(['open-ports', 'disable'])
             .default('open-ports')

@@ -85,6 +85,30 @@ const CASES: Record<string, Case[]> = {
   'pod-cidr-fits-nodes': [{ mutate: (s) => Object.assign(s.spec.network, { plugin: 'bridge' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' }],
   'cgroup-v2-old-kubernetes': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2'), path: 'spec.os', severity: 'warning' }],
   'kickstart-needs-rhel': [{ mutate: (s) => (s.spec.output.formats = ['tarball', 'kickstart']), path: 'spec.output.formats[1]', severity: 'warning' }],
+  'os-packages-valid': [
+    { mutate: (s) => (s.spec.os.packages = ['nfs-common', 'NFS_Common']), path: 'spec.os.packages[1]' },
+    { mutate: (s) => (s.spec.os.packages = ['curl=7.88.1-10']), path: 'spec.os.packages[0]' },
+    { mutate: (s) => (s.spec.os.packages = ['x']), path: 'spec.os.packages[0]' },
+    {
+      mutate: (s) => {
+        s.spec.os.family = 'rhel';
+        s.spec.os.version = '9';
+        s.spec.os.packages = ['nfs-utils'];
+      },
+      path: 'spec.os.packages',
+      severity: 'warning',
+    },
+  ],
+  'os-release-known': [
+    { mutate: (s) => (s.spec.os.version = '11'), path: 'spec.os.version' },
+    {
+      mutate: (s) => {
+        s.spec.os.family = 'ubuntu';
+        s.spec.os.version = '12';
+      },
+      path: 'spec.os.version',
+    },
+  ],
 };
 
 test('lab1 breaks no rule', (t) => {

@@ -1,4 +1,5 @@
 import { minorOf, quirk } from '../../catalog/quirks.js';
+import { DEB_PACKAGE_NAME } from '../../catalog/schema.js';
 import { rule, type Rule } from './rule.js';
 
 /** The host OS against the Kubernetes version and the output formats. */
@@ -34,6 +35,34 @@ export const OS_RULES: Rule[] = [
       return i >= 0 && site.spec.os.family !== 'rhel'
         ? [report(`spec.output.formats[${i}]`, `kickstart installs RHEL-family hosts, but os.family is ${site.spec.os.family}`, 'use nocloud-iso or tarball for Debian and Ubuntu', 'warning')]
         : [];
+    },
+  }),
+  rule({
+    name: 'os-packages-valid',
+    summary: 'extra OS packages are Debian package names, for a family whose packages kubeseed carries',
+    check: ({ site }, report) => {
+      const os = site.spec.os;
+      const out = os.packages.flatMap((p, i) =>
+        DEB_PACKAGE_NAME.test(p)
+          ? []
+          : [report(`spec.os.packages[${i}]`, `'${p}' is not a Debian package name`, 'lower case letters, digits, "+", "-" and ".", at least two characters, starting with a letter or digit; no version or architecture')],
+      );
+      if (os.packages.length && os.family === 'rhel') {
+        out.push(report('spec.os.packages', 'os.packages is carried for Debian and Ubuntu only; a RHEL-family node installs from its install media', 'list them in your kickstart %packages, or leave os.packages out', 'warning'));
+      }
+      return out;
+    },
+  }),
+  rule({
+    name: 'os-release-known',
+    summary: 'a Debian or Ubuntu release is one whose archive the catalog knows (its packages travel in the payload)',
+    check: ({ site, catalog }, report) => {
+      const os = site.spec.os;
+      if (os.family === 'rhel' || !catalog.osPackages || os.version === undefined) return [];
+      const archive = catalog.osPackages.families[os.family];
+      if (!archive) return [report('spec.os.family', `the catalog (${catalog.dir}/ospkg.yaml) has no archive for ${os.family}`, 'add the family to ospkg.yaml, or use another catalog')];
+      if (os.version in archive.releases) return [];
+      return [report('spec.os.version', `${os.family} ${os.version} is not a release the catalog carries packages for`, `known: ${Object.keys(archive.releases).join(', ')}`)];
     },
   }),
 ];
