@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FailureError, InputError } from '../model/index.js';
@@ -18,8 +19,39 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'verify', summary: 'check a bundle: every file against manifest.json, and the admin credential against the CA', load: async () => (await import('./verify-command.js')).verifyCommand },
 ];
 
+/**
+ * What ran, for a bug report: the package version, the releases its embedded catalog offers and,
+ * when run from a git checkout, the commit (with `-dirty` for local changes).
+ */
 function version(root: string): string {
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const pkg = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const lines = [`gen ${pkg}`];
+  const commit = gitCommit(root);
+  if (commit) lines.push(`commit: ${commit}`);
+  lines.push(`catalog: ${embeddedReleases(root).join(', ') || '(none)'}`);
+  lines.push(`installed at: ${root}`);
+  return lines.join('\n');
+}
+
+function embeddedReleases(root: string): string[] {
+  try {
+    return readdirSync(join(root, 'blueprints', 'catalog', 'releases'))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => f.slice(0, -'.yaml'.length))
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  } catch {
+    return [];
+  }
+}
+
+/** Only a checkout has a commit; an installed package (no .git) or a machine without git has none. */
+function gitCommit(root: string): string | null {
+  if (!existsSync(join(root, '.git'))) return null;
+  try {
+    return execFileSync('git', ['-C', root, 'describe', '--always', '--dirty', '--abbrev=12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 function mainHelp(): string {
@@ -33,7 +65,14 @@ function mainHelp(): string {
     '',
     'Options:',
     '  --help, -h     show help (also: gen <command> --help)',
-    '  --version, -V  print the version',
+    '  --version, -V  print the version, the catalog releases it carries and the git commit',
+    '',
+    'Where things are read and written:',
+    '  --site NAME    a built-in blueprint, <install dir>/blueprints/sites/NAME.yaml (lab1 is the default)',
+    '  --site FILE    any blueprint file (a value with a / or ending in .yaml); its lock file is written beside it',
+    '  --out DIR      output root, ./output in the current directory by default: the site state in',
+    '                 <out>/<site>/state, the bundle in <out>/<site>/dist',
+    '  downloads     cached in $XDG_CACHE_HOME/kubeseed or ~/.cache/kubeseed (--cache DIR)',
     '',
     'Exit codes: 0 ok, 2 bad input (the blueprint, the catalog or the command line), 1 failure.',
     'Colour is used on a terminal unless NO_COLOR is set.',

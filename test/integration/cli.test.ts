@@ -1,5 +1,5 @@
 import test from 'ava';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, runCli } from '../helpers.js';
@@ -115,7 +115,7 @@ test('help, version and command-line errors', (t) => {
   }
   const version = runCli(['--version']);
   t.is(version.code, 0);
-  t.is(version.stdout.trim(), JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version);
+  t.is(version.stdout.split('\n')[0], `gen ${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}`);
   t.is(runCli([]).code, 2);
   const unknown = runCli(['frobnicate']);
   t.is(unknown.code, 2);
@@ -131,4 +131,13 @@ test('help, version and command-line errors', (t) => {
 test('NO_COLOR and non-terminals get no escape codes', (t) => {
   const r = runCli(['validate', '--site', join(corpusDir, corpus[0]!)]);
   t.false(r.stderr.includes('\u001b['));
+});
+
+test('gen --version names the version, the catalog releases and, in a checkout, the commit', (t) => {
+  const r = runCli(['--version']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^gen \d+\.\d+\.\d+\n/);
+  t.regex(r.stdout, /^catalog: v\d+\.\d+\.\d+(, v\d+\.\d+\.\d+)*$/m);
+  t.true(r.stdout.includes(`installed at: ${repoRoot}`));
+  if (existsSync(join(repoRoot, '.git'))) t.regex(r.stdout, /^commit: [0-9a-f]{12}(-dirty)?$/m);
 });
