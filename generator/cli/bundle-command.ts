@@ -1,8 +1,9 @@
 import { InputError } from '../model/index.js';
+import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { bundle } from '../pipeline/bundle.js';
 import { UnsupportedError } from '../render/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
-import { FETCH_HELP, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
+import { FETCH_CONFLICT, FETCH_HELP, FETCH_NUMBERS, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
 import { paint } from './output.js';
 import { loadValidSite } from './site-input.js';
 
@@ -21,8 +22,18 @@ export const bundleCommand: Command = {
     ...FETCH_HELP,
   ],
   options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' }, ...FETCH_OPTIONS },
+  numbers: FETCH_NUMBERS,
+  conflicts: [
+    { option: 'skip-payload', with: ['artifacts'], because: '--skip-payload writes no payload, --artifacts names where to take it from: choose one' },
+    // Fetch options only apply when bundle fetches, which it does without either of these.
+    { option: 'skip-payload', with: Object.keys(FETCH_OPTIONS), because: '--skip-payload fetches nothing, so fetch options do not apply' },
+    { option: 'artifacts', with: Object.keys(FETCH_OPTIONS), because: '--artifacts takes the payload from a directory instead of fetching, so fetch options do not apply' },
+    FETCH_CONFLICT,
+  ],
   async run(values, _pos, ctx) {
     const s = ctx.streams;
+    // The environment is input too: refused before the blueprint is read.
+    parseSourceDateEpoch(ctx.env.SOURCE_DATE_EPOCH);
     const loaded = await loadValidSite(values, ctx);
     const started = Date.now();
     try {

@@ -16,7 +16,23 @@ export interface Command {
   options: NonNullable<ParseArgsConfig['options']>;
   /** Whether the command takes positional arguments (most take none). */
   allowPositionals?: boolean;
+  /** Options whose value is a whole number, with the range allowed; checked before the command runs. */
+  numbers?: Readonly<Record<string, NumberOption>>;
+  /** Options that make no sense together: the first with any of the others is refused. */
+  conflicts?: readonly Conflict[];
   run(values: Record<string, string | boolean | undefined>, positionals: string[], ctx: CommandContext): Promise<number>;
+}
+
+export interface NumberOption {
+  min: number;
+  max: number;
+}
+
+export interface Conflict {
+  option: string;
+  with: readonly string[];
+  /** Why they cannot go together, said to the user. */
+  because: string;
 }
 
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;

@@ -4,7 +4,7 @@ import { BlobCache, defaultCacheDir } from '../fetch/cache.js';
 import { InputError, type BundlePlan, type ResolvedSite } from '../model/index.js';
 import { defaultLockPath, fetchSite, type FetchOptions, type FetchOutcome } from '../pipeline/fetch.js';
 import { buildPlan } from '../plan/index.js';
-import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext } from './commands.js';
+import { EXIT, SITE_HELP, SITE_OPTIONS, type Command, type CommandContext, type Conflict, type NumberOption } from './commands.js';
 import { paint } from './output.js';
 import { formatBytes, progressReporter } from './progress.js';
 import { loadValidSite } from './site-input.js';
@@ -23,6 +23,8 @@ export const FETCH_OPTIONS = {
   'registry-auth': { type: 'string' },
 } as const;
 
+export const FETCH_CONFLICT: Conflict = { option: 'offline', with: ['update-lock'], because: "--update-lock asks upstream for current checksums, which --offline does not reach" };
+
 export const FETCH_HELP = [
   '--cache DIR           download cache (default: $XDG_CACHE_HOME/kubeseed, else ~/.cache/kubeseed)',
   '--lock FILE           lock file (default: <site>.lock.json beside the blueprint)',
@@ -34,11 +36,23 @@ export const FETCH_HELP = [
   '--registry-auth FILE  registry credentials in Docker config.json format (default: ~/.docker/config.json if present)',
 ];
 
-function positiveInt(values: Values, name: string, fallback: number, min = 1): number {
+/**
+ * The numeric fetch options and their ranges; the command line is checked against them before any
+ * command runs. The timeout's ceiling keeps it (in milliseconds) inside what a Node timer can hold.
+ */
+export const FETCH_NUMBERS = {
+  parallel: { min: 1, max: 64 },
+  timeout: { min: 1, max: 86400 },
+  retries: { min: 0, max: 100 },
+} as const satisfies Record<string, NumberOption>;
+
+/** The value of a numeric option (already checked against its range by the command line), or its default. */
+function numberOption(values: Values, name: keyof typeof FETCH_NUMBERS, fallback: number): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new InputError(`--${name} ${String(raw)}: expected a whole number of at least ${min}`);
+  const { min, max } = FETCH_NUMBERS[name];
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`--${name} ${String(raw)}: expected a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -49,8 +63,8 @@ export function fetchOptionsFrom(values: Values, ctx: CommandContext, blueprintF
     lockPath: values.lock ? resolve(cwd, values.lock as string) : defaultLockPath(blueprintFile),
     offline: Boolean(values.offline),
     updateLock: Boolean(values['update-lock']),
-    parallel: positiveInt(values, 'parallel', 4),
-    http: { env: ctx.env, timeoutMs: positiveInt(values, 'timeout', 30) * 1000, retries: positiveInt(values, 'retries', 5, 0), backoffMs: 250 },
+    parallel: numberOption(values, 'parallel', 4),
+    http: { env: ctx.env, timeoutMs: numberOption(values, 'timeout', 30) * 1000, retries: numberOption(values, 'retries', 5), backoffMs: 250 },
     ...(values['registry-auth'] ? { registryAuth: resolve(cwd, values['registry-auth'] as string) } : {}),
     events,
   };
@@ -73,6 +87,8 @@ export const fetchCommand: Command = {
   usage: 'gen fetch [--site NAME|PATH] [--cache DIR] [--lock FILE] [--offline] [--update-lock] [--parallel N] [--registry-auth FILE] [--verify-cache]',
   help: [...SITE_HELP, ...FETCH_HELP, '--verify-cache        re-hash every blob in the cache first and drop damaged ones'],
   options: { ...SITE_OPTIONS, ...FETCH_OPTIONS, 'verify-cache': { type: 'boolean' } },
+  numbers: FETCH_NUMBERS,
+  conflicts: [FETCH_CONFLICT],
   async run(values, _pos, ctx) {
     const s = ctx.streams;
     const loaded = await loadValidSite(values, ctx);

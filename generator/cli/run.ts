@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { FailureError, InputError } from '../model/index.js';
+import { FailureError, InputError, isSystemError, type SystemError } from '../model/index.js';
+import { parseCommandLine, UsageError } from './args.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
 
@@ -107,13 +107,14 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: cmd.allowPositionals ?? false, strict: true });
+    parsed = parseCommandLine(cmd, rest);
   } catch (e) {
-    s.err(`gen ${cmd.name}: ${(e as Error).message}\n\nUsage: ${cmd.usage}`);
+    if (!(e instanceof UsageError)) throw e;
+    s.err(`gen ${cmd.name}: ${e.message}\n\nUsage: ${cmd.usage}`);
     return EXIT.badInput;
   }
   try {
-    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, { ...ctx, args: rest });
+    return await cmd.run(parsed.values, parsed.positionals, { ...ctx, args: rest });
   } catch (e) {
     if (e instanceof InputError) {
       if (e.issues.length) reportIssues(s, e.issues);
@@ -124,7 +125,40 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
       s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
       return EXIT.failure;
     }
+    if (isSystemError(e) && e.code in SYSTEM_ERRORS) {
+      s.err(`gen ${cmd.name}: ${describeSystemError(e)}`);
+      return EXIT.failure;
+    }
+    // Anything else is a bug of ours: the stack is what a report needs.
     s.err(`gen ${cmd.name}: failed: ${(e as Error).stack ?? String(e)}`);
     return EXIT.failure;
   }
+}
+
+/** Problems of the machine, not of kubeseed: said in one line with the path, no stack. */
+const SYSTEM_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'already exists',
+  ENOTEMPTY: 'directory not empty',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many levels of symbolic links',
+  EBUSY: 'device or resource busy',
+  ETXTBSY: 'text file busy',
+  EXDEV: 'not on the same file system',
+  ENOMEM: 'out of memory',
+};
+
+function describeSystemError(e: SystemError): string {
+  const where = e.path ? `${e.syscall ? `${e.syscall} ` : ''}${e.path}${e.dest ? ` → ${e.dest}` : ''}` : (e.syscall ?? 'a system call');
+  return `${where}: ${SYSTEM_ERRORS[e.code]} (${e.code})`;
 }

@@ -1,10 +1,27 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { core, ZodType } from 'zod';
 import type { Issue } from '../model/index.js';
 import { PositionIndex, joinPath, pathFromSegments } from './positions.js';
 import { didYouMean } from './suggest.js';
 
 const MAX_SYNTAX_ERRORS = 5;
+/**
+ * Blueprints and catalog files are a few kilobytes; a site of a thousand nodes stays under 300 KiB.
+ * Past this the text is a mistake (a binary, a log) or an attack, and parsing it would only burn time.
+ */
+export const MAX_YAML_BYTES = 1024 * 1024;
+/**
+ * Alias nodes expanded while building the data. Blueprints need none; the limit stops a
+ * "billion laughs" document (nine aliases of nine aliases of …) from expanding into gigabytes.
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/** The yaml library's wording for the cases an operator meets, in ours. */
+const SYNTAX_WORDING: Partial<Record<string, { message?: string; hint: string }>> = {
+  DUPLICATE_KEY: { hint: 'each key may appear once in a mapping' },
+  MULTIPLE_DOCS: { message: 'the file holds more than one YAML document', hint: "a blueprint is one document: remove this '---' line and what follows, or move it to a file of its own" },
+  RESOURCE_EXHAUSTION: { message: 'the YAML nests too deeply to be read', hint: 'a blueprint nests a few levels deep; check for unclosed brackets' },
+};
 
 export interface StructuredResult<T> {
   value?: T;
@@ -22,18 +39,24 @@ export function parseStructured<T>(
   schema: ZodType<T>,
   knownKeysAt: (segments: readonly PropertyKey[]) => string[],
 ): StructuredResult<T> {
+  const issues: Issue[] = [];
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_YAML_BYTES) {
+    issues.push({ rule: 'yaml-size', severity: 'error', path: '', file, line: 1, col: 1, message: `the file is ${bytes} bytes, more than the ${MAX_YAML_BYTES} a blueprint or catalog file may have`, hint: 'is this the right file?' });
+    return { issues };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const issues: Issue[] = [];
   // After the first few, syntax errors are mostly one mistake echoed; the rest would bury it.
   for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
     const lp = e.linePos?.[0];
+    const wording = SYNTAX_WORDING[e.code];
     issues.push({
       rule: 'yaml-syntax',
       severity: 'error',
       path: '',
-      message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
-      hint: e.code === 'DUPLICATE_KEY' ? 'each key may appear once in a mapping' : 'fix the YAML syntax',
+      message: wording?.message ?? e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+      hint: wording?.hint ?? 'fix the YAML syntax',
       file,
       ...(lp ? { line: lp.line, col: lp.col } : {}),
     });
@@ -44,7 +67,15 @@ export function parseStructured<T>(
   if (issues.length) return { issues };
 
   const positions = new PositionIndex(doc, lineCounter);
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    // The yaml library throws a ReferenceError when aliases expand past the limit.
+    if (!(e instanceof ReferenceError)) throw e;
+    issues.push({ rule: 'yaml-aliases', severity: 'error', path: '', file, ...firstAlias(doc, lineCounter), message: `aliases expand past the limit of ${MAX_YAML_ALIASES}`, hint: 'write the values out; a blueprint needs no anchors or aliases' });
+    return { issues, positions };
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     issues.push({ rule: 'schema', severity: 'error', path: '', message: 'the document must be a YAML mapping', file, line: 1, col: 1 });
     return { issues, positions };
@@ -53,6 +84,17 @@ export function parseStructured<T>(
   if (result.success) return { value: result.data, issues, positions };
   for (const zi of result.error.issues) issues.push(...schemaIssues(zi, file, positions, knownKeysAt));
   return { issues, positions };
+}
+
+function firstAlias(doc: Document, lines: LineCounter): { line: number; col: number } {
+  let at: { line: number; col: number } = { line: 1, col: 1 };
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.range) at = lines.linePos(node.range[0]);
+      return visit.BREAK;
+    },
+  });
+  return at;
 }
 
 function schemaIssues(

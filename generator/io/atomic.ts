@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { namingPath } from '../model/index.js';
 
 /** Write to a temporary name in the same directory, flush, then rename: readers see old or new, never half. */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, mode: number, dirMode = 0o755): Promise<void> {
@@ -8,8 +9,8 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(content);
-    await fh.sync();
+    await namingPath(path, fh.writeFile(content));
+    await namingPath(path, fh.sync());
   } catch (e) {
     await fh.close();
     await rm(tmp, { force: true });

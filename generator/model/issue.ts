@@ -44,3 +44,26 @@ export class FailureError extends Error {
     this.name = 'FailureError';
   }
 }
+
+/** An error from the operating system (node:fs and friends), with its errno code. */
+export type SystemError = Error & { code: string; syscall?: string; path?: string; dest?: string };
+
+export function isSystemError(e: unknown): e is SystemError {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && /^E[A-Z0-9]+$/.test((e as unknown as { code: string }).code);
+}
+
+/** Codes that a write to a file can end with (socket errors are not about a path). */
+const FILE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS', 'EACCES', 'EPERM', 'EBADF']);
+
+/**
+ * Names the file in a system error that lacks one: write errors of file handles and streams
+ * (ENOSPC, EIO, EDQUOT) carry no path, and "no space left" alone does not say which disk.
+ */
+export async function namingPath<T>(path: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (isSystemError(e) && e.path === undefined && FILE_ERRORS.has(e.code)) e.path = path;
+    throw e;
+  }
+}

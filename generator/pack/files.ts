@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { namingPath } from '../model/index.js';
 import { buildIso, type IsoFile, type IsoOptions } from './iso9660.js';
 import { writeTar, type TarFile } from './tar.js';
 
@@ -24,10 +25,10 @@ export async function diskFile(path: string, source: string, mode: number): Prom
 
 export async function writeIsoTo(target: string, files: IsoFile[], opts: IsoOptions): Promise<number> {
   const iso = buildIso(files, [], opts);
-  await pipeline(Readable.from(iso.stream()), createWriteStream(target, { mode: 0o644 }));
+  await namingPath(target, pipeline(Readable.from(iso.stream()), createWriteStream(target, { mode: 0o644 })));
   return iso.size;
 }
 
 export async function writeTarTo(target: string, files: TarFile[], mtime: number, gzip: boolean): Promise<void> {
-  await writeTar(files, createWriteStream(target, { mode: 0o644 }), { mtime, gzip });
+  await namingPath(target, writeTar(files, createWriteStream(target, { mode: 0o644 }), { mtime, gzip }));
 }

@@ -5,6 +5,8 @@
  * directory structures are held in memory.
  */
 
+import { LATEST_ARCHIVE_TIME } from './epoch.js';
+
 const SECTOR = 2048;
 /** A single ISO 9660 extent holds at most this many bytes (4 GiB − 1 sector, sector-aligned). */
 export const MAX_FILE_SIZE = 0xffffffff - (SECTOR - 1);
@@ -202,6 +204,8 @@ export interface IsoImage {
 
 /** Lays out an image of `files` (and `symlinks`); nothing is read until `stream()` runs. */
 export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOptions): IsoImage {
+  // A directory record's year is one byte from 1900: a later time would wrap, not fail.
+  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME) throw new IsoError(`ISO time ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
   const uid = opts.uid ?? 0;
   const gid = opts.gid ?? 0;
   const root: Node = { name: '', kind: 'dir', mode: 0o40755, children: new Map() };

@@ -9,6 +9,7 @@ import { InputError, type BundlePlan, type Catalog, type ResolvedSite } from '..
 import { buildPlan } from '../plan/index.js';
 import { imageArchive, writeImageArchive, type FetchOutcome } from './fetch.js';
 import { diskFile, memFile, writeIsoTo, writeTarTo } from '../pack/files.js';
+import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { kickstart } from '../pack/kickstart.js';
 import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scripts.js';
 import { operatorFiles } from '../pki/select.js';
@@ -49,6 +50,8 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
   if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
   if (!opts.skipPayload && !opts.artifacts && !opts.fetch) throw new Error('internal: bundle needs a fetch stage, --artifacts or --skip-payload');
+  // Checked before anything is written.
+  const sourceEpoch = parseSourceDateEpoch(opts.env.SOURCE_DATE_EPOCH);
 
   opts.say('[1/6] plan');
   const dir = stateDir(site, { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd });
@@ -57,13 +60,12 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   opts.say('[2/6] artifacts');
   let payloadFiles: ArtifactFile[] | null = null;
   if (opts.artifacts) payloadFiles = await collectArtifacts(resolve(opts.cwd, opts.artifacts), opts.say);
-  else if (!opts.skipPayload) payloadFiles = await fromCache(await opts.fetch!(plan), plan, outRoot, opts.env.SOURCE_DATE_EPOCH ? Number(opts.env.SOURCE_DATE_EPOCH) : 0, opts.say);
+  else if (!opts.skipPayload) payloadFiles = await fromCache(await opts.fetch!(plan), plan, outRoot, sourceEpoch ?? 0, opts.say);
 
   opts.say('[3/6] PKI');
   const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, {});
   for (const w of pki.warnings) opts.say(`  warning: ${w}`);
-  const epoch = opts.env.SOURCE_DATE_EPOCH ? Number(opts.env.SOURCE_DATE_EPOCH) : pki.meta.created;
-  if (!Number.isInteger(epoch) || epoch < 0) throw new InputError(`SOURCE_DATE_EPOCH=${opts.env.SOURCE_DATE_EPOCH} is not a time in seconds`);
+  const epoch = sourceEpoch ?? pki.meta.created;
 
   opts.say('[4/6] render');
   const templates = await readTemplates(join(opts.root, 'blueprints', 'templates'));
