@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FailureError, InputError, isSystemError, type SystemError } from '../model/index.js';
 import { parseCommandLine, UsageError } from './args.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
@@ -158,7 +158,24 @@ const SYSTEM_ERRORS: Record<string, string> = {
   ENOMEM: 'out of memory',
 };
 
-function describeSystemError(e: SystemError): string {
+/**
+ * `mkdir -p` (Node's recursive mkdir) reports ENOENT when the real failure is a read-only or
+ * forbidden parent; asking the nearest existing ancestor whether it is writable gives the true reason.
+ */
+function diagnoseMkdir(e: SystemError): SystemError {
+  if (e.code !== 'ENOENT' || e.syscall !== 'mkdir' || !e.path) return e;
+  let dir = e.path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (why) {
+    if (isSystemError(why)) return Object.assign(new Error(why.message), { code: why.code, syscall: 'mkdir', path: e.path });
+  }
+  return e;
+}
+
+function describeSystemError(raw: SystemError): string {
+  const e = diagnoseMkdir(raw);
   const where = e.path ? `${e.syscall ? `${e.syscall} ` : ''}${e.path}${e.dest ? ` → ${e.dest}` : ''}` : (e.syscall ?? 'a system call');
   return `${where}: ${SYSTEM_ERRORS[e.code]} (${e.code})`;
 }

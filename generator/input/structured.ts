@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isPair, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { core, ZodType } from 'zod';
 import type { Issue } from '../model/index.js';
 import { PositionIndex, joinPath, pathFromSegments } from './positions.js';
@@ -15,12 +15,16 @@ export const MAX_YAML_BYTES = 1024 * 1024;
  * "billion laughs" document (nine aliases of nine aliases of …) from expanding into gigabytes.
  */
 export const MAX_YAML_ALIASES = 100;
+/** Blueprints nest six levels deep; the limit keeps every recursive walk (ours, yaml's, zod's) far from the stack's end. */
+export const MAX_YAML_DEPTH = 64;
+
+const NESTING_HINT = 'a blueprint nests a few levels deep; check for unclosed brackets';
 
 /** The yaml library's wording for the cases an operator meets, in ours. */
 const SYNTAX_WORDING: Partial<Record<string, { message?: string; hint: string }>> = {
   DUPLICATE_KEY: { hint: 'each key may appear once in a mapping' },
   MULTIPLE_DOCS: { message: 'the file holds more than one YAML document', hint: "a blueprint is one document: remove this '---' line and what follows, or move it to a file of its own" },
-  RESOURCE_EXHAUSTION: { message: 'the YAML nests too deeply to be read', hint: 'a blueprint nests a few levels deep; check for unclosed brackets' },
+  RESOURCE_EXHAUSTION: { message: 'the YAML nests too deeply to be read', hint: NESTING_HINT },
 };
 
 export interface StructuredResult<T> {
@@ -47,8 +51,11 @@ export function parseStructured<T>(
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // Running out of stack is reported at every level it unwinds through: the first says it all.
+  const exhausted = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
+  const errors = exhausted ? [exhausted] : doc.errors;
   // After the first few, syntax errors are mostly one mistake echoed; the rest would bury it.
-  for (const e of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+  for (const e of errors.slice(0, MAX_SYNTAX_ERRORS)) {
     const lp = e.linePos?.[0];
     const wording = SYNTAX_WORDING[e.code];
     issues.push({
@@ -61,11 +68,16 @@ export function parseStructured<T>(
       ...(lp ? { line: lp.line, col: lp.col } : {}),
     });
   }
-  if (doc.errors.length > MAX_SYNTAX_ERRORS) {
-    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, message: `${doc.errors.length - MAX_SYNTAX_ERRORS} more syntax error(s) follow from the ones above`, hint: 'fix the first error and run again' });
+  if (errors.length > MAX_SYNTAX_ERRORS) {
+    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, message: `${errors.length - MAX_SYNTAX_ERRORS} more syntax error(s) follow from the ones above`, hint: 'fix the first error and run again' });
   }
   if (issues.length) return { issues };
 
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, ...(deep.range ? lineCounter.linePos(deep.range[0]) : { line: 1, col: 1 }), message: `the YAML nests more than ${MAX_YAML_DEPTH} levels deep`, hint: NESTING_HINT });
+    return { issues };
+  }
   const positions = new PositionIndex(doc, lineCounter);
   let data: unknown;
   try {
@@ -84,6 +96,22 @@ export function parseStructured<T>(
   if (result.success) return { value: result.data, issues, positions };
   for (const zi of result.error.issues) issues.push(...schemaIssues(zi, file, positions, knownKeysAt));
   return { issues, positions };
+}
+
+/** The first node nested deeper than the limit, found without recursion. */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (isMap(node) || isSeq(node)) {
+      if (depth >= MAX_YAML_DEPTH) return node;
+      for (const item of node.items as unknown[]) {
+        if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+        else stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }
 
 function firstAlias(doc: Document, lines: LineCounter): { line: number; col: number } {

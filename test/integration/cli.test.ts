@@ -18,6 +18,14 @@ function expectations(file: string): { path: string; rule: string }[] {
     });
 }
 
+/** `# first-line: <text>`: what the first line of `gen validate`'s human output ends with, if the fixture says. */
+function firstLine(file: string): string | undefined {
+  return readFileSync(join(corpusDir, file), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('# first-line: '))
+    ?.slice('# first-line: '.length);
+}
+
 /** Every file below a directory with its size and mtime, to prove a run wrote nothing. */
 function snapshot(dir: string): string {
   const out: string[] = [];
@@ -57,6 +65,9 @@ for (const file of corpus) {
       }
       const human = runCli(['validate', '--site', join(corpusDir, file)], { cwd });
       t.is(human.code, 2);
+      const first = firstLine(file);
+      if (first !== undefined) t.true(human.stderr.split('\n')[0]!.endsWith(first), `first line: ${human.stderr.split('\n')[0]}`);
+      t.notRegex(human.stderr, /\n\s+at /, 'no stack trace');
       for (const e of expected.filter((x) => x.path)) {
         t.regex(human.stderr, new RegExp(`${file.replace('.', '\\.')}:\\d+:\\d+ +(error|warning) +${e.path.replace(/[.[\]]/g, '\\$&')}: `), `human output names ${e.path} with line:col`);
       }
