@@ -1,4 +1,6 @@
+import { dirname } from 'node:path/posix';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import { FILES, NODE, NODE_FILES } from '../model/layout.js';
 
 /** A dotted netmask from a prefix length (anaconda's `network --netmask` wants one). */
 export function netmask(prefix: number): string {
@@ -33,22 +35,22 @@ export function kickstartPost(archive: Uint8Array, list: string): string {
   const b64 = Buffer.from(archive).toString('base64').replace(/.{1,76}/g, '$&\n');
   return [
     'set -eu',
-    'mkdir -p /etc/kubeseed',
-    '(umask 077 && base64 -d >/root/node-files.tar.gz) <<\'KUBESEED_ARCHIVE\'',
+    `mkdir -p ${NODE.config}`,
+    `(umask 077 && base64 -d >${NODE_FILES.copied}) <<'KUBESEED_ARCHIVE'`,
     `${b64}KUBESEED_ARCHIVE`,
-    'cat >/etc/kubeseed/node-files.sha256 <<\'KUBESEED_LIST\'',
+    `cat >${NODE_FILES.list} <<'KUBESEED_LIST'`,
     `${list}KUBESEED_LIST`,
-    'chmod 0644 /etc/kubeseed/node-files.sha256',
+    `chmod 0644 ${NODE_FILES.list}`,
     'stage=$(mktemp -d)',
-    'tar -xzf /root/node-files.tar.gz -C "$stage" --no-same-owner',
-    '(cd "$stage" && sha256sum --quiet --strict -c /etc/kubeseed/node-files.sha256)',
+    `tar -xzf ${NODE_FILES.copied} -C "$stage" --no-same-owner`,
+    `(cd "$stage" && sha256sum --quiet --strict -c ${NODE_FILES.list})`,
     'while read -r sum path; do',
     '  [ -n "$sum" ] || continue',
     '  install -D -m "$(stat -c %a "$stage/$path")" "$stage/$path" "/$path"',
-    'done </etc/kubeseed/node-files.sha256',
+    `done <${NODE_FILES.list}`,
     'rm -rf "$stage"',
-    'mkdir -p /etc/systemd/system/multi-user.target.wants',
-    'ln -sf /etc/systemd/system/kubeseed-firstboot.service /etc/systemd/system/multi-user.target.wants/kubeseed-firstboot.service',
+    `mkdir -p ${dirname(FILES.firstbootWants)}`,
+    `ln -sf ${FILES.firstbootUnit} ${FILES.firstbootWants}`,
     '',
   ].join('\n');
 }
@@ -100,7 +102,7 @@ export function kickstart(site: ResolvedSite, node: ResolvedNode, archive: Uint8
     ...packages(site, node),
     '%end',
     '',
-    `%post --erroronfail --log=/root/kubeseed-post.log`,
+    `%post --erroronfail --log=${FILES.kickstartLog}`,
     `# Lays down the files of ${node.name}; each is checked against its SHA-256 before any is installed.`,
     kickstartPost(archive, list).trimEnd(),
     '%end',

@@ -1,20 +1,21 @@
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import { BOOT_FILES, FILES, NODE_FILES } from '../model/layout.js';
 import { shq } from '../render/engine.js';
 
 /** For hosts that already run an OS: lays down what cloud-init would have, then starts first boot. */
 export function installScript(site: ResolvedSite, node: ResolvedNode): string {
   return `#!/bin/sh
 # Installs node ${node.name} of site ${site.name} on a host that already runs its OS.
-# Copy the site's payload tarball to /root/kubeseed-payload.tar (or attach the KSPAYLOAD volume)
+# Copy the site's payload tarball to ${FILES.payloadTarball} (or attach the KSPAYLOAD volume)
 # before or after running this; first boot waits for neither the network nor other nodes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
-sha256sum -c --quiet node-files.sha256.self
+sha256sum -c --quiet ${NODE_FILES.selfCheckName}
 hostnamectl set-hostname ${shq(node.name)} 2>/dev/null || echo ${shq(node.name)} >/etc/hostname
-install -D -m 0644 node-files.sha256 /etc/kubeseed/node-files.sha256
-install -D -m 0600 node-files.tar.gz /root/node-files.tar.gz
-tar -xzf node-files.tar.gz -C / --no-same-owner opt/kubeseed/firstboot etc/systemd/system/kubeseed-firstboot.service usr/local/bin/kubeseed-status
+install -D -m 0644 ${NODE_FILES.listName} ${NODE_FILES.list}
+install -D -m 0600 ${NODE_FILES.archive} ${NODE_FILES.copied}
+tar -xzf ${NODE_FILES.archive} -C / --no-same-owner ${BOOT_FILES.map((p) => p.slice(1)).join(' ')}
 systemctl daemon-reload
 systemctl enable kubeseed-firstboot.service
 systemctl start --no-block kubeseed-firstboot.service

@@ -13,8 +13,8 @@ import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { kickstart } from '../pack/kickstart.js';
 import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scripts.js';
 import { operatorFiles } from '../pki/select.js';
-import { egressLint, NODE_FILES_ARCHIVE, nodeFilesList } from '../render/index.js';
-import { payloadName } from '../render/install.js';
+import { imageArchiveName, NODE_FILES, payloadName } from '../model/layout.js';
+import { egressLint, nodeFilesList } from '../render/index.js';
 import { certsStage, stateDir } from './certs.js';
 import { renderSite } from './render.js';
 
@@ -102,35 +102,35 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       const nd = join(staging, 'nodes', n.name);
       await mkdir(nd, { recursive: true });
       const nodeFiles = n.files.map((f) => memFile(f.path.slice(1), f.content, Number.parseInt(f.mode, 8)));
-      await writeTarTo(join(nd, NODE_FILES_ARCHIVE), nodeFiles, epoch, true);
+      await writeTarTo(join(nd, NODE_FILES.archive), nodeFiles, epoch, true);
       if (nocloud) {
         for (const [name, text] of Object.entries(n.seed)) await writeFile(join(nd, name), text, { mode: 0o644 });
         const seedFiles = [
           ...Object.entries(n.seed).map(([name, text]) => memFile(name, text, 0o644)),
-          await diskFile(NODE_FILES_ARCHIVE, join(nd, NODE_FILES_ARCHIVE), 0o600),
+          await diskFile(NODE_FILES.archive, join(nd, NODE_FILES.archive), 0o600),
           ...(opts.embedPayload || site.output.embedPayload ? payloadEntries.map((e) => ({ ...e, path: `payload/${e.path}` })) : []),
         ];
         await writeIsoTo(join(nd, 'seed.iso'), seedFiles, { volumeId: 'cidata', mtime: epoch });
       }
       const list = nodeFilesList(n.files);
       if (formats.includes('kickstart')) {
-        await writeFile(join(nd, 'ks.cfg'), kickstart(site, node, await readFile(join(nd, NODE_FILES_ARCHIVE)), list), { mode: 0o600 });
+        await writeFile(join(nd, 'ks.cfg'), kickstart(site, node, await readFile(join(nd, NODE_FILES.archive)), list), { mode: 0o600 });
       }
       if (formats.includes('tarball')) {
-        const selfSums = `${createHash('sha256').update(list).digest('hex')}  node-files.sha256\n${await sha256File(join(nd, NODE_FILES_ARCHIVE))}  ${NODE_FILES_ARCHIVE}\n`;
+        const selfSums = `${createHash('sha256').update(list).digest('hex')}  ${NODE_FILES.listName}\n${await sha256File(join(nd, NODE_FILES.archive))}  ${NODE_FILES.archive}\n`;
         await writeTarTo(
           join(nd, `${n.name}.tar.gz`),
           [
             memFile(`${n.name}/install.sh`, installScript(site, node), 0o755),
-            memFile(`${n.name}/node-files.sha256`, list, 0o644),
-            memFile(`${n.name}/node-files.sha256.self`, selfSums, 0o644),
-            await diskFile(`${n.name}/${NODE_FILES_ARCHIVE}`, join(nd, NODE_FILES_ARCHIVE), 0o600),
+            memFile(`${n.name}/${NODE_FILES.listName}`, list, 0o644),
+            memFile(`${n.name}/${NODE_FILES.selfCheckName}`, selfSums, 0o644),
+            await diskFile(`${n.name}/${NODE_FILES.archive}`, join(nd, NODE_FILES.archive), 0o600),
           ],
           epoch,
           true,
         );
       }
-      await chmod(join(nd, NODE_FILES_ARCHIVE), 0o600);
+      await chmod(join(nd, NODE_FILES.archive), 0o600);
       if (nocloud) {
         // The VM helpers boot the NoCloud seed.
         await mkdir(join(staging, 'vm'), { recursive: true });
@@ -204,10 +204,10 @@ async function fromCache(outcome: FetchOutcome, plan: BundlePlan, outRoot: strin
       const tmp = `${target}.tmp-${process.pid}`;
       await writeImageArchive(layout, tmp, mtime);
       await rename(tmp, target);
-      say(`  wrote images-${arch}.oci.tar (${layout.blobs.length} blobs)`);
+      say(`  wrote ${imageArchiveName(arch)} (${layout.blobs.length} blobs)`);
     }
     const sha256 = await sha256FileRemembered(target);
-    files.push({ name: `images-${arch}.oci.tar`, source: target, sha256, size: (await stat(target)).size });
+    files.push({ name: imageArchiveName(arch), source: target, sha256, size: (await stat(target)).size });
   }
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -222,10 +222,10 @@ function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): ArtifactFile[] 
     else if (a.checksum.kind === 'pinned' && a.checksum.sha256 !== f.sha256) problems.push(`${payloadName(a)}: sha256 ${f.sha256} is not the catalog's pin ${a.checksum.sha256}`);
   }
   for (const arch of new Set(plan.images.map((i) => i.platform.split('/')[1]!))) {
-    if (!byName.has(`images-${arch}.oci.tar`)) problems.push(`images-${arch}.oci.tar (the ${arch} image archive) is missing`);
+    if (!byName.has(imageArchiveName(arch))) problems.push(`${imageArchiveName(arch)} (the ${arch} image archive) is missing`);
   }
   if (problems.length) throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
-  const needed = new Set([...plan.artifacts.map(payloadName), ...plan.images.map((i) => `images-${i.platform.split('/')[1]}.oci.tar`)]);
+  const needed = new Set([...plan.artifacts.map(payloadName), ...plan.images.map((i) => imageArchiveName(i.platform.split('/')[1]!))]);
   return files.filter((f) => needed.has(f.name));
 }
 

@@ -1,4 +1,5 @@
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import { FILES } from '../model/layout.js';
 import { certPaths, ENCRYPTION_KEY_PATH, type StateFiles } from './issue.js';
 import { auditPolicy, encryptionConfig, kubeconfig } from './secrets.js';
 import { certInstances, type CertInstance } from './table.js';
@@ -41,32 +42,48 @@ function kubeconfigFor(inst: CertInstance, site: ResolvedSite, state: StateFiles
   });
 }
 
+/** A file the PKI puts on a node; its content comes from the site state. */
+export interface CertFile {
+  path: string;
+  mode: '0600' | '0644';
+  secret: boolean;
+  origin: string;
+  content(state: StateFiles): string;
+}
+
 /**
- * Exactly the secret files a node receives, from its roles (the certificate table's holders):
- * certificates, keys and kubeconfigs with embedded credentials, and the encryption config on
- * control planes. Pure: the same site and state give the same files.
+ * Exactly the PKI files a node receives, from its roles (the certificate table's holders):
+ * certificates, keys and kubeconfigs with embedded credentials, and on control planes the
+ * encryption config (its key is site state) with the audit policy. The plan lists these; the
+ * render stage fills them in from the state.
  */
-export function selectForNode(site: ResolvedSite, node: ResolvedNode, state: StateFiles): SecretFile[] {
-  const out: SecretFile[] = [];
+export function certFiles(site: ResolvedSite, node: ResolvedNode): CertFile[] {
+  const out: CertFile[] = [];
   for (const inst of certInstances(site)) {
     const hasCert = inst.certNodes.includes(node.name);
     const hasKey = inst.keyNodes.includes(node.name);
     if (!hasCert && !hasKey) continue;
     const p = certPaths(inst);
+    const origin = `pki:${inst.id}`;
     if (inst.spec.kubeconfig) {
-      out.push({ path: inst.spec.kubeconfig, mode: '0600', content: kubeconfigFor(inst, site, state), origin: `pki:${inst.id}` });
+      out.push({ path: inst.spec.kubeconfig, mode: '0600', secret: true, origin, content: (state) => kubeconfigFor(inst, site, state) });
       continue;
     }
     const base = inst.spec.nodePath!;
     const ext = inst.spec.kind === 'keypair' ? 'pub' : 'crt';
-    if (hasCert) out.push({ path: `${base}.${ext}`, mode: '0644', content: must(state, p.crt), origin: `pki:${inst.id}` });
-    if (hasKey) out.push({ path: `${base}.key`, mode: '0600', content: must(state, p.key), origin: `pki:${inst.id}` });
+    if (hasCert) out.push({ path: `${base}.${ext}`, mode: '0644', secret: false, origin, content: (state) => must(state, p.crt) });
+    if (hasKey) out.push({ path: `${base}.key`, mode: '0600', secret: true, origin, content: (state) => must(state, p.key) });
   }
   if (node.roles.includes('control-plane')) {
-    out.push({ path: '/etc/kubernetes/encryption-config.yaml', mode: '0600', content: encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()), origin: 'render:encryption-config' });
-    out.push({ path: '/etc/kubernetes/audit-policy.yaml', mode: '0644', content: auditPolicy(), origin: 'render:audit-policy' });
+    out.push({ path: FILES.encryptionConfig, mode: '0600', secret: true, origin: 'render:encryption-config', content: (state) => encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()) });
+    out.push({ path: FILES.auditPolicy, mode: '0644', secret: false, origin: 'render:audit-policy', content: () => auditPolicy() });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** The node's PKI files with their content. Pure: the same site and state give the same files. */
+export function selectForNode(site: ResolvedSite, node: ResolvedNode, state: StateFiles): SecretFile[] {
+  return certFiles(site, node).map((f) => ({ path: f.path, mode: f.mode, content: f.content(state), origin: f.origin }));
 }
 
 /** What the operator carries: `dist/admin/admin.kubeconfig` and the cluster CA certificate. */

@@ -1,5 +1,6 @@
 import { quirk } from '../catalog/quirks.js';
 import type { Mode, ResolvedNode, ResolvedSite, Role } from '../model/index.js';
+import { KUBECONFIG, KUBELET_SERVING, pkiPath } from '../model/layout.js';
 
 /**
  * Every certificate and key pair of a site, as data (DESIGN.md section 5). One table serves binary
@@ -40,39 +41,39 @@ const noSans = () => ({ dns: [], ips: [] });
 const adminGroup = (s: ResolvedSite) => [quirk('clusterAdminsGroup', s.kubernetes.minor) ? 'kubeadm:cluster-admins' : 'system:masters'];
 
 export const CERTS: CertSpec[] = [
-  { name: 'ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'kubernetes', usages: ['ca'], certOn: 'all', keyOn: CP, nodePath: '/etc/kubernetes/pki/ca' },
-  { name: 'etcd-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'etcd-ca', usages: ['ca'], certOn: { roles: ['control-plane', 'etcd'] }, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: '/etc/kubernetes/pki/etcd/ca' },
-  { name: 'front-proxy-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'front-proxy-ca', usages: ['ca'], certOn: CP, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: '/etc/kubernetes/pki/front-proxy-ca' },
+  { name: 'ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'kubernetes', usages: ['ca'], certOn: 'all', keyOn: CP, nodePath: pkiPath('ca') },
+  { name: 'etcd-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'etcd-ca', usages: ['ca'], certOn: { roles: ['control-plane', 'etcd'] }, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: pkiPath('etcd/ca') },
+  { name: 'front-proxy-ca', kind: 'ca', perNode: false, modes: both(), cn: () => 'front-proxy-ca', usages: ['ca'], certOn: CP, keyOn: { binary: 'nobody', kubeadm: CP }, nodePath: pkiPath('front-proxy-ca') },
   {
-    name: 'apiserver', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver',
+    name: 'apiserver', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: CP, keyOn: CP, nodePath: pkiPath('apiserver'),
     cn: () => 'kube-apiserver',
     sans: (s, n) => ({ dns: uniq([...s.derived.apiserverSANs.dns, ...(n ? [n.name] : [])]), ips: uniq([...s.derived.apiserverSANs.ips, ...(n ? [n.ip] : [])]) }),
   },
-  { name: 'apiserver-kubelet-client', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver-kubelet-client', cn: () => 'kube-apiserver-kubelet-client', o: adminGroup },
-  { name: 'apiserver-etcd-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/apiserver-etcd-client', cn: () => 'kube-apiserver-etcd-client', o: () => ['system:masters'] },
-  { name: 'front-proxy-client', kind: 'leaf', ca: 'front-proxy-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/front-proxy-client', cn: () => 'front-proxy-client' },
-  { name: 'etcd-server', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/server', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
-  { name: 'etcd-peer', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/peer', cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
-  { name: 'etcd-healthcheck-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: ETCD, keyOn: ETCD, nodePath: '/etc/kubernetes/pki/etcd/healthcheck-client', cn: () => 'kube-etcd-healthcheck-client', o: () => ['system:masters'] },
+  { name: 'apiserver-kubelet-client', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: pkiPath('apiserver-kubelet-client'), cn: () => 'kube-apiserver-kubelet-client', o: adminGroup },
+  { name: 'apiserver-etcd-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: pkiPath('apiserver-etcd-client'), cn: () => 'kube-apiserver-etcd-client', o: () => ['system:masters'] },
+  { name: 'front-proxy-client', kind: 'leaf', ca: 'front-proxy-ca', perNode: false, modes: both(), usages: ['client'], certOn: CP, keyOn: CP, nodePath: pkiPath('front-proxy-client'), cn: () => 'front-proxy-client' },
+  { name: 'etcd-server', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: pkiPath('etcd/server'), cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
+  { name: 'etcd-peer', kind: 'leaf', ca: 'etcd-ca', perNode: true, modes: both(), usages: ['server', 'client'], certOn: ETCD, keyOn: ETCD, nodePath: pkiPath('etcd/peer'), cn: (_s, n) => n!.name, sans: (_s, n) => etcdSans(n!) },
+  { name: 'etcd-healthcheck-client', kind: 'leaf', ca: 'etcd-ca', perNode: false, modes: both(), usages: ['client'], certOn: ETCD, keyOn: ETCD, nodePath: pkiPath('etcd/healthcheck-client'), cn: () => 'kube-etcd-healthcheck-client', o: () => ['system:masters'] },
   /**
    * kubeadm writes the controller-manager and scheduler kubeconfigs itself (the CA key is on every
    * control plane in kubeadm mode) and refuses existing ones whose server is not the URL it would
    * have chosen; binary mode issues them here.
    */
-  { name: 'controller-manager', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/controller-manager.conf', cn: () => 'system:kube-controller-manager' },
-  { name: 'scheduler', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: '/etc/kubernetes/scheduler.conf', cn: () => 'system:kube-scheduler' },
+  { name: 'controller-manager', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: KUBECONFIG.controllerManager, cn: () => 'system:kube-controller-manager' },
+  { name: 'scheduler', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: CP, keyOn: CP, kubeconfig: KUBECONFIG.scheduler, cn: () => 'system:kube-scheduler' },
   { name: 'admin', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'operator', keyOn: 'operator', kubeconfig: 'admin/admin.kubeconfig', cn: () => 'kubernetes-admin', o: adminGroup },
   /**
    * The bootstrap node applies the cluster manifests (and, from 1.29, the binding that makes
    * kubeadm:cluster-admins work) before any other identity has rights. It already holds the CA
    * key, so a system:masters credential there grants nothing new.
    */
-  { name: 'bootstrapper', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'bootstrap', keyOn: 'bootstrap', kubeconfig: '/etc/kubernetes/kubeseed-bootstrap.conf', cn: () => 'kubeseed:bootstrapper', o: () => ['system:masters'] },
-  { name: 'kubelet-client', kind: 'leaf', ca: 'ca', perNode: true, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/etc/kubernetes/kubelet.conf', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'] },
-  { name: 'kubelet-serving', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: 'all', keyOn: 'all', nodePath: '/var/lib/kubelet/pki/kubelet', cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'], sans: (_s, n) => ({ dns: [n!.name], ips: [n!.ip] }) },
+  { name: 'bootstrapper', kind: 'leaf', ca: 'ca', perNode: false, modes: ['binary'], usages: ['client'], certOn: 'bootstrap', keyOn: 'bootstrap', kubeconfig: KUBECONFIG.bootstrapper, cn: () => 'kubeseed:bootstrapper', o: () => ['system:masters'] },
+  { name: 'kubelet-client', kind: 'leaf', ca: 'ca', perNode: true, modes: ['binary'], usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: KUBECONFIG.kubelet, cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'] },
+  { name: 'kubelet-serving', kind: 'leaf', ca: 'ca', perNode: true, modes: both(), usages: ['server'], certOn: 'all', keyOn: 'all', nodePath: KUBELET_SERVING, cn: (_s, n) => `system:node:${n!.name}`, o: () => ['system:nodes'], sans: (_s, n) => ({ dns: [n!.name], ips: [n!.ip] }) },
   // kube-proxy runs as a host service in both modes (kubeadm's add-on, a DaemonSet, is skipped).
-  { name: 'kube-proxy', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: '/var/lib/kube-proxy/kubeconfig', cn: () => 'system:kube-proxy' },
-  { name: 'sa', kind: 'keypair', perNode: false, modes: both(), usages: ['signing'], certOn: CP, keyOn: CP, nodePath: '/etc/kubernetes/pki/sa' },
+  { name: 'kube-proxy', kind: 'leaf', ca: 'ca', perNode: false, modes: both(), usages: ['client'], certOn: 'all', keyOn: 'all', kubeconfig: KUBECONFIG.kubeProxy, cn: () => 'system:kube-proxy' },
+  { name: 'sa', kind: 'keypair', perNode: false, modes: both(), usages: ['signing'], certOn: CP, keyOn: CP, nodePath: pkiPath('sa') },
 ];
 
 function etcdSans(n: ResolvedNode) {

@@ -1,13 +1,12 @@
 import { expandTemplate, findRelease, joinUrl } from '../catalog/load.js';
 import type { BundlePlan, Catalog, PlannedArtifact, PlannedCert, PlannedFile, PlannedImage, ResolvedNode, ResolvedSite } from '../model/index.js';
+import { imageArchiveName, installTarget, payloadName, payloadPath } from '../model/layout.js';
 import { certInstances } from '../pki/table.js';
+import { nodeFacts } from '../render/facts.js';
+import { nodeFiles as renderedFiles } from '../render/files.js';
 import { nodeMatches, siteMatches } from './conditions.js';
-import { RENDERED_FILES } from './files.js';
 import { mirrorFor } from './images.js';
 import { planOsPackages } from './ospkg.js';
-
-/** Archives reach a node inside the payload; first boot unpacks them. */
-const PAYLOAD_DIR = '/opt/kubeseed/payload';
 
 /** ResolvedSite → everything the bundle will hold. Pure: no network, no disk. */
 export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
@@ -69,43 +68,25 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
     name: node.name,
     roles: node.roles,
     arch: node.arch,
-    files: nodeFiles(site, node, artifacts, images, certs),
+    files: nodeFiles(site, node, artifacts, images),
   }));
 
   return { site: site.name, kubernetesVersion: site.kubernetes.version, mode: site.kubernetes.mode, artifacts, images, certificates, osPackages: planOsPackages(site, catalog.osPackages), nodes };
 }
 
-function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArtifact[], images: PlannedImage[], certs: ReturnType<typeof certInstances>): PlannedFile[] {
+/**
+ * A node's files: what the payload installs (binaries at their install target, archives and the
+ * image archive in the payload) and the node file table, filtered for the node without rendering.
+ */
+function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArtifact[], images: PlannedImage[]): PlannedFile[] {
   const files: PlannedFile[] = [];
   for (const a of artifacts.filter((x) => x.nodes.includes(node.name))) {
-    const path = a.format === 'binary' ? `/usr/local/bin/${a.component}` : `${PAYLOAD_DIR}/${a.url.slice(a.url.lastIndexOf('/') + 1)}`;
-    files.push({ path, mode: a.format === 'binary' ? '0755' : '0644', origin: `artifact:${a.id}`, secret: false });
+    const binary = a.format === 'binary';
+    files.push({ path: binary ? installTarget(a.component) : payloadPath(payloadName(a)), mode: binary ? '0755' : '0644', origin: `artifact:${a.id}`, secret: false });
   }
   if (images.some((i) => i.nodes.includes(node.name))) {
-    files.push({ path: `${PAYLOAD_DIR}/images-${node.arch}.oci.tar`, mode: '0644', origin: 'payload:image-archive', secret: false });
+    files.push({ path: payloadPath(imageArchiveName(node.arch)), mode: '0644', origin: 'payload:image-archive', secret: false });
   }
-  for (const c of certs) {
-    const hasCert = c.certNodes.includes(node.name);
-    const hasKey = c.keyNodes.includes(node.name);
-    if (c.spec.kubeconfig) {
-      if (hasCert) files.push({ path: c.spec.kubeconfig, mode: '0600', origin: `pki:${c.id}`, secret: true });
-      continue;
-    }
-    const base = c.spec.nodePath!;
-    const pub = c.spec.kind === 'keypair' ? 'pub' : 'crt';
-    if (hasCert) files.push({ path: `${base}.${pub}`, mode: '0644', origin: `pki:${c.id}`, secret: false });
-    if (hasKey) files.push({ path: `${base}.key`, mode: '0600', origin: `pki:${c.id}`, secret: true });
-  }
-  for (const f of RENDERED_FILES) {
-    if (f.when.loadBalancer && f.when.loadBalancer !== site.controlPlane.loadBalancer) continue;
-    if (f.when.bootstrap && node.name !== site.derived.bootstrapNode) continue;
-    if (f.when.ntp && site.os.ntpServers.length === 0) continue;
-    if (f.when.peers && site.nodes.length < 2) continue;
-    if (f.when.etcdUnits && site.kubernetes.etcdTopology !== 'external') continue;
-    if (f.when.families && !f.when.families.includes(site.os.family)) continue;
-    if (!nodeMatches(f.when, site, node)) continue;
-    const paths = f.perRegistryMirror ? Object.keys(site.containerRuntime.registryMirrors).map((r) => f.path.replace('{registry}', r)) : [f.path];
-    for (const path of paths) files.push({ path, mode: f.mode, origin: `render:${f.template}`, secret: f.secret ?? false });
-  }
+  for (const f of renderedFiles(nodeFacts(site, node))) files.push({ path: f.path, mode: f.mode, origin: f.origin, secret: f.secret });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }

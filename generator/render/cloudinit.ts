@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import type { RenderedFile, ResolvedNode, ResolvedSite } from '../model/index.js';
-import { NODE_FILES_LIST } from './node.js';
+import { BOOT_FILES, NODE_FILES } from '../model/layout.js';
 
 export interface NoCloudSeed {
   'user-data': string;
@@ -12,9 +12,6 @@ export interface NoCloudSeed {
 
 /** cloud-init reads with PyYAML, i.e. YAML 1.1: serialise accordingly so e.g. '0600' stays a string. */
 const yaml11 = (v: unknown) => stringify(v, { version: '1.1', lineWidth: 0 });
-
-/** What cloud-init itself writes: the orchestrator, its unit and the status command. */
-const BOOT_FILES = ['/opt/kubeseed/firstboot', '/etc/systemd/system/kubeseed-firstboot.service', '/usr/local/bin/kubeseed-status'];
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -30,7 +27,7 @@ export function nodeFilesList(files: RenderedFile[]): string {
  * boot only) starts the orchestrator; its unit stays enabled so later boots resume or no-op.
  */
 export function noCloudSeed(site: ResolvedSite, node: ResolvedNode, files: RenderedFile[]): NoCloudSeed {
-  const written = [...files.filter((f) => BOOT_FILES.includes(f.path)), { path: NODE_FILES_LIST, mode: '0644', content: nodeFilesList(files), origin: 'render:node-files-list' }];
+  const written = [...files.filter((f) => BOOT_FILES.includes(f.path)), { path: NODE_FILES.list, mode: '0644', content: nodeFilesList(files), origin: 'render:node-files-list' }];
   const userData = {
     hostname: node.name,
     preserve_hostname: false,

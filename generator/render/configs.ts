@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
-import { NODE } from './paths.js';
+import { KUBECONFIG, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { kubeletTimingFields } from './timing.js';
 
 /** KubeletConfiguration: pre-issued serving certificate (no CSR approval), CIS settings. */
@@ -12,15 +12,15 @@ export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
     authentication: {
       anonymous: { enabled: false },
       webhook: { enabled: true, cacheTTL: '2m0s' },
-      x509: { clientCAFile: `${NODE.pki}/ca.crt` },
+      x509: { clientCAFile: pkiPath('ca.crt') },
     },
     authorization: { mode: 'Webhook' },
     readOnlyPort: 0,
     cgroupDriver: 'systemd',
     clusterDNS: [site.kubernetes.clusterDNS],
     clusterDomain: site.kubernetes.clusterDomain,
-    tlsCertFile: `${NODE.kubeletDir}/pki/kubelet.crt`,
-    tlsPrivateKeyFile: `${NODE.kubeletDir}/pki/kubelet.key`,
+    tlsCertFile: `${KUBELET_SERVING}.crt`,
+    tlsPrivateKeyFile: `${KUBELET_SERVING}.key`,
     rotateCertificates: false,
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
@@ -36,7 +36,7 @@ export function kubeProxyConfig(site: ResolvedSite, node: ResolvedNode): string 
   return stringify({
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
     kind: 'KubeProxyConfiguration',
-    clientConnection: { kubeconfig: `${NODE.kubeProxyDir}/kubeconfig` },
+    clientConnection: { kubeconfig: KUBECONFIG.kubeProxy },
     bindAddress: '0.0.0.0',
     metricsBindAddress: '127.0.0.1:10249',
     healthzBindAddress: '0.0.0.0:10256',

@@ -1,12 +1,12 @@
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
-import { NODE } from './paths.js';
+import { FILES, KUBECONFIG, NODE, pkiPath } from '../model/layout.js';
 import { etcdTimingArgs, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 
 /** A component's command-line flags, in order; `null` values are left out. */
 export type Flags = [name: string, value: string | null][];
 
-const pki = (f: string) => `${NODE.pki}/${f}`;
+const pki = pkiPath;
 
 /** kube-apiserver, hardened as the CIS benchmark asks (DESIGN.md section 9). */
 /**
@@ -49,8 +49,8 @@ export function apiserverFlags(site: ResolvedSite, node: ResolvedNode): Flags {
     ['service-account-key-file', pki('sa.pub')],
     ['service-account-signing-key-file', pki('sa.key')],
     ['service-account-lookup', 'true'],
-    ['encryption-provider-config', '/etc/kubernetes/encryption-config.yaml'],
-    ['audit-policy-file', '/etc/kubernetes/audit-policy.yaml'],
+    ['encryption-provider-config', FILES.encryptionConfig],
+    ['audit-policy-file', FILES.auditPolicy],
     ['audit-log-path', NODE.auditLog],
     ['audit-log-maxage', '30'],
     ['audit-log-maxbackup', '10'],
@@ -71,9 +71,9 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
   const allocate = site.network.plugin !== 'bridge';
   return [
     ['bind-address', '127.0.0.1'],
-    ['kubeconfig', '/etc/kubernetes/controller-manager.conf'],
-    ['authentication-kubeconfig', '/etc/kubernetes/controller-manager.conf'],
-    ['authorization-kubeconfig', '/etc/kubernetes/controller-manager.conf'],
+    ['kubeconfig', KUBECONFIG.controllerManager],
+    ['authentication-kubeconfig', KUBECONFIG.controllerManager],
+    ['authorization-kubeconfig', KUBECONFIG.controllerManager],
     ['leader-elect', 'true'],
     ['profiling', 'false'],
     ['use-service-account-credentials', 'true'],
@@ -97,9 +97,9 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
 export function schedulerFlags(site: ResolvedSite): Flags {
   return [
     ['bind-address', '127.0.0.1'],
-    ['kubeconfig', '/etc/kubernetes/scheduler.conf'],
-    ['authentication-kubeconfig', '/etc/kubernetes/scheduler.conf'],
-    ['authorization-kubeconfig', '/etc/kubernetes/scheduler.conf'],
+    ['kubeconfig', KUBECONFIG.scheduler],
+    ['authentication-kubeconfig', KUBECONFIG.scheduler],
+    ['authorization-kubeconfig', KUBECONFIG.scheduler],
     ['leader-elect', 'true'],
     ['profiling', 'false'],
     ...Object.entries(leaderElectionArgs(site.controlPlane.timing)),
@@ -135,8 +135,8 @@ export function etcdFlags(site: ResolvedSite, node: ResolvedNode): Flags {
 export function kubeletFlags(site: ResolvedSite, node: ResolvedNode): Flags {
   const m = site.kubernetes.minor;
   return [
-    ['config', `${NODE.kubeletDir}/config.yaml`],
-    ['kubeconfig', '/etc/kubernetes/kubelet.conf'],
+    ['config', FILES.kubeletConfig],
+    ['kubeconfig', KUBECONFIG.kubelet],
     ['node-ip', node.ip],
     ['hostname-override', node.name],
     ['network-plugin', quirk('kubeletDockershimFlags', m) ? 'cni' : null],
@@ -146,5 +146,5 @@ export function kubeletFlags(site: ResolvedSite, node: ResolvedNode): Flags {
 }
 
 export function kubeProxyFlags(): Flags {
-  return [['config', `${NODE.kubeProxyDir}/config.yaml`]];
+  return [['config', FILES.kubeProxyConfig]];
 }

@@ -1,27 +1,41 @@
 import type { OsFamily, ResolvedSite } from '../model/index.js';
+import { OS_PATHS } from '../model/layout.js';
 import { tomlString } from './engine.js';
 
-/** Where each OS family keeps chrony: the file kubeseed owns, the drift file and the unit to restart. */
-export const CHRONY: Record<OsFamily, { conf: string; drift: string; service: string }> = {
-  debian: { conf: '/etc/chrony/chrony.conf', drift: '/var/lib/chrony/chrony.drift', service: 'chrony' },
-  ubuntu: { conf: '/etc/chrony/chrony.conf', drift: '/var/lib/chrony/chrony.drift', service: 'chrony' },
-  rhel: { conf: '/etc/chrony.conf', drift: '/var/lib/chrony/drift', service: 'chronyd' },
-};
+/** Kernel settings Kubernetes needs, and those the kubelet's protectKernelDefaults insists on. */
+export const SYSCTL: [string, string][] = [
+  ['net.bridge.bridge-nf-call-iptables', '1'],
+  ['net.bridge.bridge-nf-call-ip6tables', '1'],
+  ['net.ipv4.ip_forward', '1'],
+  ['net.netfilter.nf_conntrack_max', '1048576'],
+  ['fs.inotify.max_user_watches', '524288'],
+  ['fs.inotify.max_user_instances', '8192'],
+  ['vm.overcommit_memory', '1'],
+  ['vm.panic_on_oom', '0'],
+  ['kernel.panic', '10'],
+  ['kernel.panic_on_oops', '1'],
+  ['kernel.keys.root_maxkeys', '1000000'],
+  ['kernel.keys.root_maxbytes', '25000000'],
+];
+
+export const MODULES = ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack'];
+
+/** The unit that runs chrony, by OS family. */
+export const CHRONY_SERVICE: Record<OsFamily, string> = { debian: 'chrony', ubuntu: 'chrony', rhel: 'chronyd' };
 
 /**
  * The whole chrony.conf rather than a drop-in: the distributions' own file names a public pool,
  * which a node inside the site must never try.
  */
 export function chronyConf(site: ResolvedSite): string {
-  const c = CHRONY[site.os.family];
   return [
     "# Written by kubeseed: the site's time sources, and nothing outside the site.",
     ...site.os.ntpServers.map((s) => `server ${s} iburst`),
-    `driftfile ${c.drift}`,
+    `driftfile ${OS_PATHS[site.os.family].chronyDrift}`,
     // Step the clock at boot when it is far off (a node's RTC after months in storage), slew afterwards.
     'makestep 1.0 3',
     'rtcsync',
-    'logdir /var/log/chrony',
+    `logdir ${OS_PATHS[site.os.family].chronyLogDir}`,
     '',
   ].join('\n');
 }

@@ -1,4 +1,6 @@
-export { renderNode, UnsupportedError, NODE_FILES_ARCHIVE, NODE_FILES_LIST, type NodeInput } from './node.js';
+export { renderNode, UnsupportedError, type NodeInput } from './node.js';
+export { nodeFacts, type NodeFacts } from './facts.js';
+export { nodeFiles, type NodeFile } from './files.js';
 export { noCloudSeed, nodeFilesList, type NoCloudSeed } from './cloudinit.js';
 export { createEngine, shq, type Engine, type TemplateSources } from './engine.js';
 export { egressLint, type EgressFinding } from './egress.js';

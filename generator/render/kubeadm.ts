@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
-import { NODE } from './paths.js';
+import { FILES, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { etcdTimingArgs, kubeletTimingFields, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
@@ -45,9 +45,9 @@ function nodeRegistration(site: ResolvedSite, node: ResolvedNode) {
 }
 
 const FILE_VOLUMES = [
-  { name: 'kubeseed-encryption-config', path: '/etc/kubernetes/encryption-config.yaml', file: true },
-  { name: 'kubeseed-audit-policy', path: '/etc/kubernetes/audit-policy.yaml', file: true },
-  { name: 'kubeseed-audit-log', path: '/var/log/kubernetes', file: false },
+  { name: 'kubeseed-encryption-config', path: FILES.encryptionConfig, file: true },
+  { name: 'kubeseed-audit-policy', path: FILES.auditPolicy, file: true },
+  { name: 'kubeseed-audit-log', path: NODE.logDir, file: false },
 ];
 
 function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
@@ -59,18 +59,18 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     'authorization-mode': 'Node,RBAC',
     'enable-admission-plugins': 'NodeRestriction',
     'service-node-port-range': `${k.nodePortRange.from}-${k.nodePortRange.to}`,
-    'encryption-provider-config': '/etc/kubernetes/encryption-config.yaml',
-    'audit-policy-file': '/etc/kubernetes/audit-policy.yaml',
+    'encryption-provider-config': FILES.encryptionConfig,
+    'audit-policy-file': FILES.auditPolicy,
     'audit-log-path': NODE.auditLog,
     'audit-log-maxage': '30',
     'audit-log-maxbackup': '10',
     'audit-log-maxsize': '100',
-    'kubelet-certificate-authority': `${NODE.pki}/ca.crt`,
+    'kubelet-certificate-authority': pkiPath('ca.crt'),
   };
   const etcdTiming = etcdTimingArgs(site.controlPlane.timing);
   const etcd =
     k.etcdTopology === 'external'
-      ? { external: { endpoints: site.derived.etcdEndpoints, caFile: `${NODE.pki}/etcd/ca.crt`, certFile: `${NODE.pki}/apiserver-etcd-client.crt`, keyFile: `${NODE.pki}/apiserver-etcd-client.key` } }
+      ? { external: { endpoints: site.derived.etcdEndpoints, caFile: pkiPath('etcd/ca.crt'), certFile: pkiPath('apiserver-etcd-client.crt'), keyFile: pkiPath('apiserver-etcd-client.key') } }
       : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTiming).length ? { extraArgs: args(m, etcdTiming) } : {}) } };
   return {
     apiVersion,
@@ -105,8 +105,8 @@ function kubeletConfiguration(site: ResolvedSite) {
     authorization: { mode: 'Webhook' },
     readOnlyPort: 0,
     // The serving certificate was issued with the site's PKI; no CSR to approve.
-    tlsCertFile: `${NODE.kubeletDir}/pki/kubelet.crt`,
-    tlsPrivateKeyFile: `${NODE.kubeletDir}/pki/kubelet.key`,
+    tlsCertFile: `${KUBELET_SERVING}.crt`,
+    tlsPrivateKeyFile: `${KUBELET_SERVING}.key`,
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
     failSwapOn: true,

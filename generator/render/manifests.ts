@@ -47,17 +47,16 @@ const ADDONS: Record<string, [string, (site: ResolvedSite, images: PlannedImage[
   'ingress-nginx': ['50-ingress-nginx.yaml', (_s, images) => ingressNginx(images)],
 };
 
-/** What the bootstrap node applies, by file name (applied in name order). */
-export function clusterManifests(site: ResolvedSite, images: PlannedImage[]): Record<string, string> {
-  const out: Record<string, string> = { '00-kubeseed-site.yaml': doc(siteInfo(site)) };
-  const admins = clusterAdmins(site);
-  if (admins.length) out['01-cluster-admins.yaml'] = doc(admins);
+/** What the bootstrap node applies, by file name (applied in name order); each builds its text on demand. */
+export function manifestTable(site: ResolvedSite): [name: string, build: (images: PlannedImage[]) => string][] {
+  const out: [string, (images: PlannedImage[]) => string][] = [['00-kubeseed-site.yaml', () => doc(siteInfo(site))]];
+  if (clusterAdmins(site).length) out.push(['01-cluster-admins.yaml', () => doc(clusterAdmins(site))]);
   const net = NETWORK[site.network.plugin];
-  if (net) out[net[0]] = doc(net[1](site, images));
+  if (net) out.push([net[0], (images) => doc(net[1](site, images))]);
   for (const addon of site.addons) {
     const a = ADDONS[addon];
     if (!a) throw new UnsupportedError(`the ${addon} add-on has no manifests; remove it from spec.addons`);
-    out[a[0]] = doc(a[1](site, images));
+    out.push([a[0], (images) => doc(a[1](site, images))]);
   }
   return out;
 }

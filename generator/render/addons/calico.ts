@@ -1,4 +1,5 @@
 import type { PlannedImage, ResolvedSite } from '../../model/index.js';
+import { NODE } from '../../model/layout.js';
 import { clusterRole, crb, fieldEnv, image, meta, rule, sa, saSubject, type Obj } from './common.js';
 
 /**
@@ -250,8 +251,8 @@ function node(site: ResolvedSite, images: PlannedImage[]): Obj {
             hostPath('var-run-calico', '/var/run/calico', 'DirectoryOrCreate'),
             hostPath('var-lib-calico', '/var/lib/calico', 'DirectoryOrCreate'),
             hostPath('xtables-lock', '/run/xtables.lock', 'FileOrCreate'),
-            hostPath('cni-bin-dir', '/opt/cni/bin', 'DirectoryOrCreate'),
-            hostPath('cni-net-dir', '/etc/cni/net.d'),
+            hostPath('cni-bin-dir', NODE.cniBin, 'DirectoryOrCreate'),
+            hostPath('cni-net-dir', NODE.cniConf),
             hostPath('cni-log-dir', '/var/log/calico/cni'),
             hostPath('policysync', '/var/run/nodeagent', 'DirectoryOrCreate'),
           ],

@@ -1,4 +1,5 @@
 import type { PlannedImage, ResolvedSite } from '../../model/index.js';
+import { NODE } from '../../model/layout.js';
 import { crb, image, meta, sa, saSubject, type Obj } from './common.js';
 
 /** flannel (VXLAN) over the site's pod CIDR. */
@@ -37,8 +38,8 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
             serviceAccountName: 'flannel',
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             initContainers: [
-              { name: 'install-cni-plugin', image: image(images, 'flannel-cni-plugin'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/flannel', '/opt/cni/bin/flannel'], volumeMounts: [{ name: 'cni-plugin', mountPath: '/opt/cni/bin' }] },
-              { name: 'install-cni', image: image(images, 'flannel'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist'], volumeMounts: [{ name: 'cni', mountPath: '/etc/cni/net.d' }, { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' }] },
+              { name: 'install-cni-plugin', image: image(images, 'flannel-cni-plugin'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/flannel', `${NODE.cniBin}/flannel`], volumeMounts: [{ name: 'cni-plugin', mountPath: NODE.cniBin }] },
+              { name: 'install-cni', image: image(images, 'flannel'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/etc/kube-flannel/cni-conf.json', `${NODE.cniConf}/10-flannel.conflist`], volumeMounts: [{ name: 'cni', mountPath: NODE.cniConf }, { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' }] },
             ],
             containers: [
               {
@@ -63,8 +64,8 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
             ],
             volumes: [
               { name: 'run', hostPath: { path: '/run/flannel' } },
-              { name: 'cni-plugin', hostPath: { path: '/opt/cni/bin' } },
-              { name: 'cni', hostPath: { path: '/etc/cni/net.d' } },
+              { name: 'cni-plugin', hostPath: { path: NODE.cniBin } },
+              { name: 'cni', hostPath: { path: NODE.cniConf } },
               { name: 'flannel-cfg', configMap: { name: 'kube-flannel-cfg' } },
               { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
             ],
