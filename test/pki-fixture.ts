@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realCrypto } from '../generator/io/crypto.js';
@@ -20,4 +20,13 @@ export const clockAt = (d: Date) => ({ now: () => d });
 export async function makeState(site: ResolvedSite, dir = mkdtempSync(join(tmpdir(), 'kubeseed-state-')), opts: PkiOptions = {}, now = new Date()) {
   const r = await certsStage(site, join(dir, 'state'), { crypto: realCrypto, clock: clockAt(now) }, opts);
   return { ...r, dir: join(dir, 'state'), root: dir };
+}
+
+/** Turns a state with revisions into the loose layout of states written before them (no manifest). */
+export function flattenState(dir: string): void {
+  const rev = join(dir, readlinkSync(join(dir, 'current')));
+  cpSync(rev, dir, { recursive: true });
+  rmSync(join(dir, 'manifest.json'));
+  rmSync(join(dir, 'current'));
+  rmSync(rev, { recursive: true });
 }

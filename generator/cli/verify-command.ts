@@ -6,7 +6,13 @@ import { paint } from './output.js';
 export const verifyCommand: Command = {
   name: 'verify',
   usage: 'gen verify DIST [--json]',
-  help: ['DIST                  a bundle directory, e.g. output/lab1/dist', '--json                print the report as JSON'],
+  help: [
+    'DIST                  a bundle directory, e.g. output/lab1/dist',
+    '--json                print the report as JSON',
+    'Checks manifest.json against SHA256SUMS, every file against the manifest (size, mode, sha256), secrets 0600 in 0700',
+    'directories, no extra, empty, symlinked or special entries (never opened), and the admin credential against the CA.',
+    'Exit 0 ok, 1 problems found, 2 no readable manifest to verify by.',
+  ],
   options: { json: { type: 'boolean' } },
   allowPositionals: true,
   async run(values, positionals, ctx) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
 import { realFs } from '../io/fs.js';
@@ -15,7 +15,10 @@ import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scrip
 import { operatorFiles } from '../pki/select.js';
 import { imageArchiveName, NODE_FILES, payloadName } from '../model/layout.js';
 import { egressLint, nodeFilesList } from '../render/index.js';
-import { certsStage, stateDir } from './certs.js';
+import { certsStage, outputDir, placedStateDir } from './certs.js';
+import { crashPoint } from '../io/crash.js';
+import { withLock } from '../io/lock.js';
+import { applyDistModes } from '../pack/modes.js';
 import { renderSite } from './render.js';
 
 export interface BundleOptions {
@@ -43,18 +46,28 @@ export interface BundleResult {
 }
 
 
-/** Stage 1–6 of `gen bundle`. Everything is written to a staging directory and swapped in at the end. */
+/**
+ * Stage 1–6 of `gen bundle`, holding the output directory's lock throughout (the state's is taken
+ * by the PKI stage). Everything is written to a staging directory and swapped in at the end.
+ */
 export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleOptions): Promise<BundleResult> {
-  const outRoot = join(resolve(opts.cwd, opts.out ?? 'output'), site.name);
-  const dist = join(outRoot, 'dist');
+  const loc = { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd };
+  const outRoot = outputDir(site, loc);
   const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
   if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
   if (!opts.skipPayload && !opts.artifacts && !opts.fetch) throw new Error('internal: bundle needs a fetch stage, --artifacts or --skip-payload');
   // Checked before anything is written.
   const sourceEpoch = parseSourceDateEpoch(opts.env.SOURCE_DATE_EPOCH);
+  const dir = await placedStateDir(site, loc);
+  return withLock(outRoot, { what: 'the output directory', say: opts.say, dirMode: 0o755 }, async () => {
+    for (const line of await recoverDist(outRoot)) opts.say(`  ${line}`);
+    return bundleLocked(site, catalog, opts, outRoot, dir, nodes, sourceEpoch);
+  });
+}
 
+async function bundleLocked(site: ResolvedSite, catalog: Catalog, opts: BundleOptions, outRoot: string, dir: string, nodes: ResolvedSite['nodes'], sourceEpoch: number | undefined): Promise<BundleResult> {
+  const dist = join(outRoot, 'dist');
   opts.say('[1/6] plan');
-  const dir = stateDir(site, { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd });
   const plan = buildPlan(site, catalog);
 
   opts.say('[2/6] artifacts');
@@ -63,7 +76,8 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   else if (!opts.skipPayload) payloadFiles = await fromCache(await opts.fetch!(plan), plan, outRoot, sourceEpoch ?? 0, opts.say);
 
   opts.say('[3/6] PKI');
-  const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, {});
+  const pki = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, { say: opts.say });
+  for (const n of pki.notes) opts.say(`  note: ${n}`);
   for (const w of pki.warnings) opts.say(`  warning: ${w}`);
   const epoch = sourceEpoch ?? pki.meta.created;
 
@@ -81,6 +95,7 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const staging = join(outRoot, `.dist-staging-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
+  crashPoint('dist-staging-made');
   try {
     let payloadIso: string | null = null;
     let payloadTar: string | null = null;
@@ -144,7 +159,9 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
       await chmod(join(staging, f.path), Number.parseInt(f.mode, 8));
     }
     await writeFile(join(staging, 'verify.sh'), VERIFY_SH, { mode: 0o755 });
+    await applyDistModes(staging);
     const manifest = await writeManifest(staging, site, rendered.plan, catalog, payloadTar, epoch, knownHashes);
+    crashPoint('dist-staged');
 
     opts.say('[6/6] publish');
     await swapIn(staging, dist);
@@ -288,25 +305,76 @@ async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePl
   };
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
   await writeFile(join(staging, 'manifest.json'), manifestText, { mode: 0o644 });
+  await chmod(join(staging, 'manifest.json'), 0o644);
   // The files were hashed for the manifest already; only manifest.json itself is new.
   const hashes = new Map(entries.map((e) => [e.path, e.sha256]));
   hashes.set('manifest.json', createHash('sha256').update(manifestText).digest('hex'));
   const sums = [...hashes.keys()].sort().map((f) => `${hashes.get(f)}  ${f}\n`);
   await writeFile(join(staging, 'SHA256SUMS'), sums.join(''), { mode: 0o644 });
+  await chmod(join(staging, 'SHA256SUMS'), 0o644);
   return hashes.size + 1;
 }
 
-/** The new dist takes the old one's place; the old one is removed only after the swap. */
+/**
+ * The new dist takes the old one's place; the old one is removed only after the swap. Two renames:
+ * a crash between them leaves the old bundle as `dist.old-<pid>`, which the next run puts back
+ * (recoverDist) before anything else.
+ */
 async function swapIn(staging: string, dist: string): Promise<void> {
   const old = `${dist}.old-${process.pid}`;
   const hadOld = await stat(dist).then(() => true).catch(() => false);
-  if (hadOld) await rename(dist, old);
+  if (hadOld) {
+    await rename(dist, old);
+    crashPoint('dist-old-renamed');
+  }
   try {
     await rename(staging, dist);
+    crashPoint('dist-new-renamed');
   } catch (e) {
     if (hadOld) await rename(old, dist);
     throw e;
   }
-  if (hadOld) await rm(old, { recursive: true, force: true });
+  await fsyncDir(dirname(dist));
+  if (hadOld) {
+    await rm(old, { recursive: true, force: true });
+    crashPoint('dist-old-removed');
+  }
+}
+
+/**
+ * What a run that stopped left in the output directory: a dist moved aside but not replaced is
+ * put back (the newest, if several), then old dists, staging directories and half-written payload
+ * files are removed. Runs under the output lock, before anything is written.
+ */
+async function recoverDist(outRoot: string): Promise<string[]> {
+  const said: string[] = [];
+  const names = await readdir(outRoot).catch(() => [] as string[]);
+  const dist = join(outRoot, 'dist');
+  const olds = names.filter((n) => /^dist\.old-\d+$/.test(n));
+  if (olds.length && !(await stat(dist).catch(() => null))) {
+    const newest = (await Promise.all(olds.map(async (n) => ({ n, t: (await stat(join(outRoot, n))).mtimeMs })))).sort((a, b) => b.t - a.t)[0]!.n;
+    await rename(join(outRoot, newest), dist);
+    said.push(`restored ${dist} from ${newest}: a previous run stopped while publishing`);
+  }
+  for (const n of names.filter((x) => (/^dist\.old-\d+$/.test(x) || /^\.dist-staging-\d+$/.test(x)))) {
+    if (!(await stat(join(outRoot, n)).catch(() => null))) continue;
+    await rm(join(outRoot, n), { recursive: true, force: true });
+    said.push(`removed ${n}, left by a run that stopped`);
+  }
+  const cache = join(outRoot, 'payload-cache');
+  for (const n of (await readdir(cache).catch(() => [] as string[])).filter((x) => /\.tmp-\d+$/.test(x))) {
+    await rm(join(cache, n), { force: true });
+    said.push(`removed payload-cache/${n}, left by a run that stopped`);
+  }
+  return said;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 

@@ -8,6 +8,8 @@ export type StateFiles = Map<string, string>;
 export const STATE_META = 'state.json';
 const BACKDATE_MS = 5 * 60 * 1000;
 const HOUR_MS = 3600 * 1000;
+/** The last instant an X.509 GeneralizedTime can hold. */
+export const LAST_TIME = new Date('9999-12-31T23:59:59Z');
 /** Leaves this close to expiry are reported; `--renew` reissues them. */
 export const EXPIRY_WARNING_DAYS = 30;
 
@@ -43,6 +45,8 @@ export interface PkiResult {
 export interface PkiOptions {
   renew?: boolean;
   rotateCa?: boolean;
+  /** Leaf members found damaged that `--renew` replaces (paths of certificates or keys). */
+  damaged?: ReadonlySet<string>;
 }
 
 export function certPaths(inst: CertInstance): { crt: string; key: string } {
@@ -60,7 +64,7 @@ export const ENCRYPTION_KEY_PATH = 'secrets/encryption-key';
  */
 export async function ensurePki(site: ResolvedSite, existing: StateFiles | null, ports: { crypto: CryptoPort; clock: ClockPort }, opts: PkiOptions = {}): Promise<PkiResult> {
   const now = ports.clock.now();
-  const fresh = !existing || existing.size === 0 || opts.rotateCa;
+  const fresh = !existing || existing.size === 0 || Boolean(opts.rotateCa);
   const files: StateFiles = new Map(fresh ? [] : existing);
   const changed = new Set<string>();
   const report: CertReport[] = [];
@@ -80,22 +84,25 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
 
   const insts = certInstances(site);
   // Keys are generated together so that the thread pool works on them in parallel.
-  const plans = insts.map((inst) => ({ inst, paths: certPaths(inst), decision: decide(inst, files, opts, now) }));
+  const plans = insts.map((inst) => ({ inst, paths: certPaths(inst), decision: decide(inst, files, opts, now, fresh) }));
   for (const p of plans) if (p.decision.warning) warnings.push(p.decision.warning);
   const needKeys = plans.filter((p) => p.decision.issue);
   const keys = await Promise.all(needKeys.map(() => ports.crypto.generateKeyPair(meta.keyAlgorithm)));
   const newKey = new Map(needKeys.map((p, i) => [p.inst.id, keys[i]!]));
 
-  const caMaterial = new Map<string, { certPem: string; privateKeyPem: string; notAfter: Date }>();
+  const caMaterial = new Map<string, { certPem: string; privateKeyPem: string; notBefore: Date; notAfter: Date }>();
   const reports = new Map<string, CertReport>();
   const issueOne = async ({ inst, paths, decision }: (typeof plans)[number]) => {
     if (!decision.issue) {
       reports.set(inst.id, { id: inst.id, kind: inst.spec.kind, cn: inst.cn, status: 'kept', ...notAfterOf(files.get(paths.crt)!, inst) });
-      if (inst.spec.kind === 'ca') caMaterial.set(inst.spec.name, { certPem: files.get(paths.crt)!, privateKeyPem: files.get(paths.key)!, notAfter: new Date(new X509Certificate(files.get(paths.crt)!).validTo) });
+      if (inst.spec.kind === 'ca') {
+        const c = new X509Certificate(files.get(paths.crt)!);
+        caMaterial.set(inst.spec.name, { certPem: files.get(paths.crt)!, privateKeyPem: files.get(paths.key)!, notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo) });
+      }
       return;
     }
     const key = newKey.get(inst.id)!;
-    const status: CertStatus = files.has(paths.crt) ? 'reissued' : 'created';
+    const status: CertStatus = decision.status ?? (files.has(paths.crt) ? 'reissued' : 'created');
     const why = decision.reason ? { reason: decision.reason } : {};
     if (inst.spec.kind === 'keypair') {
       put(paths.key, key.privateKeyPem);
@@ -108,21 +115,33 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
     if (!isCA && !issuer) throw new Error(`internal: CA ${inst.spec.ca} not ready before ${inst.id}`);
     const validityHours = isCA ? site.pki.caValidityHours : site.pki.certValidityHours;
     let notAfter = new Date(now.getTime() + validityHours * HOUR_MS);
-    if (issuer && notAfter > issuer.notAfter) notAfter = issuer.notAfter;
+    if (!(notAfter <= LAST_TIME)) {
+      const field = isCA ? 'caValidity' : 'certValidity';
+      throw new InputError(`spec.pki.${field}: a certificate issued now for ${isCA ? site.pki.caValidityHours : site.pki.certValidityHours}h would end after ${LAST_TIME.toISOString()}`, [], 'X.509 dates end with the year 9999; choose a shorter lifetime');
+    }
+    let notBefore = new Date(now.getTime() - BACKDATE_MS);
+    if (issuer) {
+      // A leaf never claims validity its CA does not have.
+      if (notAfter > issuer.notAfter) {
+        notAfter = issuer.notAfter;
+        warnings.push(`${inst.id}: lifetime capped at its CA's notAfter (${issuer.notAfter.toISOString()})`);
+      }
+      if (notBefore < issuer.notBefore) notBefore = issuer.notBefore;
+    }
     const certPem = await ports.crypto.issueCertificate({
       cn: inst.cn,
       o: inst.o,
       sans: isCA ? { dns: [inst.cn], ips: [] } : inst.sans,
       usages: inst.spec.usages,
       serialHex: serial(ports.crypto),
-      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notBefore,
       notAfter,
       subjectPublicKeyPem: key.publicKeyPem,
       ...(issuer ? { issuer } : { selfPrivateKeyPem: key.privateKeyPem }),
     });
     put(paths.key, key.privateKeyPem);
     put(paths.crt, certPem);
-    if (isCA) caMaterial.set(inst.spec.name, { certPem, privateKeyPem: key.privateKeyPem, notAfter });
+    if (isCA) caMaterial.set(inst.spec.name, { certPem, privateKeyPem: key.privateKeyPem, notBefore, notAfter });
     reports.set(inst.id, { id: inst.id, kind: inst.spec.kind, cn: inst.cn, status, notAfter: notAfter.toISOString(), ...why });
   };
   // CAs first (leaves need them), then every leaf at once: signing runs on the thread pool too.
@@ -138,10 +157,16 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
     if (!cert.verify(new X509Certificate(ca.certPem).publicKey)) {
       throw corrupt(paths.crt, `is not signed by the ${inst.spec.ca} in this state`);
     }
+    if (new Date(cert.validTo) > ca.notAfter) warnings.push(`${inst.id} claims validity until ${new Date(cert.validTo).toISOString()}, after its CA ends (${ca.notAfter.toISOString()}): clients stop trusting it then`);
   }
 
-  if (!files.has(TOKEN_PATH)) put(TOKEN_PATH, `${bootstrapToken(ports.crypto)}\n`);
-  if (!files.has(ENCRYPTION_KEY_PATH)) put(ENCRYPTION_KEY_PATH, `${Buffer.from(ports.crypto.randomBytes(32)).toString('base64')}\n`);
+  // A new token or encryption key would silently lock every node (or every stored Secret) out:
+  // they are made with the state and never again.
+  if (fresh) {
+    put(TOKEN_PATH, `${bootstrapToken(ports.crypto)}\n`);
+    put(ENCRYPTION_KEY_PATH, `${Buffer.from(ports.crypto.randomBytes(32)).toString('base64')}\n`);
+  }
+  for (const p of [TOKEN_PATH, ENCRYPTION_KEY_PATH]) if (!files.has(p)) throw missingCore(p);
   if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(files.get(TOKEN_PATH)!.trim())) throw corrupt(TOKEN_PATH, 'is not a bootstrap token');
   if (Buffer.from(files.get(ENCRYPTION_KEY_PATH)!.trim(), 'base64').length !== 32) throw corrupt(ENCRYPTION_KEY_PATH, 'is not a base64 32-byte key');
 
@@ -150,15 +175,23 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
 
 interface Decision {
   issue: boolean;
+  status?: CertStatus;
   reason?: string;
   warning?: string;
 }
 
-function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Date): Decision {
+function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Date, fresh: boolean): Decision {
   const { crt, key } = certPaths(inst);
   const hasCrt = files.has(crt);
   const hasKey = files.has(key);
-  if (!hasCrt && !hasKey) return { issue: true };
+  if (opts.damaged?.has(crt) || opts.damaged?.has(key)) return { issue: true, status: 'reissued', reason: 'damaged; --renew' };
+  if (!hasCrt && !hasKey) {
+    if (fresh) return { issue: true };
+    // CAs and the service-account keys exist from the state's creation on; made anew they would
+    // orphan every certificate or token signed before.
+    if (inst.spec.kind !== 'leaf') throw missingCore(key);
+    return { issue: true, reason: 'new: the site now needs it' };
+  }
   if (hasCrt !== hasKey) throw corrupt(hasCrt ? key : crt, 'is missing while its pair is present');
   const crtPem = files.get(crt)!;
   const keyPem = files.get(key)!;
@@ -188,11 +221,20 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
   if (!cert.checkPrivateKey(privateKey)) throw corrupt(crt, 'does not match its private key');
   if (inst.spec.kind === 'ca') {
     if (!cert.ca) throw corrupt(crt, 'is not a CA certificate');
+    const from = new Date(cert.validFrom);
+    const to = new Date(cert.validTo);
+    if (to <= now) {
+      throw new InputError(`the ${inst.id} CA (${crt}) expired on ${to.toISOString()}`, [], 'nothing it signed is trusted any more: start a new PKI with gen certs --rotate-ca (every node needs new seeds)');
+    }
+    if (from > now) {
+      throw new InputError(`the ${inst.id} CA (${crt}) is not valid before ${from.toISOString()}; this machine's clock says ${now.toISOString()}`, [], "check this machine's clock; if the CA really was made in the future, start a new PKI with gen certs --rotate-ca");
+    }
     return { issue: false };
   }
   if (opts.renew) return { issue: true, reason: 'renewal requested' };
   const drift = describeDrift(cert, inst);
   if (drift) return { issue: true, reason: drift };
+  if (new Date(cert.validFrom) > now) return { issue: false, warning: `${inst.id} is not valid before ${new Date(cert.validFrom).toISOString()}: check this machine's clock, or run with --renew` };
   const daysLeft = (new Date(cert.validTo).getTime() - now.getTime()) / (24 * HOUR_MS);
   if (daysLeft < 0) return { issue: false, warning: `${inst.id} expired on ${new Date(cert.validTo).toISOString()}: run with --renew` };
   if (daysLeft < EXPIRY_WARNING_DAYS) return { issue: false, warning: `${inst.id} expires in ${Math.floor(daysLeft)} days: run with --renew` };
@@ -248,6 +290,21 @@ function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {
     throw new InputError(`the state's keys are ${meta.keyAlgorithm}, the site asks for ${site.pki.keyAlgorithm}`, [], 'change spec.pki.keyAlgorithm back, or re-key everything with --rotate-ca');
   }
   return meta;
+}
+
+function missingCore(path: string): InputError {
+  return new InputError(`state file ${path} is missing`, [], 'it is made once, with the state, and never again (a new one would invalidate what the old one signed or encrypted): restore the state from a backup, or start a new PKI with --rotate-ca');
+}
+
+/** The state member pairs `--renew` may replace when they are damaged: leaf certificates and their keys. */
+export function renewablePairs(site: ResolvedSite): Map<string, { crt: string; key: string }> {
+  const out = new Map<string, { crt: string; key: string }>();
+  for (const inst of certInstances(site).filter((i) => i.spec.kind === 'leaf')) {
+    const p = certPaths(inst);
+    out.set(p.crt, p);
+    out.set(p.key, p);
+  }
+  return out;
 }
 
 function corrupt(path: string, what: string): InputError {

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
   for (const n of site.spec.nodes) check(`${n.name}: first boot complete`, serial(n.name).includes(`kubeseed[${n.name}] node ${n.name} is Ready; first boot complete`));
 
   // etcd: every member healthy over TLS, asked with the apiserver's client certificate.
-  const state = join(work, 'output', site.metadata.name, 'state', 'pki');
+  const state = join(work, 'output', site.metadata.name, 'state', 'current', 'pki');
   const etcdEndpoints = site.spec.nodes.filter((n) => n.roles.includes('etcd')).map((n) => `https://${n.address.split('/')[0]}:2379`);
   const health = spawnSync('ip', ['netns', 'exec', ns, 'etcdctl', '--endpoints', etcdEndpoints.join(','), '--cacert', join(state, 'etcd-ca.crt'), '--cert', join(state, 'apiserver-etcd-client.crt'), '--key', join(state, 'apiserver-etcd-client.key'), 'endpoint', 'health'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
   check('etcdctl endpoint health: every member', health.status === 0 && etcdEndpoints.every((e) => (health.stdout + health.stderr).includes(`${e} is healthy`)), (health.stdout + health.stderr).trim().split('\n').join('; '));

@@ -214,7 +214,7 @@ test('gen verify: a fresh bundle is ok; a changed file, a widened key mode and a
   t.is(bad.code, 1);
   const problems = (JSON.parse(bad.stdout) as { problems: string[] }).problems;
   t.true(problems.some((p) => p.startsWith('nodes/k8s-02/meta-data')));
-  t.true(problems.includes('admin/admin.kubeconfig: mode 644, manifest says 0600'));
+  t.true(problems.includes('admin/admin.kubeconfig: mode 0644, must be 0600: it carries private keys or tokens'), problems.join('\n'));
   t.true(problems.includes('nodes/k8s-01/extra: not in the manifest'));
   t.is(runCli(['verify', cwd], { cwd }).code, 2, 'a directory without manifest.json is bad input');
   const sums = spawnSync('sh', [join(dist, 'verify.sh')], { encoding: 'utf8' });

@@ -10,7 +10,8 @@ import { operatorFiles, selectForNode } from '../../generator/pki/select.js';
 import { certInstances } from '../../generator/pki/table.js';
 import { realCrypto } from '../../generator/io/crypto.js';
 import { loadDefaultCatalog, runCli } from '../helpers.js';
-import { makeState, siteFromLab1 } from '../pki-fixture.js';
+import { flattenState, makeState, siteFromLab1 } from '../pki-fixture.js';
+import { readState } from '../../generator/io/state.js';
 
 let catalog: Catalog;
 const roots: string[] = [];
@@ -75,10 +76,13 @@ test('--rotate-ca makes a new PKI and keeps the old state beside it', async (t) 
   const rotated = await makeState(site, first.root, { rotateCa: true });
   t.not(rotated.files.get('pki/ca.crt'), oldCa);
   t.truthy(rotated.previous);
-  t.is(readFileSync(join(rotated.previous!, 'pki/ca.crt'), 'utf8'), oldCa!);
+  t.is(readFileSync(join(rotated.previous!, 'current/pki/ca.crt'), 'utf8'), oldCa!);
+  const sorted = (m: Map<string, string> | null) => [...(m ?? [])].sort(([a], [b]) => a.localeCompare(b));
+  t.deepEqual(sorted(await readState(rotated.previous!)), sorted(first.files), 'the kept state is whole and readable');
   t.is(statSync(first.dir).mode & 0o777, 0o700);
 });
 
+/** Each damage, and what a state from before revisions (no manifest) says about it. */
 const corruptions: [string, (dir: string, other: string) => void, RegExp][] = [
   ['a truncated key', (d) => writeFileSync(join(d, 'pki/apiserver-etcd-client.key'), '-----BEGIN PRIVATE KEY-----\nMIIB\n'), /pki\/apiserver-etcd-client\.key is not a private key/],
   ['a key that belongs to another certificate', (d) => cpSync(join(d, 'pki/scheduler.key'), join(d, 'pki/admin.key')), /pki\/admin\.crt does not match its private key/],
@@ -89,12 +93,38 @@ const corruptions: [string, (dir: string, other: string) => void, RegExp][] = [
   ['a damaged bootstrap token', (d) => writeFileSync(join(d, TOKEN_PATH), 'nope\n'), /bootstrap-token is not a bootstrap token/],
 ];
 
+/** The member each damage touches first, as the state manifest names it. */
+const touched: Record<string, RegExp> = {
+  'a truncated key': /^state file pki\/apiserver-etcd-client\.key changed since kubeseed wrote it/,
+  'a key that belongs to another certificate': /^state file pki\/admin\.key changed since kubeseed wrote it/,
+  'a leaf signed by a foreign CA': /^state file pki\/kube-proxy\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\) \(and pki\/kube-proxy\.key\)$/,
+  'a certificate without its key': /^state file pki\/sa\.key is missing$/,
+  'a state of another site': /^state file state\.json changed since kubeseed wrote it/,
+  'files without state.json': /^state file state\.json is missing$/,
+  'a damaged bootstrap token': /^state file secrets\/bootstrap-token changed since kubeseed wrote it/,
+};
+
 for (const [what, damage, message] of corruptions) {
-  test(`a state with ${what} is a clear error and is left as it was`, async (t) => {
+  test(`a state with ${what} is exit 2 naming the member, and is left as it was`, async (t) => {
     const site = siteFromLab1(catalog, ecdsa);
     const st = await makeState(site);
     const other = await makeState(site);
     roots.push(st.root, other.root);
+    damage(join(st.dir, 'current'), join(other.dir, 'current'));
+    const before = listing(st.dir);
+    const err = await t.throwsAsync(makeState(site, st.root), { instanceOf: InputError });
+    t.regex(err!.message, touched[what]!);
+    t.regex(err!.hint!, /restore the state from a backup/);
+    t.deepEqual(listing(st.dir), before, 'nothing was rewritten');
+  });
+
+  test(`a state from before revisions with ${what} is a clear error and is left as it was`, async (t) => {
+    const site = siteFromLab1(catalog, ecdsa);
+    const st = await makeState(site);
+    const other = await makeState(site);
+    roots.push(st.root, other.root);
+    flattenState(st.dir);
+    flattenState(other.dir);
     damage(st.dir, other.dir);
     const before = listing(st.dir);
     const err = await t.throwsAsync(makeState(site, st.root), { instanceOf: InputError });
@@ -185,13 +215,13 @@ test('gen certs creates the state once and reuses it; a damaged state exits 2', 
   t.is(second.code, 0);
   t.regex(second.stdout, /\(unchanged\)/);
   t.regex(second.stdout, /apiserver\/k8s-01 +kube-apiserver +\d{4}-\d\d-\d\d +kept/);
-  writeFileSync(join(report.state, 'pki', 'ca.key'), 'garbage');
+  writeFileSync(join(report.state, 'current', 'pki', 'ca.key'), 'garbage');
   const broken = runCli(['certs', '--site', 'lab1'], { cwd });
   t.is(broken.code, 2);
-  t.regex(broken.stderr, /state file pki\/ca\.key is not a private key[\s\S]*hint: restore the state/);
+  t.regex(broken.stderr, /^gen certs: state file pki\/ca\.key changed since kubeseed wrote it[\s\S]*hint: restore the state/);
   const custom = runCli(['certs', '--site', 'lab1', '--state', 'elsewhere', '--json'], { cwd });
   t.is(custom.code, 0, custom.stderr);
-  t.true(existsSync(join(cwd, 'elsewhere', 'state.json')));
-  t.true(createPrivateKey(readFileSync(join(cwd, 'elsewhere', 'pki', 'ca.key'))).asymmetricKeyType === 'rsa');
-  t.truthy(new X509Certificate(readFileSync(join(cwd, 'elsewhere', 'pki', 'ca.crt'))).ca);
+  t.true(existsSync(join(cwd, 'elsewhere', 'current', 'state.json')));
+  t.true(createPrivateKey(readFileSync(join(cwd, 'elsewhere', 'current', 'pki', 'ca.key'))).asymmetricKeyType === 'rsa');
+  t.truthy(new X509Certificate(readFileSync(join(cwd, 'elsewhere', 'current', 'pki', 'ca.crt'))).ca);
 });
