@@ -4,7 +4,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, r
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { realCrypto } from '../../generator/io/crypto.js';
-import type { Catalog } from '../../generator/model/index.js';
+import { InputError, type Catalog } from '../../generator/model/index.js';
 import { certsStage } from '../../generator/pipeline/certs.js';
 import { loadDefaultCatalog } from '../helpers.js';
 import { clockAt, flattenState, siteFromLab1 } from '../pki-fixture.js';
@@ -296,6 +296,15 @@ test('a caValidity that reaches past the year 9999 is exit 2 with the rule, not 
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
     t.false(existsSync(join(w.state, 'current')));
   }
+});
+
+test('the PKI stage itself refuses a lifetime past 9999 (a site resolved without the rule): InputError naming the field', async (t) => {
+  const w = makeWork(roots);
+  const site = siteFromLab1(catalog, ecdsa);
+  const huge = { ...site, pki: { ...site.pki, caValidityHours: 70_000_000 } };
+  const err = await t.throwsAsync(certsStage(huge, w.state, { crypto: realCrypto, clock: clockAt(new Date()) }, {}), { instanceOf: InputError });
+  t.regex(err!.message, /^spec\.pki\.caValidity: a certificate issued now for 70000000h would end after 9999-12-31T23:59:59\.000Z$/);
+  t.false(existsSync(join(w.state, 'current')), 'nothing committed');
 });
 
 // --- the dist directory after a crash ----------------------------------------------------------
