@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, cp, lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { InputError } from '../model/index.js';
+import { InputError, namingPath } from '../model/index.js';
 import { crashPoint } from './crash.js';
 import { isLockFile } from './lock.js';
 import { kindOf, readRegular } from './regular.js';
@@ -260,8 +260,8 @@ async function writeMember(root: string, path: string, content: string, mode: nu
   await mkdir(dirname(abs), { recursive: true, mode: 0o700 });
   const fh = await open(abs, 'wx', mode);
   try {
-    await fh.writeFile(content);
-    await fh.sync();
+    await namingPath(abs, fh.writeFile(content));
+    await namingPath(abs, fh.sync());
   } finally {
     await fh.close();
   }

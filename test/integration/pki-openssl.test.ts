@@ -32,10 +32,10 @@ for (const alg of ['rsa-2048', 'ecdsa-p256'] as const) {
     for (const inst of certInstances(site)) {
       if (inst.spec.kind === 'keypair') continue;
       const p = certPaths(inst);
-      const crtFile = join(st.dir, p.crt);
-      const keyFile = join(st.dir, p.key);
+      const crtFile = join(st.dir, 'current', p.crt);
+      const keyFile = join(st.dir, 'current', p.key);
       t.is(statSync(keyFile).mode & 0o777, 0o600, `${inst.id} key is 0600`);
-      const caFile = join(st.dir, `pki/${inst.spec.kind === 'ca' ? inst.spec.name : inst.spec.ca}.crt`);
+      const caFile = join(st.dir, 'current', `pki/${inst.spec.kind === 'ca' ? inst.spec.name : inst.spec.ca}.crt`);
       t.regex(openssl('verify', '-CAfile', caFile, crtFile), /: OK\n$/, `${inst.id} chains to its CA`);
 
       const subject = openssl('x509', '-in', crtFile, '-noout', '-subject', '-nameopt', 'RFC2253').trim();
@@ -87,7 +87,7 @@ test("discovery hash matches kubeadm's golden vector and openssl", async (t) => 
   const site = siteFromLab1(catalog, (x) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256'));
   const st = await makeState(site);
   roots.push(st.root);
-  const der = execFileSync('openssl', ['x509', '-in', join(st.dir, 'pki/ca.crt'), '-pubkey', '-noout']);
+  const der = execFileSync('openssl', ['x509', '-in', join(st.dir, 'current/pki/ca.crt'), '-pubkey', '-noout']);
   const spki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: der });
   const want = execFileSync('openssl', ['dgst', '-sha256', '-hex'], { input: spki, encoding: 'utf8' }).split('= ')[1]!.trim();
   t.is(discoveryHash(st.files.get('pki/ca.crt')!), `sha256:${want}`);

@@ -85,6 +85,8 @@ const damages: [string, (state: string) => void, RegExp][] = [
   ['a certificate edited', (s) => writeFileSync(join(s, 'current/pki/ca.crt'), readFileSync(join(s, 'current/pki/ca.crt'), 'utf8').replace('-----END', 'x\n-----END')), /state file pki\/ca\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\)$/],
   ['the state manifest removed', (s) => rmSync(join(s, 'current/manifest.json')), /state file rev-1\/manifest\.json is missing$/],
   ['current pointing nowhere', (s) => { rmSync(join(s, 'current')); symlinkSync('rev-9', join(s, 'current')); }, /state file rev-9 is missing \(current points to it\)$/],
+  ['current pointing out of the state', (s) => { rmSync(join(s, 'current')); symlinkSync('/etc', join(s, 'current')); }, /the state's current points to \/etc, not to a revision \(rev-N\)$/],
+  ['a revision that is a symlink', (s) => { cpSync(join(s, 'rev-1'), join(s, '..', 'moved'), { recursive: true }); rmSync(join(s, 'rev-1'), { recursive: true }); symlinkSync(join(s, '..', 'moved'), join(s, 'rev-1')); }, /state file rev-1 is a symlink$/],
 ];
 
 for (const [what, damage, message] of damages) {
