@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openState } from '../../generator/io/state.js';
 import { cliPath } from '../helpers.js';
+import { flattenState } from '../pki-fixture.js';
 import { cleanup, listing, makeWork, type Work } from '../state-fixture.js';
 
 /**
  * Issue #19: kill -9 (SIGKILL from the io layer's fault-injection hook) at every write, rename and
- * removal point of the first `gen certs`, of `gen certs --renew` and of `gen bundle`'s dist swap.
+ * removal point of the first `gen certs`, of `gen certs --renew` and of `gen bundle`'s dist swap
+ * (and of `--rotate-ca` and of adopting a state from before revisions).
  * After each kill the state is either the old one or the new one, never a mix, and a following
  * run succeeds and leaves nothing behind.
  *
@@ -172,6 +174,67 @@ test('kill -9 at every point of the dist swap: the old bundle or the new one; th
     t.is(next.code, 0, `${point}: ${next.stderr}`);
     t.deepEqual(listing(dist), newDist, `${point}: the next run publishes the new bundle`);
     t.deepEqual(readdirSync(out).filter((n) => n.startsWith('dist.old-') || n.startsWith('.dist-staging-')), [], `${point}: nothing left behind`);
+    rmSync(cwd, { recursive: true, force: true });
+  });
+});
+
+test('kill -9 at every point of gen certs --rotate-ca: the old PKI or the whole new one; the next run succeeds', async (t) => {
+  t.timeout(20 * 60_000);
+  const w = makeWork(roots);
+  const template = mkdtempSync(join(w.dir, 'template-'));
+  t.is((await gen(w, template, ['certs'])).code, 0);
+  const old = (await openState(join(template, 'output/lab1/state'))).files;
+  const probe = mkdtempSync(join(w.dir, 'probe-'));
+  cpSync(template, probe, { recursive: true, verbatimSymlinks: true });
+  const points = await pointsOf(w, probe, ['certs', '--rotate-ca']);
+  const chosen = select(points);
+  t.log(`gen certs --rotate-ca: ${points.length} points, ${chosen.length} killed`);
+  await pool(chosen, PARALLEL, async (point) => {
+    const cwd = mkdtempSync(join(w.dir, 'k-'));
+    cpSync(template, cwd, { recursive: true, verbatimSymlinks: true });
+    const state = join(cwd, 'output/lab1/state');
+    const killed = await gen(w, cwd, ['certs', '--rotate-ca'], { KUBESEED_TEST_CRASH_AT: point });
+    t.is(killed.signal, 'SIGKILL', `${point}: killed`);
+    const after = await seen(state);
+    t.deepEqual(after.damage, [], `${point}: no damage`);
+    t.is(after.files.size, 59, point);
+    const changed = [...old.keys()].filter((p) => after.files.get(p) !== old.get(p));
+    t.true(changed.length === 0 || after.files.get('pki/ca.crt') !== old.get('pki/ca.crt'), `${point}: old, or new with a new CA`);
+    if (changed.length) t.true(['pki/ca.key', 'pki/etcd-ca.key', 'pki/sa.key', 'secrets/encryption-key'].every((p) => after.files.get(p) !== old.get(p)), `${point}: all new`);
+    const next = await gen(w, cwd, ['certs']);
+    t.is(next.code, 0, `${point}: ${next.stderr}`);
+    t.deepEqual(leftovers(state), [], `${point}: nothing left behind`);
+    t.deepEqual(readdirSync(join(cwd, 'output/lab1')).filter((n) => n.includes('.partial-')), [], `${point}: no half copy`);
+    rmSync(cwd, { recursive: true, force: true });
+  });
+});
+
+test('kill -9 at every point of adopting a state from before revisions: the loose files or the revision, same content', async (t) => {
+  t.timeout(20 * 60_000);
+  const w = makeWork(roots);
+  const template = mkdtempSync(join(w.dir, 'template-'));
+  t.is((await gen(w, template, ['certs'])).code, 0);
+  flattenState(join(template, 'output/lab1/state'));
+  const old = (await openState(join(template, 'output/lab1/state'))).files;
+  t.is(old.size, 59);
+  const probe = mkdtempSync(join(w.dir, 'probe-'));
+  cpSync(template, probe, { recursive: true, verbatimSymlinks: true });
+  const points = await pointsOf(w, probe, ['certs']);
+  const chosen = select(points);
+  t.log(`adoption: ${points.length} points, ${chosen.length} killed`);
+  await pool(chosen, PARALLEL, async (point) => {
+    const cwd = mkdtempSync(join(w.dir, 'k-'));
+    cpSync(template, cwd, { recursive: true, verbatimSymlinks: true });
+    const state = join(cwd, 'output/lab1/state');
+    const killed = await gen(w, cwd, ['certs'], { KUBESEED_TEST_CRASH_AT: point });
+    t.is(killed.signal, 'SIGKILL', `${point}: killed`);
+    const after = await seen(state);
+    t.deepEqual(after.damage, [], `${point}: no damage`);
+    t.deepEqual(new Map([...after.files].sort()), new Map([...old].sort()), `${point}: the same files, loose or in a revision`);
+    const next = await gen(w, cwd, ['certs']);
+    t.is(next.code, 0, `${point}: ${next.stderr}`);
+    t.deepEqual(leftovers(state), [], `${point}: nothing left behind`);
+    t.false(existsSync(join(state, 'pki')), `${point}: no loose files after the next run`);
     rmSync(cwd, { recursive: true, force: true });
   });
 });
