@@ -72,6 +72,7 @@ export function fetchOptionsFrom(values: Values, ctx: CommandContext, blueprintF
 
 /** Fetch with progress on standard error; returns the outcome and prints nothing else. */
 export async function fetchWithProgress(site: ResolvedSite, plan: BundlePlan, values: Values, ctx: CommandContext, blueprintFile: string): Promise<{ outcome: FetchOutcome; opts: FetchOptions }> {
+  // The .debs are counted in once their index is resolved.
   const count = plan.artifacts.length + new Set(plan.images.map((i) => i.ref)).size;
   const progress = values.json ? { ...SILENT_EVENTS, finish() {} } : progressReporter(ctx.streams, count);
   const opts = fetchOptionsFrom(values, ctx, blueprintFile, progress);
@@ -100,11 +101,12 @@ export const fetchCommand: Command = {
     }
     const { outcome, opts } = await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file);
     const secs = ((Date.now() - started) / 1000).toFixed(2);
+    const debs = outcome.osRepos.reduce((n, r) => n + r.debs.length, 0);
     if (values.json) {
-      s.out(JSON.stringify({ site: plan.site, cache: opts.cacheDir, lock: opts.lockPath, lockWritten: outcome.lockWritten, transferred: outcome.transferred, seconds: Number(secs), artifacts: outcome.lock.artifacts, images: outcome.lock.images }, null, 2));
+      s.out(JSON.stringify({ site: plan.site, cache: opts.cacheDir, lock: opts.lockPath, lockWritten: outcome.lockWritten, transferred: outcome.transferred, seconds: Number(secs), artifacts: outcome.lock.artifacts, images: outcome.lock.images, osPackages: outcome.lock.osPackages ?? {} }, null, 2));
     } else {
       s.out(
-        `${paint(s, 'green', 'fetched')}: ${outcome.files.size} artifact(s), ${outcome.images.length} image(s); ${formatBytes(outcome.transferred)} transferred in ${secs} s\n` +
+        `${paint(s, 'green', 'fetched')}: ${outcome.files.size} artifact(s), ${outcome.images.length} image(s)${debs ? `, ${debs} OS package(s) for ${outcome.osRepos.map((r) => r.id).join(', ')}` : ''}; ${formatBytes(outcome.transferred)} transferred in ${secs} s\n` +
           `  cache ${opts.cacheDir}\n  lock  ${opts.lockPath} (${outcome.lockWritten ? 'written' : 'unchanged'})`,
       );
     }

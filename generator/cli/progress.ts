@@ -82,6 +82,10 @@ export function progressReporter(s: Streams, count: number, now: () => number = 
       const secs = a ? ` in ${((now() - a.started) / 1000).toFixed(1)} s` : '';
       line(`  ${r.cached ? 'cached     ' : 'downloaded '} ${id}  ${formatBytes(r.size)}${r.cached ? '' : ` (${formatBytes(r.transferred)} transferred${secs})`}`);
     },
+    more(n) {
+      count += n;
+      schedule();
+    },
     finish() {
       if (timer) clearTimeout(timer);
       timer = null;

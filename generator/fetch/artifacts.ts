@@ -11,6 +11,8 @@ export interface FetchEvents {
   bytes(id: string, n: number): void;
   done(id: string, r: { size: number; transferred: number; cached: boolean }): void;
   retry(id: string, why: string, attempt: number): void;
+  /** More items than announced at the start (the `.deb` files, known once their index is resolved). */
+  more?(n: number): void;
 }
 
 export const SILENT_EVENTS: FetchEvents = { start() {}, bytes() {}, done() {}, retry() {} };

@@ -6,6 +6,23 @@ import { InputError } from '../model/index.js';
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 
+const lockedFile = z.strictObject({ url: z.string(), size: z.number().int().nonnegative(), sha256: hex64 });
+
+/** One resolved OS package repository (issue #18): the signed index it came from and every `.deb`. */
+const lockedOsRepo = z.strictObject({
+  suite: z.string(),
+  arch: z.string(),
+  /** The `InRelease` the index was verified with, as last downloaded. */
+  release: lockedFile,
+  /**
+   * `<component>/binary-<arch>/Packages.gz` → the index, pinned, and the sha256 of its
+   * uncompressed form, which the cache keeps too: a warm run resolves from it offline.
+   */
+  indexes: z.record(z.string(), lockedFile.extend({ unpacked: hex64 })),
+  /** The closure, by package name. */
+  debs: z.record(z.string(), z.strictObject({ version: z.string(), arch: z.string(), url: z.string(), size: z.number().int().nonnegative(), sha256: hex64 })),
+});
+
 const lockSchema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
   kind: z.literal('Lock'),
@@ -23,9 +40,12 @@ const lockSchema = z.strictObject({
       platforms: z.record(z.string(), z.strictObject({ digest, size: z.number().int().nonnegative() })),
     }),
   ),
+  /** Absent in locks written before issue #18, and for sites without OS packages. */
+  osPackages: z.record(z.string(), lockedOsRepo).optional(),
 });
 
 export type Lock = z.infer<typeof lockSchema>;
+export type LockedOsRepo = z.infer<typeof lockedOsRepo>;
 export type LockedArtifact = Lock['artifacts'][string];
 export type LockedImage = Lock['images'][string];
 

@@ -15,6 +15,7 @@ import { installScript, qemuScript, vagrantfile, VERIFY_SH } from '../pack/scrip
 import { operatorFiles } from '../pki/select.js';
 import { imageArchiveName, NODE_FILES, payloadName } from '../model/layout.js';
 import { egressLint, nodeFilesList } from '../render/index.js';
+import { flatPackagesIndex, osRepoDir } from '../ospkg/payload.js';
 import { certsStage, outputDir, placedStateDir } from './certs.js';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
@@ -226,6 +227,15 @@ async function fromCache(outcome: FetchOutcome, plan: BundlePlan, outRoot: strin
     const sha256 = await sha256FileRemembered(target);
     files.push({ name: imageArchiveName(arch), source: target, sha256, size: (await stat(target)).size });
   }
+  for (const repo of outcome.osRepos) {
+    const dir = osRepoDir(repo.id);
+    for (const d of repo.debs) files.push({ name: `${dir}/${d.filename}`, source: outcome.cache.blobPath(d.sha256), sha256: d.sha256, size: d.size });
+    const index = flatPackagesIndex(repo);
+    const sha256 = createHash('sha256').update(index).digest('hex');
+    const target = join(cache, `ospkg-${repo.id}-${sha256.slice(0, 16)}.Packages`);
+    if (!(await stat(target).catch(() => null))) await writeFile(target, index, { mode: 0o644 });
+    files.push({ name: `${dir}/Packages`, source: target, sha256, size: Buffer.byteLength(index) });
+  }
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -241,9 +251,12 @@ function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): ArtifactFile[] 
   for (const arch of new Set(plan.images.map((i) => i.platform.split('/')[1]!))) {
     if (!byName.has(imageArchiveName(arch))) problems.push(`${imageArchiveName(arch)} (the ${arch} image archive) is missing`);
   }
+  // A repository's .debs are whatever its index lists; the index itself must be there.
+  for (const r of plan.osPackages.repos) if (!byName.has(`${osRepoDir(r.id)}/Packages`)) problems.push(`${osRepoDir(r.id)}/Packages (the OS packages of ${r.id}) is missing`);
   if (problems.length) throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
   const needed = new Set([...plan.artifacts.map(payloadName), ...plan.images.map((i) => imageArchiveName(i.platform.split('/')[1]!))]);
-  return files.filter((f) => needed.has(f.name));
+  const repoDirs = plan.osPackages.repos.map((r) => `${osRepoDir(r.id)}/`);
+  return files.filter((f) => needed.has(f.name) || repoDirs.some((d) => f.name.startsWith(d)));
 }
 
 /** Writes or reuses the content-addressed payload. */

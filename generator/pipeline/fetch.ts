@@ -4,7 +4,8 @@ import { asFailure, fetchArtifact, LockMismatchError, MissingError, UnreachableE
 import { BlobCache } from '../fetch/cache.js';
 import { eachLimited, HttpClient, type HttpSettings } from '../fetch/http.js';
 import { emptyLock, readLock, writeLock, type Lock } from '../fetch/lock.js';
-import { FailureError, type BundlePlan, type ResolvedSite } from '../model/index.js';
+import { FailureError, type BundlePlan, type ResolvedOsRepo, type ResolvedSite } from '../model/index.js';
+import { fetchDeb, resolveOsRepo, type ResolvedRepo } from '../ospkg/fetch.js';
 import { diskFile, memFile, writeTarTo } from '../pack/files.js';
 import { readDockerConfig } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
@@ -28,6 +29,8 @@ export interface FetchOutcome {
   /** Per artifact id. */
   files: Map<string, FetchedFile>;
   images: PulledImage[];
+  /** The nodes' OS packages per repository, every `.deb` in the cache (`cache.blobPath(sha256)`). */
+  osRepos: ResolvedOsRepo[];
   lock: Lock;
   lockWritten: boolean;
   /** Bytes that crossed the network. */
@@ -71,12 +74,14 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   const images = new Map<string, PulledImage>();
   const missing: string[] = [];
   const failures: Error[] = [];
+  const osRepos = new Map<string, ResolvedRepo>();
   const jobs: { id: string; run: () => Promise<void> }[] = [
     ...plan.artifacts.map((a) => ({ id: a.id, run: async () => void files.set(a.id, await fetchArtifact(a, ctx)) })),
     ...[...byRef.values()].map((img) => ({ id: img.ref, run: async () => void images.set(img.ref, await pullImage(img, ctx)) })),
+    ...plan.osPackages.repos.map((repo) => ({ id: repo.id, run: async () => void osRepos.set(repo.id, await resolveOsRepo(repo, ctx, site.artifacts.catalog)) })),
   ];
-  try {
-    await eachLimited(jobs, opts.parallel, async (job) => {
+  const runAll = (list: typeof jobs) =>
+    eachLimited(list, opts.parallel, async (job) => {
       try {
         await job.run();
       } catch (e) {
@@ -84,6 +89,12 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
         else failures.push(asFailure(e, job.id, 'failed') as Error);
       }
     });
+  try {
+    await runAll(jobs);
+    // The .debs are known once their repository's index is resolved.
+    const debJobs = [...osRepos.values()].flatMap((r) => r.debs.map((d) => ({ id: `${r.id}/${d.filename}`, run: () => fetchDeb(r.id, d, ctx) })));
+    opts.events.more?.(debJobs.length);
+    await runAll(debJobs);
   } finally {
     await http?.close();
   }
@@ -95,9 +106,11 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   const lock: Lock = emptyLock(site.name);
   for (const a of plan.artifacts) lock.artifacts[a.id] = files.get(a.id)!.entry;
   for (const ref of [...byRef.keys()].sort()) lock.images[ref] = images.get(ref)!.entry;
+  if (osRepos.size) lock.osPackages = Object.fromEntries([...osRepos.values()].map((r) => [r.id, r.entry]));
   if (!opts.offline && images.size) await cache.recordImages([...images.values()].map((i) => ({ name: i.ref, ...i.top })));
   const lockWritten = await writeLock(opts.lockPath, lock, previous);
-  return { cache, files, images: [...byRef.keys()].sort().map((r) => images.get(r)!), lock, lockWritten, transferred };
+  const resolved = plan.osPackages.repos.map((r) => ({ id: r.id, debs: osRepos.get(r.id)!.debs }));
+  return { cache, files, images: [...byRef.keys()].sort().map((r) => images.get(r)!), osRepos: resolved, lock, lockWritten, transferred };
 }
 
 /** One message for many failures: lock mismatches first, unreachable hosts named once. */

@@ -3,3 +3,4 @@
 await import('./pki.mjs');
 await import('./pack.mjs');
 await import('./fetch.mjs');
+await import('./ospkg.mjs');

@@ -176,7 +176,7 @@ test.serial('the lock pins image digests: a moved tag changes nothing until --up
 test.serial('gen bundle without --artifacts fetches first and packs the payload from the cache', async (t) => {
   t.timeout(120_000);
   const dir = newDir('t-bundle');
-  const fx = await fetchFixture(dir, up.base, { mirror: `http://${anon.host}` });
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${anon.host}`, osPackages: true });
   serveArtifacts(up, fx.plan, () => 8192);
   const args = ['bundle', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache'), '--out', join(dir, 'out'), '--state', join(dir, 'state')];
   const r = await runCliAsync(args, { env: { HOME: dir, SOURCE_DATE_EPOCH: '1700000000' } });
@@ -184,7 +184,12 @@ test.serial('gen bundle without --artifacts fetches first and packs the payload 
   const dist = join(dir, 'out', 'lab1', 'dist');
   const payload = readdirSync(join(dist, 'payload')).find((f) => f.endsWith('.tar'))!;
   const members = execFileSync('tar', ['-tf', join(dist, 'payload', payload)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-  t.deepEqual(members, ['SHA256SUMS', 'images-amd64.oci.tar', ...fx.plan.artifacts.map((a) => (a.format === 'binary' ? `${a.component}-${a.version}-${a.arch}` : a.url.slice(a.url.lastIndexOf('/') + 1)))].sort());
+  const lock = JSON.parse(readFileSync(join(dir, 'lab1.lock.json'), 'utf8')) as { osPackages: Record<string, { debs: Record<string, { url: string }> }> };
+  const debs = Object.values(lock.osPackages['debian-12-amd64']!.debs).map((d) => `ospkg/debian-12-amd64/${d.url.slice(d.url.lastIndexOf('/') + 1)}`);
+  t.is(debs.length, 16);
+  t.deepEqual(members.filter((m) => !m.endsWith('/')), ['SHA256SUMS', 'images-amd64.oci.tar', 'ospkg/debian-12-amd64/Packages', ...debs, ...fx.plan.artifacts.map((a) => (a.format === 'binary' ? `${a.component}-${a.version}-${a.arch}` : a.url.slice(a.url.lastIndexOf('/') + 1)))].sort());
+  const sums = execFileSync('tar', ['-xOf', join(dist, 'payload', payload), 'SHA256SUMS'], { encoding: 'utf8' });
+  for (const m of members.filter((x) => x.startsWith('ospkg/') && !x.endsWith('/'))) t.regex(sums, new RegExp(`^[0-9a-f]{64}  ${m.replaceAll('+', '\\+').replaceAll('.', '\\.')}$`, 'm'), `${m} in SHA256SUMS`);
   const verify = await runCliAsync(['verify', dist]);
   t.is(verify.code, 0, verify.stdout + verify.stderr);
 
