@@ -1,37 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, cp, lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
-import { InputError, namingPath } from '../model/index.js';
-import { crashPoint } from './crash.js';
+import { chmod, lstat, readdir, readlink, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { InputError } from '../model/index.js';
 import { isLockFile } from './lock.js';
 import { kindOf, readRegular } from './regular.js';
+import { CURRENT, LEGACY, LINK_PREFIX, lstatOrNull, mode8, revOf, SAFE_PATH, sha256, STAGING_PREFIX, STATE_MANIFEST, stateFileMode, switchCurrent, type StateDamage } from './state-layout.js';
 
-/**
- * The site state on disk, in revisions:
- *
- *   state/current -> rev-7        the one committed revision
- *   state/rev-7/manifest.json     every member with its sha256, written last
- *   state/rev-7/state.json, pki/…, secrets/…
- *
- * A new revision is written complete under a staging name, renamed to `rev-N`, and committed by
- * replacing the `current` symlink with rename(2), one atomic step. Whatever a crash interrupts, the
- * next run finds `current` on the old revision or the new one; staging and uncommitted revisions
- * are removed then. Callers hold the state's lock (io/lock).
- */
+export { commitState, copyState, removePartialCopies } from './state-commit.js';
+export { CURRENT, STATE_MANIFEST, stateFileMode, type StateDamage } from './state-layout.js';
 
-export const CURRENT = 'current';
-export const STATE_MANIFEST = 'manifest.json';
-const REV = /^rev-(\d{1,9})$/;
-const STAGING_PREFIX = '.staging-';
-const LINK_PREFIX = '.current-';
-/** Top-level names of a state written before revisions existed. */
-const LEGACY = ['state.json', 'pki', 'secrets'];
-const SAFE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._/-]+$/;
-
-export interface StateDamage {
-  path: string;
-  what: string;
-}
+/** Reading the site state (layout: state-layout.ts): checked, hashed, and cleaned of what a stopped run left. */
 
 export interface OpenedState {
   files: Map<string, string>;
@@ -56,40 +33,11 @@ interface ManifestEntry {
   sha256: string;
 }
 
-/** Keys and secrets 0600; certificates, public keys and metadata 0644; every directory 0700. */
-export function stateFileMode(path: string): number {
-  return path.endsWith('.key') || path.startsWith('secrets/') ? 0o600 : 0o644;
-}
-
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const mode8 = (m: number) => (m & 0o777).toString(8).padStart(4, '0');
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Tightens a mode that grants more than `max`; returns a note when it did. */
 async function tighten(abs: string, label: string, mode: number, max: number, fix = true): Promise<string | null> {
   if (!fix || (mode & 0o777 & ~max) === 0) return null;
   await chmod(abs, max);
   return `${label} was mode ${mode8(mode)}; set to ${mode8(max)}`;
-}
-
-function revOf(name: string): number | null {
-  const m = REV.exec(name);
-  return m ? Number(m[1]) : null;
-}
-
-async function lstatOrNull(p: string) {
-  return lstat(p).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return null;
-    throw e;
-  });
 }
 
 /** Reads one revision: manifest first, then every member it lists, hashed; modes checked. */
@@ -244,100 +192,6 @@ export async function openState(dir: string): Promise<OpenedState> {
     notes.push(`removed the loose files of the state before revisions, already in ${current}`);
   }
   return { files: read.files, damage: read.damage, layout: 'revision', revision: revOf(current)!, notes, warnings };
-}
-
-async function switchCurrent(dir: string, target: string): Promise<void> {
-  const tmp = join(dir, `${LINK_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
-  await symlink(target, tmp);
-  crashPoint('state-link-made');
-  await rename(tmp, join(dir, CURRENT));
-  crashPoint('state-link-switched');
-  await fsyncDir(dir);
-}
-
-async function writeMember(root: string, path: string, content: string, mode: number): Promise<void> {
-  const abs = join(root, path);
-  await mkdir(dirname(abs), { recursive: true, mode: 0o700 });
-  const fh = await open(abs, 'wx', mode);
-  try {
-    await namingPath(abs, fh.writeFile(content));
-    await namingPath(abs, fh.sync());
-  } finally {
-    await fh.close();
-  }
-  // The umask may have narrowed the mode at creation; state it exactly.
-  await chmod(abs, mode);
-  crashPoint('state-member-written');
-}
-
-/**
- * Commits `files` as the state's next revision (see the module comment) and removes the one it
- * replaces, and the loose files of an adopted state. Returns the new revision's number.
- */
-export async function commitState(dir: string, files: Map<string, string>): Promise<number> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  const names = await readdir(dir);
-  const previous = (await lstatOrNull(join(dir, CURRENT))) ? await readlink(join(dir, CURRENT)) : null;
-  const next = Math.max(0, ...names.map(revOf).filter((r): r is number => r !== null)) + 1;
-  const staging = join(dir, `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(staging, { mode: 0o700 });
-  await chmod(staging, 0o700);
-  const paths = [...files.keys()].sort();
-  for (const p of paths) {
-    if (!SAFE_PATH.test(p) || p === STATE_MANIFEST) throw new Error(`internal: ${p} is not a state member name`);
-    await writeMember(staging, p, files.get(p)!, stateFileMode(p));
-  }
-  const manifest = { apiVersion: 'kubeseed/v1alpha1', kind: 'StateManifest', revision: next, files: paths.map((p) => ({ path: p, sha256: sha256(files.get(p)!) })) };
-  await writeMember(staging, STATE_MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
-  for (const d of new Set(paths.map((p) => dirname(p)).filter((d) => d !== '.'))) {
-    await chmod(join(staging, d), 0o700);
-    await fsyncDir(join(staging, d));
-  }
-  await fsyncDir(staging);
-  await rename(staging, join(dir, `rev-${next}`));
-  crashPoint('state-revision-renamed');
-  await fsyncDir(dir);
-  await switchCurrent(dir, `rev-${next}`);
-  if (previous && previous !== `rev-${next}`) {
-    await rm(join(dir, previous), { recursive: true, force: true });
-    crashPoint('state-previous-removed');
-  }
-  for (const x of LEGACY) {
-    if (await lstatOrNull(join(dir, x))) {
-      await rm(join(dir, x), { recursive: true, force: true });
-      crashPoint('state-legacy-removed');
-    }
-  }
-  return next;
-}
-
-/**
- * Copies the whole state directory (every revision, the link, as they are, damaged or not) to
- * `target`, under a temporary name first so that a crash leaves no half copy under that name.
- */
-export async function copyState(dir: string, target: string): Promise<void> {
-  const tmp = `${target}.partial-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await cp(dir, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter: (src) => !isLockFile(src) });
-  await chmod(tmp, 0o700);
-  crashPoint('state-copy-made');
-  await rename(tmp, target);
-  crashPoint('state-copy-renamed');
-}
-
-/** Removes half copies of `copyState` beside the state (`<dir>.prev-<time>.partial-<pid>`). */
-export async function removePartialCopies(dir: string): Promise<string[]> {
-  const parent = dirname(dir);
-  const prefix = `${basename(dir)}.prev-`;
-  const gone: string[] = [];
-  for (const x of await readdir(parent).catch(() => [] as string[])) {
-    if (x.startsWith(prefix) && /\.partial-\d+$/.test(x)) {
-      await rm(join(parent, x), { recursive: true, force: true });
-      gone.push(join(parent, x));
-    }
-  }
-  return gone;
 }
 
 /**

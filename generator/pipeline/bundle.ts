@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { realCrypto } from '../io/crypto.js';
 import { realFs } from '../io/fs.js';
@@ -20,6 +20,7 @@ import { certsStage, outputDir, placedStateDir } from './certs.js';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
 import { applyDistModes } from '../pack/modes.js';
+import { publishDist, recoverDist } from '../pack/publish.js';
 import { renderSite } from './render.js';
 
 export interface BundleOptions {
@@ -165,7 +166,7 @@ async function bundleLocked(site: ResolvedSite, catalog: Catalog, opts: BundleOp
     crashPoint('dist-staged');
 
     opts.say('[6/6] publish');
-    await swapIn(staging, dist);
+    await publishDist(staging, dist);
     return { dist, files: manifest, payload: payloadTar };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
@@ -327,67 +328,3 @@ async function writeManifest(staging: string, site: ResolvedSite, plan: BundlePl
   await chmod(join(staging, 'SHA256SUMS'), 0o644);
   return hashes.size + 1;
 }
-
-/**
- * The new dist takes the old one's place; the old one is removed only after the swap. Two renames:
- * a crash between them leaves the old bundle as `dist.old-<pid>`, which the next run puts back
- * (recoverDist) before anything else.
- */
-async function swapIn(staging: string, dist: string): Promise<void> {
-  const old = `${dist}.old-${process.pid}`;
-  const hadOld = await stat(dist).then(() => true).catch(() => false);
-  if (hadOld) {
-    await rename(dist, old);
-    crashPoint('dist-old-renamed');
-  }
-  try {
-    await rename(staging, dist);
-    crashPoint('dist-new-renamed');
-  } catch (e) {
-    if (hadOld) await rename(old, dist);
-    throw e;
-  }
-  await fsyncDir(dirname(dist));
-  if (hadOld) {
-    await rm(old, { recursive: true, force: true });
-    crashPoint('dist-old-removed');
-  }
-}
-
-/**
- * What a run that stopped left in the output directory: a dist moved aside but not replaced is
- * put back (the newest, if several), then old dists, staging directories and half-written payload
- * files are removed. Runs under the output lock, before anything is written.
- */
-async function recoverDist(outRoot: string): Promise<string[]> {
-  const said: string[] = [];
-  const names = await readdir(outRoot).catch(() => [] as string[]);
-  const dist = join(outRoot, 'dist');
-  const olds = names.filter((n) => /^dist\.old-\d+$/.test(n));
-  if (olds.length && !(await stat(dist).catch(() => null))) {
-    const newest = (await Promise.all(olds.map(async (n) => ({ n, t: (await stat(join(outRoot, n))).mtimeMs })))).sort((a, b) => b.t - a.t)[0]!.n;
-    await rename(join(outRoot, newest), dist);
-    said.push(`restored ${dist} from ${newest}: a previous run stopped while publishing`);
-  }
-  for (const n of names.filter((x) => (/^dist\.old-\d+$/.test(x) || /^\.dist-staging-\d+$/.test(x)))) {
-    if (!(await stat(join(outRoot, n)).catch(() => null))) continue;
-    await rm(join(outRoot, n), { recursive: true, force: true });
-    said.push(`removed ${n}, left by a run that stopped`);
-  }
-  const cache = join(outRoot, 'payload-cache');
-  for (const n of (await readdir(cache).catch(() => [] as string[])).filter((x) => /\.tmp-\d+$/.test(x))) {
-    await rm(join(cache, n), { force: true });
-    said.push(`removed payload-cache/${n}, left by a run that stopped`);
-  }
-  return said;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-

@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { InputError, type ClockPort, type CryptoPort, type KeyAlgorithmName, type ResolvedSite } from '../model/index.js';
+import { describeDrift, notAfterOf } from './compare.js';
 import { certInstances, type CertInstance } from './table.js';
 
 /** The site state as files: relative path → content. */
@@ -239,40 +240,6 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
   if (daysLeft < 0) return { issue: false, warning: `${inst.id} expired on ${new Date(cert.validTo).toISOString()}: run with --renew` };
   if (daysLeft < EXPIRY_WARNING_DAYS) return { issue: false, warning: `${inst.id} expires in ${Math.floor(daysLeft)} days: run with --renew` };
   return { issue: false };
-}
-
-/** What the certificate says differently from what the site now needs, if anything. */
-function describeDrift(cert: X509Certificate, inst: CertInstance): string | undefined {
-  const subject = parseSubject(cert.subject);
-  if (subject.cn !== inst.cn) return `CN changed (${subject.cn} → ${inst.cn})`;
-  if ([...subject.o].sort().join(',') !== [...inst.o].sort().join(',')) return `O changed (${subject.o.join(',')} → ${inst.o.join(',')})`;
-  const have = parseSans(cert.subjectAltName);
-  const want = { dns: [...inst.sans.dns].sort(), ips: [...inst.sans.ips].map(normalizeIp).sort() };
-  if (have.dns.join(',') !== want.dns.join(',') || have.ips.join(',') !== want.ips.join(',')) return 'subject alternative names changed';
-  return undefined;
-}
-
-function parseSubject(subject: string): { cn: string; o: string[] } {
-  const lines = subject.split('\n');
-  return { cn: lines.find((l) => l.startsWith('CN='))?.slice(3) ?? '', o: lines.filter((l) => l.startsWith('O=')).map((l) => l.slice(2)) };
-}
-
-function parseSans(san: string | undefined): { dns: string[]; ips: string[] } {
-  const parts = (san ?? '').split(', ').filter(Boolean);
-  return {
-    dns: parts.filter((p) => p.startsWith('DNS:')).map((p) => p.slice(4)).sort(),
-    ips: parts.filter((p) => p.startsWith('IP Address:')).map((p) => normalizeIp(p.slice(11))).sort(),
-  };
-}
-
-/** Node prints ::1 as 0:0:0:0:0:0:0:1. */
-function normalizeIp(ip: string): string {
-  return ip.includes(':') ? ip.split(':').map((g) => g.replace(/^0+(?=.)/, '')).join(':').replace(/^0:0:0:0:0:0:0:1$/, '::1') : ip;
-}
-
-function notAfterOf(pem: string, inst: CertInstance): { notAfter?: string } {
-  if (inst.spec.kind === 'keypair') return {};
-  return { notAfter: new Date(new X509Certificate(pem).validTo).toISOString() };
 }
 
 function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {
