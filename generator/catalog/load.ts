@@ -1,5 +1,6 @@
 import { parseStructured } from '../input/structured.js';
 import type { Catalog, CatalogRelease, ComponentTemplate, Issue, OsPackageCatalog } from '../model/index.js';
+import { downloadUrlProblem, TEMPLATE_PLACEHOLDERS, unknownPlaceholders } from './urls.js';
 import { catalogFileSchema, catalogKeys, ospkgFileSchema, ospkgKeys, releaseFileSchema, releaseKeys } from './schema.js';
 
 export interface CatalogFile {
@@ -52,7 +53,21 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
   }
   if (!head.value) return { issues };
 
+  const indexFile = `${dir}/${CATALOG_INDEX}`;
+  for (const [name, url] of Object.entries(head.value.sources)) {
+    const problem = downloadUrlProblem(url);
+    if (problem) issues.push({ rule: 'catalog-source-url', severity: 'error', path: `sources.${name}`, file: indexFile, ...head.positions?.valueAt(`sources.${name}`), ...problem });
+  }
   const components: ComponentTemplate[] = Object.entries(head.value.components).map(([name, c]) => ({ name, ...c }));
+  for (const c of components) {
+    const templates: [string, string][] = [[`components.${c.name}.path`, c.path]];
+    if (c.checksum.kind !== 'pinned') templates.push([`components.${c.name}.checksum.path`, c.checksum.path]);
+    if (c.checksum.kind === 'sums-file') templates.push([`components.${c.name}.checksum.entry`, c.checksum.entry]);
+    for (const [path, template] of templates) {
+      const unknown = unknownPlaceholders(template);
+      if (unknown.length) issues.push({ rule: 'catalog-template', severity: 'error', path, file: indexFile, ...head.positions?.valueAt(path), message: `unknown placeholder ${unknown.map((u) => `{${u}}`).join(', ')}`, hint: `placeholders: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+    }
+  }
   for (const c of components) {
     if (!(c.source in head.value.sources)) {
       issues.push({ rule: 'catalog', severity: 'error', path: `components.${c.name}.source`, file: `${dir}/${CATALOG_INDEX}`, ...head.positions?.valueAt(`components.${c.name}.source`), message: `unknown source '${c.source}'`, hint: `define it under sources` });
@@ -75,6 +90,8 @@ export function findRelease(catalog: Catalog, version: string): CatalogRelease |
 
 /** Fills {version}, {semver} and {arch} in a catalog path. */
 export function expandTemplate(template: string, vars: { version: string; arch: string }): string {
+  // parseCatalog refuses unknown placeholders; one here would be a catalog built another way.
+  if (unknownPlaceholders(template).length) throw new Error(`internal: unknown placeholder in catalog template ${template}`);
   const semver = vars.version.replace(/^v/, '');
   return template.replaceAll('{version}', vars.version).replaceAll('{semver}', semver).replaceAll('{arch}', vars.arch);
 }

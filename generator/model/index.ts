@@ -4,3 +4,4 @@ export * from './catalog.js';
 export * from './plan.js';
 export * from './ports.js';
 export * from './ospkg.js';
+export * from './public-hosts.js';

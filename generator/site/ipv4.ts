@@ -62,3 +62,20 @@ export function nthSubnet(c: Cidr, prefix: number, index: number): Cidr | null {
   if (network + size - 1 > c.broadcast) return null;
   return { addr: network, prefix, network, broadcast: network + size - 1 };
 }
+
+/**
+ * IPv4 ranges that cannot be a node's own address or a server it talks to (the special-purpose
+ * registry of RFC 6890): no packet is routed to or from them on a site network.
+ */
+const SPECIAL_RANGES: readonly { cidr: Cidr; what: string }[] = [
+  ['0.0.0.0/8', '"this network" (0.0.0.0/8)'],
+  ['127.0.0.0/8', 'loopback (127.0.0.0/8)'],
+  ['169.254.0.0/16', 'link-local (169.254.0.0/16)'],
+  ['224.0.0.0/4', 'multicast (224.0.0.0/4)'],
+  ['240.0.0.0/4', 'reserved (240.0.0.0/4, with the broadcast address 255.255.255.255)'],
+].map(([cidr, what]) => ({ cidr: parseCidr(cidr!)!, what: what! }));
+
+/** What kind of special address `ip` is, or undefined for an ordinary unicast address. */
+export function specialRange(ip: number): string | undefined {
+  return SPECIAL_RANGES.find((r) => contains(r.cidr, ip))?.what;
+}

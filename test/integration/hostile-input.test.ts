@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LATEST_ARCHIVE_TIME } from '../../generator/pack/epoch.js';
@@ -144,6 +144,34 @@ test('an output directory the user may not write: exit 1, one line naming the pa
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     const r = spawnSync(process.execPath, [cliPath, 'certs', '--site', ecdsaSite(dir), '--out', locked], { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, ...asUser });
     expectRefusal(t, { code: r.status, stderr: r.stderr }, 1, new RegExp(`^gen certs: mkdir ${escape(locked)}/\\S+: permission denied \\(EACCES\\)$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a catalog whose sources are file://, gopher://, a metadata address or carry a password, or whose path has an unknown placeholder: exit 2, the password never printed', (t) => {
+  const dir = tmp('catalog');
+  try {
+    cpSync(join(repoRoot, 'blueprints', 'catalog'), join(dir, 'cat'), { recursive: true });
+    const index = join(dir, 'cat', 'catalog.yaml');
+    const text = readFileSync(index, 'utf8')
+      .replace('kubernetes: https://dl.k8s.io', 'kubernetes: http://build:hunter2@mirror.local/k8s')
+      .replace('etcd: https://github.com/etcd-io/etcd/releases/download', 'etcd: file:///etc')
+      .replace('containerd: https://github.com/containerd/containerd/releases/download', 'containerd: gopher://mirror.local/')
+      .replace('runc: https://github.com/opencontainers/runc/releases/download', 'runc: http://169.254.169.254/latest/meta-data/')
+      .replace('path: "release/{version}/bin/linux/{arch}/kube-apiserver"', 'path: "release/{version}/bin/linux/{arhc}/kube-apiserver"');
+    writeFileSync(index, text);
+    const r = runCli(['validate', '--site', 'lab1', '--catalog', 'cat', '--json'], { cwd: dir });
+    t.is(r.code, 2, r.stderr);
+    const issues = (JSON.parse(r.stdout) as { issues: { path: string; rule: string; line?: number }[] }).issues;
+    t.deepEqual(
+      issues.map((i) => `${i.rule} ${i.path}`).sort(),
+      ['catalog-source-url sources.containerd', 'catalog-source-url sources.etcd', 'catalog-source-url sources.kubernetes', 'catalog-source-url sources.runc', 'catalog-template components.kube-apiserver.path'],
+    );
+    t.true(issues.every((i) => typeof i.line === 'number'));
+    const human = runCli(['plan', '--site', 'lab1', '--catalog', 'cat'], { cwd: dir });
+    expectRefusal(t, human, 2, /^cat\/catalog\.yaml:\d+:\d+  error  sources\.kubernetes: http:\/\/\*\*\*:\*\*\*@mirror\.local\/k8s carries credentials  \(remove user:password@ from the URL; registry credentials go in the auth file/);
+    t.false(`${r.stdout}${r.stderr}${human.stdout}${human.stderr}`.includes('hunter2'), 'the password is never printed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

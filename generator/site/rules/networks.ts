@@ -1,7 +1,11 @@
 import type { Issue } from '../../model/index.js';
 import { formatIPv4, formatNetwork, isHostAddress, overlaps, parseCidr, parseIPv4, type Cidr } from '../ipv4.js';
 import { parsePortRange } from '../units.js';
+import { isDnsName, isInterfaceName } from '../names.js';
 import { nodeCidrs, nodePath, rule, type Rule } from './rule.js';
+
+/** The pod range every node gets. */
+const NODE_POD_MASK = 24;
 
 /** The cluster networks: service and pod CIDRs, their overlap with node subnets, cluster DNS, node ports. */
 export const NETWORK_RULES: Rule[] = [
@@ -80,14 +84,33 @@ export const NETWORK_RULES: Rule[] = [
   }),
   rule({
     name: 'pod-cidr-fits-nodes',
-    summary: 'with the bridge plugin, podCIDR holds one /24 per node',
+    summary: 'podCIDR holds one /24 per node, whatever the plugin: bridge gives each node a /24, and for flannel and calico the controller-manager allocates /24 node ranges (kubeadm too)',
     check: ({ site }, report) => {
-      if (site.spec.network.plugin !== 'bridge') return [];
       const c = parseCidr(site.spec.kubernetes.podCIDR);
-      if (!c || c.prefix > 24) return c ? [report('spec.kubernetes.podCIDR', `${site.spec.kubernetes.podCIDR} cannot hold a /24 per node`, 'use /16 or larger')] : [];
-      const capacity = 2 ** (24 - c.prefix);
+      const p = 'spec.kubernetes.podCIDR';
+      if (!c) return [];
+      // kube-controller-manager --node-cidr-mask-size (default 24 for IPv4; kubeadm's calcNodeCidrSize keeps 24), our bridge subnets are /24 too.
+      const who = site.spec.network.plugin === 'bridge' ? 'the bridge plugin gives every node a /24' : "the controller-manager gives every node a /24 (--node-cidr-mask-size)";
+      if (c.prefix > NODE_POD_MASK) return [report(p, `${site.spec.kubernetes.podCIDR} cannot hold a /${NODE_POD_MASK} per node: ${who}`, 'use /16 or larger')];
+      const capacity = 2 ** (NODE_POD_MASK - c.prefix);
       const n = site.spec.nodes.length;
-      return capacity >= n ? [] : [report('spec.kubernetes.podCIDR', `${site.spec.kubernetes.podCIDR} holds ${capacity} node subnets of /24, the site has ${n} nodes`, 'use a larger podCIDR')];
+      return capacity >= n ? [] : [report(p, `${site.spec.kubernetes.podCIDR} holds ${capacity} node range(s) of /${NODE_POD_MASK}, the site has ${n} nodes: ${who}, and the rest would get none`, `use a podCIDR of /${NODE_POD_MASK - Math.ceil(Math.log2(n))} or larger`)];
+    },
+  }),
+  rule({
+    name: 'cluster-domain-valid',
+    summary: 'clusterDomain is a DNS name (lower-case RFC 1123 labels)',
+    check: ({ site }, report) => {
+      const d = site.spec.kubernetes.clusterDomain;
+      return isDnsName(d) ? [] : [report('spec.kubernetes.clusterDomain', `${JSON.stringify(d)} is not a DNS name`, 'lower-case labels of letters, digits and "-" (not at either end), separated by dots, e.g. cluster.local')];
+    },
+  }),
+  rule({
+    name: 'interface-name-valid',
+    summary: 'network.interface is a Linux interface name',
+    check: ({ site }, report) => {
+      const name = site.spec.network.interface;
+      return name === undefined || isInterfaceName(name) ? [] : [report('spec.network.interface', `${JSON.stringify(name)} is not a Linux interface name`, 'at most 15 letters, digits, "_", "-" or ".", e.g. eth0 or enp1s0')];
     },
   }),
 ];

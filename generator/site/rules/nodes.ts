@@ -1,7 +1,9 @@
-import { formatIPv4, formatNetwork, isHostAddress, parseCidr, parseIPv4 } from '../ipv4.js';
+import { formatIPv4, formatNetwork, isHostAddress, parseCidr, parseIPv4, specialRange } from '../ipv4.js';
 import { duplicates, nodeCidrs, nodePath, rule, type Rule } from './rule.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** The schema's MAC shape; a malformed MAC is the schema's issue, not this rule's. */
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Each node on its own and against the others: name, address, gateway, DNS, MAC. */
 export const NODE_RULES: Rule[] = [
@@ -25,7 +27,7 @@ export const NODE_RULES: Rule[] = [
   }),
   rule({
     name: 'node-address-valid',
-    summary: 'node addresses are IPv4 host addresses with a prefix length, inside a usable subnet',
+    summary: 'node addresses are unicast IPv4 host addresses with a prefix length, inside a usable subnet (not loopback, link-local, multicast, reserved or 0/8)',
     check: ({ site }, report) =>
       site.spec.nodes.flatMap((n, i) => {
         const c = parseCidr(n.address);
@@ -36,6 +38,8 @@ export const NODE_RULES: Rule[] = [
         if (c.prefix > 30 || c.prefix < 8) {
           return [report(p, `/${c.prefix} is not a usable node subnet`, 'use a prefix length between /8 and /30')];
         }
+        const special = specialRange(c.addr);
+        if (special) return [report(p, `${formatIPv4(c.addr)} is a ${special} address, not one a node can have`, 'give the node a unicast address of its network')];
         if (!isHostAddress(c, c.addr)) {
           const what = c.addr === c.network ? 'network' : 'broadcast';
           return [report(p, `${formatIPv4(c.addr)} is the ${what} address of ${formatNetwork(c)}`, 'pick a host address inside the subnet')];
@@ -77,6 +81,30 @@ export const NODE_RULES: Rule[] = [
     check: ({ site }, report) =>
       site.spec.nodes.flatMap((n, i) =>
         n.dns.flatMap((d, j) => (parseIPv4(d) === null ? [report(`${nodePath(i, 'dns')}[${j}]`, `${d} is not an IPv4 address`, 'resolv.conf needs addresses, not names')] : [])),
+      ),
+  }),
+  rule({
+    name: 'mac-unicast',
+    summary: "a node's MAC is a unicast NIC address (not broadcast, multicast or all zeros)",
+    check: ({ site }, report) =>
+      site.spec.nodes.flatMap((n, i) => {
+        if (!n.mac || !MAC.test(n.mac)) return [];
+        const octets = n.mac.split(':').map((o) => Number.parseInt(o, 16));
+        const p = nodePath(i, 'mac');
+        const hint = 'write the MAC of the NIC the node boots with (ip link)';
+        if (octets.every((o) => o === 0xff)) return [report(p, `${n.mac} is the broadcast address`, hint)];
+        // The least significant bit of the first octet is the group bit (IEEE 802-2014, 8.2).
+        if (octets[0]! & 1) return [report(p, `${n.mac} is a multicast address (the group bit of the first octet is set)`, hint)];
+        if (octets.every((o) => o === 0)) return [report(p, `${n.mac} is all zeros`, hint)];
+        return [];
+      }),
+  }),
+  rule({
+    name: 'node-roles-unique',
+    summary: "a node's roles are listed once each",
+    check: ({ site }, report) =>
+      site.spec.nodes.flatMap((n, i) =>
+        [...duplicates(n.roles, (r) => r)].flatMap(([role, idx]) => idx.slice(1).map((j) => report(`${nodePath(i, 'roles')}[${j}]`, `role ${role} is listed twice`, 'list each role once'))),
       ),
   }),
   rule({

@@ -1,9 +1,44 @@
 import { minorOf, quirk } from '../../catalog/quirks.js';
 import { DEB_PACKAGE_NAME } from '../../catalog/schema.js';
+import { parseIPv4, specialRange } from '../ipv4.js';
+import { isHostName, timezoneProblem } from '../names.js';
+import { sshKeyProblem } from '../ssh-keys.js';
 import { rule, type Rule } from './rule.js';
 
-/** The host OS against the Kubernetes version and the output formats. */
+/** The host OS against the Kubernetes version and the output formats; the OS settings that land in its files. */
 export const OS_RULES: Rule[] = [
+  rule({
+    name: 'ntp-servers-valid',
+    summary: 'NTP servers are unicast IPv4 addresses or host names, one per entry (they become chrony.conf and kickstart lines)',
+    check: ({ site }, report) =>
+      site.spec.os.ntpServers.flatMap((server, i) => {
+        const p = `spec.os.ntpServers[${i}]`;
+        const ip = parseIPv4(server);
+        if (ip !== null) {
+          const special = specialRange(ip);
+          return special ? [report(p, `${server} is a ${special} address, not a time server`, 'name a time server of the site')] : [];
+        }
+        if (isHostName(server)) return [];
+        return [report(p, `${JSON.stringify(server)} is neither an IPv4 address nor a host name`, 'one server per entry, without options: kubeseed writes chrony\'s options itself')];
+      }),
+  }),
+  rule({
+    name: 'timezone-valid',
+    summary: 'the time zone is a tz database name (it becomes a path under /usr/share/zoneinfo and a kickstart line)',
+    check: ({ site }, report) => {
+      const problem = timezoneProblem(site.spec.os.timezone);
+      return problem ? [report('spec.os.timezone', problem.message, problem.hint)] : [];
+    },
+  }),
+  rule({
+    name: 'ssh-keys-valid',
+    summary: "every SSH key is one authorized_keys line sshd accepts: known type, a key of that type, known options",
+    check: ({ site }, report) =>
+      site.spec.os.sshAuthorizedKeys.flatMap((key, i) => {
+        const problem = sshKeyProblem(key);
+        return problem ? [report(`spec.os.sshAuthorizedKeys[${i}]`, problem.message, problem.hint)] : [];
+      }),
+  }),
   rule({
     name: 'cgroup-v2-old-kubernetes',
     summary: 'Kubernetes before 1.25 on a cgroup-v2 host is a warning',
