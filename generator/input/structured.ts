@@ -1,4 +1,4 @@
-import { isMap, isPair, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { core, ZodType } from 'zod';
 import type { Issue } from '../model/index.js';
 import { PositionIndex, joinPath, pathFromSegments } from './positions.js';
@@ -50,7 +50,8 @@ export function parseStructured<T>(
     return { issues };
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // logLevel error: the yaml library's warnings would reach stderr as Node process warnings.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   // Running out of stack is reported at every level it unwinds through: the first says it all.
   const exhausted = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
   const errors = exhausted ? [exhausted] : doc.errors;
@@ -76,6 +77,11 @@ export function parseStructured<T>(
   const deep = tooDeep(doc.contents);
   if (deep) {
     issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, ...(deep.range ? lineCounter.linePos(deep.range[0]) : { line: 1, col: 1 }), message: `the YAML nests more than ${MAX_YAML_DEPTH} levels deep`, hint: NESTING_HINT });
+    return { issues };
+  }
+  const oddKey = collectionKey(doc.contents);
+  if (oddKey) {
+    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, ...(oddKey.range ? lineCounter.linePos(oddKey.range[0]) : { line: 1, col: 1 }), message: 'a mapping key is not a plain name (a list, a mapping, an alias or a tagged value)', hint: 'keys are plain names' });
     return { issues };
   }
   const positions = new PositionIndex(doc, lineCounter);
@@ -110,6 +116,23 @@ function tooDeep(root: unknown): Node | undefined {
         else stack.push([item, depth + 1]);
       }
     }
+  }
+  return undefined;
+}
+
+/** The first mapping key that is not a plain name (a collection, an alias, a tagged binary), found without recursion. */
+function collectionKey(root: unknown): Node | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      for (const item of node.items) {
+        const key = item.key;
+        // A tagged scalar key (`!!binary …:`) becomes an object too.
+        if (isMap(key) || isSeq(key) || isAlias(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) return key as Node;
+        stack.push(item.value);
+      }
+    } else if (isSeq(node)) stack.push(...node.items);
   }
   return undefined;
 }
