@@ -41,6 +41,14 @@ test('a second document is named as such, at its --- line', (t) => {
   t.notRegex(JSON.stringify(r.issues), /parseAllDocuments/);
 });
 
+test('a mapping key that is not a plain name is an issue (no yaml warning on stderr)', (t) => {
+  for (const text of ['!!binary aGk=: 1\n', '? [a, b]\n: 1\n', 'x: &k a\n*k : 1\n', '{a: 1}: 2\n']) {
+    const r = parse(text);
+    t.is(r.issues.length, 1, text);
+    t.like(r.issues[0], { rule: 'yaml-syntax', message: 'a mapping key is not a plain name (a list, a mapping, an alias or a tagged value)' });
+  }
+});
+
 test('text past the size limit is not parsed', (t) => {
   const r = parse(`a: "${'x'.repeat(MAX_YAML_BYTES)}"\n`);
   t.is(r.issues.length, 1);
