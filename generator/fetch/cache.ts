@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { namingPath } from '../model/index.js';
 import { sha256File } from '../io/hash.js';
 
 /** `--cache`, else `$XDG_CACHE_HOME/kubeseed`, else `~/.cache/kubeseed`. */
@@ -78,7 +79,7 @@ export class BlobCache {
   /** Stores bytes already held in memory whose digest the caller verified. */
   async put(bytes: Uint8Array, hex: string): Promise<void> {
     const tmp = await this.tempPath();
-    await writeFile(tmp, bytes, { mode: 0o644 });
+    await namingPath(tmp, writeFile(tmp, bytes, { mode: 0o644 }));
     await this.adopt(tmp, hex);
   }
 
@@ -86,7 +87,7 @@ export class BlobCache {
     const st = await stat(this.blobPath(hex));
     await mkdir(join(this.root, 'stamps'), { recursive: true });
     const tmp = `${this.stampPath(hex)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-    await writeFile(tmp, `${st.size} ${st.mtimeMs} ${st.ino}`);
+    await namingPath(tmp, writeFile(tmp, `${st.size} ${st.mtimeMs} ${st.ino}`));
     await rename(tmp, this.stampPath(hex));
   }
 

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import { isSystemError, namingPath } from '../model/index.js';
 
 type Undici = typeof import('undici');
 
@@ -119,6 +120,8 @@ export class HttpClient {
       try {
         return await attempt(n);
       } catch (e) {
+        // The local disk (a full cache, a read-only directory) is no network problem: no retry, and the path is named.
+        if (isSystemError(e) && e.path !== undefined) throw e;
         const err = classify(e, url);
         const limit = err.unreachable ? Math.min(UNREACHABLE_RETRIES, this.settings.retries) : this.settings.retries;
         if (!err.transient || n >= limit) throw err;
@@ -181,7 +184,7 @@ export class HttpClient {
         });
         let answer: { status: number; total: number | null };
         try {
-          answer = await body.receive(dispatcher, url, { ...opts.headers, ...(onDisk > 0 ? { range: `bytes=${onDisk}-` } : {}) }, opts.algorithms);
+          answer = await namingPath(part, body.receive(dispatcher, url, { ...opts.headers, ...(onDisk > 0 ? { range: `bytes=${onDisk}-` } : {}) }, opts.algorithms));
         } catch (e) {
           if (body.restart) {
             // A range we did not ask for: start over rather than stitch unknown bytes together.
@@ -190,7 +193,7 @@ export class HttpClient {
           }
           throw e;
         } finally {
-          await body.close();
+          await namingPath(part, body.close());
         }
         hashers = body.hashers;
         if (answer.status === 206) resumed = true;

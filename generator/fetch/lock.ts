@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
 import { InputError } from '../model/index.js';
@@ -64,6 +64,8 @@ export function serializeLock(lock: Lock): string {
 export async function readLock(path: string): Promise<Lock | null> {
   let text: string;
   try {
+    // Checked before it is opened: a FIFO would block the read, a device never end it.
+    if (!(await stat(path)).isFile()) throw new InputError(`lock file ${path} is not a regular file`, [], 'give --lock the path of a JSON file (or of one to create)');
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;

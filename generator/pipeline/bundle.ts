@@ -185,7 +185,9 @@ interface ArtifactFile {
 
 /** The payload's files from --artifacts DIR, each checked against DIR/SHA256SUMS and the catalog's pins. */
 async function collectArtifacts(dirArg: string, say: (l: string) => void): Promise<ArtifactFile[]> {
-  const sumsText = await readFile(join(dirArg, 'SHA256SUMS'), 'utf8').catch(() => {
+  const sumsFile = join(dirArg, 'SHA256SUMS');
+  if ((await stat(sumsFile).catch(() => null))?.isFile() === false) throw new InputError(`${sumsFile} is not a regular file`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
+  const sumsText = await readFile(sumsFile, 'utf8').catch(() => {
     throw new InputError(`${dirArg}/SHA256SUMS is missing`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
   });
   const sums = new Map<string, string>();
@@ -195,9 +197,11 @@ async function collectArtifacts(dirArg: string, say: (l: string) => void): Promi
   }
   const out: ArtifactFile[] = [];
   for (const [name, expected] of [...sums].sort()) {
+    if (name.includes('/') || name.startsWith('.')) throw new InputError(`${dirArg}/SHA256SUMS lists ${JSON.stringify(name)}, which is not a file name of that directory`, [], 'the payload files sit directly in the artifacts directory, named as gen plan names them');
     const source = join(dirArg, name);
     const st = await stat(source).catch(() => null);
     if (!st) throw new InputError(`${source} is listed in SHA256SUMS but missing`);
+    if (!st.isFile()) throw new InputError(`${source} is not a regular file`);
     const actual = await sha256File(source);
     if (actual !== expected) throw new InputError(`${source}: sha256 ${actual} does not match SHA256SUMS (${expected})`);
     out.push({ name, source, sha256: actual, size: st.size });

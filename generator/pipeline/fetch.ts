@@ -4,7 +4,7 @@ import { asFailure, fetchArtifact, LockMismatchError, MissingError, UnreachableE
 import { BlobCache } from '../fetch/cache.js';
 import { eachLimited, HttpClient, type HttpSettings } from '../fetch/http.js';
 import { emptyLock, readLock, writeLock, type Lock } from '../fetch/lock.js';
-import { FailureError, type BundlePlan, type ResolvedOsRepo, type ResolvedSite } from '../model/index.js';
+import { FailureError, isSystemError, type BundlePlan, type ResolvedOsRepo, type ResolvedSite } from '../model/index.js';
 import { fetchDeb, resolveOsRepo, type ResolvedRepo } from '../ospkg/fetch.js';
 import { diskFile, memFile, writeTarTo } from '../pack/files.js';
 import { readDockerConfig } from '../registry/auth.js';
@@ -116,6 +116,9 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
 /** One message for many failures: lock mismatches first, unreachable hosts named once. */
 function summarize(failures: Error[]): Error {
   if (failures.length === 1) return failures[0]!;
+  // A local disk problem (full, read-only, forbidden) fails every item after it: it alone is the cause.
+  const disk = failures.find((f) => isSystemError(f) && f.path !== undefined);
+  if (disk) return disk;
   const lockErrors = failures.filter((f) => f instanceof LockMismatchError);
   if (lockErrors.length) return new FailureError(lockErrors.map((e) => e.message).join('\n'), (lockErrors[0] as FailureError).hint);
   const unreachable = new Set(failures.filter((f) => f instanceof UnreachableError).map((f) => `${f.host} (${f.code})`));

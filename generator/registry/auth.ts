@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { InputError } from '../model/index.js';
 
 export interface Challenge {
@@ -57,8 +57,11 @@ export function credentialsFromDockerConfig(json: unknown, file: string): Map<st
 export async function readDockerConfig(path: string, required: boolean): Promise<Map<string, Credentials>> {
   let text: string;
   try {
+    // Checked before it is opened: a FIFO would block the read, a device never end it.
+    if (!(await stat(path)).isFile()) throw new InputError(`${path} is not a regular file`, [], '--registry-auth takes a file in Docker config.json format');
     text = await readFile(path, 'utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw new InputError(`${path}: ${(e as Error).message}`, [], '--registry-auth takes a file in Docker config.json format ({"auths": {"host": {"auth": "base64(user:password)"}}})');
   }

@@ -1,12 +1,14 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LATEST_ARCHIVE_TIME } from '../../generator/pack/epoch.js';
 import { memFile, writeTarTo } from '../../generator/pack/files.js';
+import { fetchFixture, serveArtifacts } from '../fetch-fixture.js';
 import { cliPath, repoRoot, runCli } from '../helpers.js';
 import { BILLION_LAUGHS } from '../hostile-fixtures.js';
+import { UpstreamServer } from '../upstream-server.js';
 
 /**
  * Input an operator (or an attacker) can hand the CLI that used to hang it, crash it with a stack
@@ -172,6 +174,71 @@ test('a catalog whose sources are file://, gopher://, a metadata address or carr
     const human = runCli(['plan', '--site', 'lab1', '--catalog', 'cat'], { cwd: dir });
     expectRefusal(t, human, 2, /^cat\/catalog\.yaml:\d+:\d+  error  sources\.kubernetes: http:\/\/\*\*\*:\*\*\*@mirror\.local\/k8s carries credentials  \(remove user:password@ from the URL; registry credentials go in the auth file/);
     t.false(`${r.stdout}${r.stderr}${human.stdout}${human.stderr}`.includes('hunter2'), 'the password is never printed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** onTmpfs without blocking this process: the upstream server of the next test lives in it. */
+async function onTmpfsAsync(dir: string, mountOptions: string, args: string[], env: Record<string, string>) {
+  const child = spawn('unshare', ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  return { code, stdout, stderr };
+}
+
+test('gen fetch into a full cache: exit 1 at once, one line naming the partial file (ENOSPC), not a retried "network" error', async (t) => {
+  const dir = tmp('fetch-full');
+  const up = await new UpstreamServer().start();
+  try {
+    const fx = await fetchFixture(dir, up.base);
+    serveArtifacts(up, fx.plan, () => 300_000);
+    const cache = join(dir, 'cache');
+    mkdirSync(cache);
+    // 256 KiB of tmpfs: the first download that crosses it fails.
+    const r = await onTmpfsAsync(cache, 'size=256k', ['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', cache, '--parallel', '1'], { HOME: dir });
+    expectRefusal(t, r, 1, new RegExp(`^gen fetch: [a-z]+ ${escape(cache)}/\\S+: no space left on device \\(ENOSPC\\)$`));
+    t.notRegex(r.stderr, /retry/i, 'a full disk is not retried');
+  } finally {
+    await up.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a public time server: gen bundle stops at validation (exit 2, the field named), before any state is written', (t) => {
+  const out = tmp('egress');
+  try {
+    const site = join(repoRoot, 'test', 'fixtures', 'sites', 'invalid', '52-public-ntp-server.yaml');
+    const r = runCli(['bundle', '--skip-payload', '--site', site, '--out', out], { cwd: out });
+    expectRefusal(t, r, 2, /52-public-ntp-server\.yaml:\d+:\d+  error  spec\.os\.ntpServers\[0\]: 0\.debian\.pool\.ntp\.org is on the public internet, which the nodes of an air-gapped site cannot reach/);
+    t.deepEqual(readdirSync(out), [], 'no state, no dist');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('--lock, --registry-auth and --artifacts naming a device, a FIFO or a path outside: exit 2, one line, never read', (t) => {
+  const dir = tmp('other-files');
+  try {
+    const fifo = join(dir, 'fifo');
+    t.is(spawnSync('mkfifo', [fifo]).status, 0);
+    const cache = join(dir, 'cache');
+    expectRefusal(t, runCli(['fetch', '--offline', '--lock', '/dev/zero', '--cache', cache]), 2, 'gen fetch: lock file /dev/zero is not a regular file');
+    expectRefusal(t, runCli(['fetch', '--offline', '--registry-auth', fifo, '--cache', cache]), 2, `gen fetch: ${fifo} is not a regular file`);
+    const art = join(dir, 'art');
+    mkdirSync(art);
+    t.is(spawnSync('mkfifo', [join(art, 'SHA256SUMS')]).status, 0);
+    const out = join(dir, 'out');
+    const sums = runCli(['bundle', '--artifacts', art, '--out', out]);
+    expectRefusal(t, { code: sums.code, stderr: sums.stderr.split('\n').filter((l) => !l.startsWith('[')).join('\n') }, 2, `gen bundle: ${art}/SHA256SUMS is not a regular file`);
+    rmSync(join(art, 'SHA256SUMS'));
+    writeFileSync(join(art, 'SHA256SUMS'), `${'0'.repeat(64)}  ../../etc/hostname\n`);
+    const outside = runCli(['bundle', '--artifacts', art, '--out', out]);
+    expectRefusal(t, { code: outside.code, stderr: outside.stderr.split('\n').filter((l) => !l.startsWith('[')).join('\n') }, 2, `gen bundle: ${art}/SHA256SUMS lists "../../etc/hostname", which is not a file name of that directory`);
+    t.false(existsSync(join(out, 'lab1', 'state')), 'refused before the PKI');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
