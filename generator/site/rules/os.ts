@@ -24,7 +24,7 @@ export const OS_RULES: Rule[] = [
   }),
   rule({
     name: 'timezone-valid',
-    summary: 'the time zone is a tz database name (it becomes a path under /usr/share/zoneinfo and a kickstart line)',
+    summary: 'the time zone is a tz database name (it becomes the name of a zoneinfo file and a kickstart line)',
     check: ({ site }, report) => {
       const problem = timezoneProblem(site.spec.os.timezone);
       return problem ? [report('spec.os.timezone', problem.message, problem.hint)] : [];
