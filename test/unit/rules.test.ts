@@ -41,7 +41,10 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (node(s, 1).gateway = '192.168.93.46'), path: 'spec.nodes[1].gateway' },
     { mutate: (s) => (node(s, 1).gateway = 'router'), path: 'spec.nodes[1].gateway' },
   ],
-  'dns-servers-valid': [{ mutate: (s) => (node(s, 0).dns = ['192.168.93.1', 'ns.local']), path: 'spec.nodes[0].dns[1]' }],
+  'dns-servers-valid': [
+    { mutate: (s) => (node(s, 0).dns = ['192.168.93.1', 'ns.local']), path: 'spec.nodes[0].dns[1]' },
+    ...['0.0.0.0', '255.255.255.255', '224.0.0.251'].map((d) => ({ mutate: (s: WrittenSite) => (node(s, 0).dns = ['192.168.93.1', d]), path: 'spec.nodes[0].dns[1]' })),
+  ],
   'mac-unique': [{ mutate: (s) => (node(s, 2).mac = '52:54:00:93:00:45'), path: 'spec.nodes[2].mac' }],
   'cluster-cidrs-valid': [
     { mutate: (s) => (s.spec.kubernetes.serviceCIDR = '10.254.0.1/16'), path: 'spec.kubernetes.serviceCIDR' },
@@ -169,6 +172,7 @@ test('what the input rules accept: real keys with options and comments, tz names
   site.spec.kubernetes.clusterDomain = 'k8s.site-1.internal';
   site.spec.network.interface = 'enp1s0.100';
   node(site, 0).mac = '02:00:00:00:00:01';
+  node(site, 0).dns = ['192.168.93.1', '127.0.0.53', '169.254.169.253'];
   for (const tz of ['UTC', 'Etc/UTC', 'Europe/Berlin', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires', 'Asia/Kolkata', 'Etc/GMT+5']) {
     site.spec.os.timezone = tz;
     t.deepEqual(checkRules({ site, catalog }), [], tz);

@@ -77,10 +77,17 @@ export const NODE_RULES: Rule[] = [
   }),
   rule({
     name: 'dns-servers-valid',
-    summary: 'DNS servers are IPv4 addresses',
+    summary: 'DNS servers are unicast IPv4 addresses (a local resolver on loopback and link-local resolvers are fine)',
     check: ({ site }, report) =>
       site.spec.nodes.flatMap((n, i) =>
-        n.dns.flatMap((d, j) => (parseIPv4(d) === null ? [report(`${nodePath(i, 'dns')}[${j}]`, `${d} is not an IPv4 address`, 'resolv.conf needs addresses, not names')] : [])),
+        n.dns.flatMap((d, j) => {
+          const p = `${nodePath(i, 'dns')}[${j}]`;
+          const ip = parseIPv4(d);
+          if (ip === null) return [report(p, `${JSON.stringify(d)} is not an IPv4 address`, 'resolv.conf needs addresses, not names')];
+          const special = specialRange(ip);
+          // 127.0.0.53 (systemd-resolved) and 169.254.169.253 (a cloud's resolver) are real resolvers.
+          return special && !special.startsWith('loopback') && !special.startsWith('link-local') ? [report(p, `${d} is a ${special} address, not a resolver`, 'name the DNS servers of the node network')] : [];
+        }),
       ),
   }),
   rule({
