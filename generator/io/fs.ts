@@ -7,7 +7,7 @@ import { InputError, type FsPort } from '../model/index.js';
 /** Input files (blueprints, catalog files) larger than this are refused before they are read. */
 export const MAX_INPUT_FILE_BYTES = 1024 * 1024;
 
-export function describeFileType(st: Stats): string {
+function describeFileType(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a named pipe (FIFO)';
   if (st.isCharacterDevice()) return 'a character device';

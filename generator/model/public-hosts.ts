@@ -34,9 +34,3 @@ export const PUBLIC_HOST_DOMAINS = [
 
 /** Any of the public hosts (or a subdomain) inside a text, as whole names. */
 export const PUBLIC_HOST_PATTERN = new RegExp(`\\b(?:[a-z0-9-]+\\.)*(?:${PUBLIC_HOST_DOMAINS.map((d) => d.replaceAll('.', '\\.')).join('|')})\\b`, 'g');
-
-/** Whether a host name is one of the public hosts or below one. */
-export function isPublicHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/\.$/, '');
-  return PUBLIC_HOST_DOMAINS.some((d) => h === d || h.endsWith(`.${d}`));
-}
