@@ -30,6 +30,7 @@ function loopbackSite(catalog: Catalog) {
       .replace('192.168.93.45/24', `${LOOPBACK[0]}/8`)
       .replace('192.168.93.46/24', `${LOOPBACK[1]}/8`)
       .replace('192.168.93.47/24', `${LOOPBACK[2]}/8`),
+    { loopbackNodes: true },
   );
 }
 
