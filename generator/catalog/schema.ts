@@ -1,22 +1,23 @@
 import { z } from 'zod';
 import { keysOfSchemaAt } from '../input/structured.js';
+import { ADDONS, ARCHES, ARTIFACT_FORMATS, ETCD_TOPOLOGIES, HASH_ALGORITHMS, LOAD_BALANCERS, MODES, NETWORK_PLUGINS, PROXY_MODES, ROLES } from '../model/index.js';
 
-const roles = z.array(z.enum(['control-plane', 'etcd', 'worker']));
+const roles = z.array(z.enum(ROLES));
 const condition = z
   .strictObject({
-    mode: z.enum(['binary', 'kubeadm']).optional(),
-    network: z.enum(['flannel', 'calico', 'bridge']).optional(),
-    addon: z.enum(['coredns', 'metrics-server', 'dashboard', 'ingress-nginx']).optional(),
+    mode: z.enum(MODES).optional(),
+    network: z.enum(NETWORK_PLUGINS).optional(),
+    addon: z.enum(ADDONS).optional(),
     roles: roles.optional(),
     /** Who runs etcd: kubeseed's units (external; binary mode always) or kubeadm's static pods (stacked). */
-    etcdTopology: z.enum(['stacked', 'external']).optional(),
+    etcdTopology: z.enum(ETCD_TOPOLOGIES).optional(),
   })
   .default({});
 
 const checksum = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('pinned') }),
-  z.strictObject({ kind: z.literal('hash-file'), algorithm: z.enum(['sha256', 'sha512']), path: z.string().min(1) }),
-  z.strictObject({ kind: z.literal('sums-file'), algorithm: z.enum(['sha256', 'sha512']), path: z.string().min(1), entry: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('hash-file'), algorithm: z.enum(HASH_ALGORITHMS), path: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('sums-file'), algorithm: z.enum(HASH_ALGORITHMS), path: z.string().min(1), entry: z.string().min(1) }),
 ]);
 
 export const catalogFileSchema = z.strictObject({
@@ -30,7 +31,7 @@ export const catalogFileSchema = z.strictObject({
       versionOf: z.string(),
       source: z.string(),
       path: z.string().min(1),
-      format: z.enum(['binary', 'tar.gz']),
+      format: z.enum(ARTIFACT_FORMATS),
       /** A release may leave an optional component out (e.g. crictl, a debugging aid). */
       optional: z.boolean().default(false),
       checksum,
@@ -44,7 +45,7 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'is not a lower-case 
 export const releaseFileSchema = z.strictObject({
   version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' }),
   provenance: z.array(z.string()).min(1),
-  arch: z.array(z.enum(['amd64', 'arm64'])).min(1),
+  arch: z.array(z.enum(ARCHES)).min(1),
   versions: z.record(z.string(), z.string()),
   pinned: z.record(z.string(), z.record(z.string(), sha256)).default({}),
   images: z.array(
@@ -62,7 +63,7 @@ export const DEB_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const debName = z.string().regex(DEB_PACKAGE_NAME, { error: 'is not a Debian package name' });
 const osArchive = z.strictObject({
   keys: z.string().min(1),
-  sources: z.record(z.enum(['amd64', 'arm64']), z.string()),
+  sources: z.record(z.enum(ARCHES), z.string()),
   defaultRelease: z.string(),
   releases: z.record(z.string(), z.strictObject({ suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/), components: z.array(z.string().regex(/^[a-z0-9-]+$/)).min(1) })),
   baseline: z.array(debName).default([]),
@@ -77,10 +78,10 @@ export const ospkgFileSchema = z.strictObject({
       why: z.string().min(1),
       when: z
         .strictObject({
-          proxyMode: z.enum(['ipvs', 'iptables']).optional(),
-          loadBalancer: z.enum(['local', 'vip', 'none']).optional(),
+          proxyMode: z.enum(PROXY_MODES).optional(),
+          loadBalancer: z.enum(LOAD_BALANCERS).optional(),
           ntp: z.boolean().optional(),
-          mode: z.enum(['binary', 'kubeadm']).optional(),
+          mode: z.enum(MODES).optional(),
           roles: roles.optional(),
         })
         .default({}),

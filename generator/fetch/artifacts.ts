@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
-import { FailureError, type PlannedArtifact } from '../model/index.js';
+import { FailureError, type HashAlgorithm, type PlannedArtifact } from '../model/index.js';
 import type { BlobCache } from './cache.js';
 import { parseHashFile, parseSumsFile } from './checksum.js';
-import { HttpError, hostOf, type HashAlgorithm, type HttpClient } from './http.js';
+import { HttpError, hostOf, type HttpClient } from './http.js';
 import type { Lock, LockedArtifact } from './lock.js';
 
 /** What a fetch reports while it works; the CLI turns these into progress bars or lines. */

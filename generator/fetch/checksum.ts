@@ -1,4 +1,4 @@
-import type { HashAlgorithm } from './http.js';
+import type { HashAlgorithm } from '../model/index.js';
 
 const LENGTH: Record<HashAlgorithm, number> = { sha256: 64, sha512: 128 };
 

@@ -3,11 +3,9 @@ import { createReadStream } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { isSystemError, namingPath } from '../model/index.js';
+import { isSystemError, namingPath, type HashAlgorithm } from '../model/index.js';
 
 type Undici = typeof import('undici');
-
-export type HashAlgorithm = 'sha256' | 'sha512';
 
 export interface HttpSettings {
   /** Proxy variables are read from here, never from the process (tests pass their own). */

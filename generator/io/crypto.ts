@@ -1,7 +1,7 @@
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { CertRequest, CryptoPort, KeyAlgorithmName, KeyPairPem } from '../model/index.js';
+import type { CertRequest, CryptoPort, KeyAlgorithm, KeyPairPem } from '../model/index.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as webcrypto.Crypto);
 const generate = promisify(generateKeyPair);
@@ -12,7 +12,7 @@ const generate = promisify(generateKeyPair);
  * signed by @peculiar/x509 over WebCrypto, one engine for RSA and ECDSA alike.
  */
 export const realCrypto: CryptoPort = {
-  async generateKeyPair(alg: KeyAlgorithmName): Promise<KeyPairPem> {
+  async generateKeyPair(alg: KeyAlgorithm): Promise<KeyPairPem> {
     const pair =
       alg === 'ecdsa-p256'
         ? await generate('ec', { namedCurve: 'P-256' })

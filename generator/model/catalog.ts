@@ -1,4 +1,10 @@
-import type { Addon, LoadBalancer, Mode, NetworkPlugin, ProxyMode, Role } from './site.js';
+import type { Addon, EtcdTopology, LoadBalancer, Mode, NetworkPlugin, ProxyMode, Role } from './site.js';
+
+/** Closed sets of the catalog files, declared once for the types and `catalog/schema.ts`. */
+export const HASH_ALGORITHMS = ['sha256', 'sha512'] as const;
+export const ARTIFACT_FORMATS = ['binary', 'tar.gz'] as const;
+export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
+export type ArtifactFormat = (typeof ARTIFACT_FORMATS)[number];
 
 /** When an artifact or image is needed; every given field must match the site. */
 export interface Condition {
@@ -8,15 +14,15 @@ export interface Condition {
   /** The node needs it when it has any of these roles. */
   roles?: Role[];
   /** Only when etcd runs this way: kubeseed's units (external) or kubeadm's static pods (stacked). */
-  etcdTopology?: 'stacked' | 'external';
+  etcdTopology?: EtcdTopology;
 }
 
 export type ChecksumSource =
   | { kind: 'pinned' }
   /** A file holding the hash (optionally followed by a file name), e.g. dl.k8s.io `<bin>.sha256`. */
-  | { kind: 'hash-file'; algorithm: 'sha256' | 'sha512'; path: string }
+  | { kind: 'hash-file'; algorithm: HashAlgorithm; path: string }
   /** A `SHA256SUMS`-style list: `<hash>  <name>` lines; `entry` names the line to use. */
-  | { kind: 'sums-file'; algorithm: 'sha256' | 'sha512'; path: string; entry: string };
+  | { kind: 'sums-file'; algorithm: HashAlgorithm; path: string; entry: string };
 
 export interface ComponentTemplate {
   name: string;
@@ -27,7 +33,7 @@ export interface ComponentTemplate {
   /** Path below the source's base URL; placeholders {version}, {semver}, {arch}. */
   path: string;
   checksum: ChecksumSource;
-  format: 'binary' | 'tar.gz';
+  format: ArtifactFormat;
   optional: boolean;
   when: Condition;
   description: string;

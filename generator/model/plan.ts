@@ -1,4 +1,4 @@
-import type { ChecksumSource } from './catalog.js';
+import type { ArtifactFormat, ChecksumSource } from './catalog.js';
 import type { PlannedOsPackages } from './ospkg.js';
 
 export interface PlannedArtifact {
@@ -8,7 +8,7 @@ export interface PlannedArtifact {
   version: string;
   arch: string;
   url: string;
-  format: 'binary' | 'tar.gz';
+  format: ArtifactFormat;
   checksum: ChecksumSource & { url?: string; sha256?: string };
   /** Known only when the catalog or lock records it. */
   size: number | null;

@@ -1,3 +1,5 @@
+import type { KeyAlgorithm } from './site.js';
+
 /** Side effects reach the pure stages only through these ports; `cli` builds the real adapters. */
 export interface FsPort {
   readText(path: string): Promise<string>;
@@ -9,8 +11,6 @@ export interface FsPort {
 export interface ClockPort {
   now(): Date;
 }
-
-export type KeyAlgorithmName = 'rsa-2048' | 'rsa-4096' | 'ecdsa-p256';
 
 export interface KeyPairPem {
   /** PKCS#8 PEM. */
@@ -38,7 +38,7 @@ export interface CertRequest {
 
 /** Key generation and certificate signing; randomness lives behind this port. */
 export interface CryptoPort {
-  generateKeyPair(alg: KeyAlgorithmName): Promise<KeyPairPem>;
+  generateKeyPair(alg: KeyAlgorithm): Promise<KeyPairPem>;
   issueCertificate(req: CertRequest): Promise<string>;
   randomBytes(n: number): Uint8Array;
 }

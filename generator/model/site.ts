@@ -1,18 +1,38 @@
 /** Shared shapes of a site after validation and resolution. The written form lives in `site/schema.ts`. */
 
-export type Role = 'control-plane' | 'etcd' | 'worker';
-export type Mode = 'binary' | 'kubeadm';
-export type LoadBalancer = 'local' | 'vip' | 'none';
-export type NetworkPlugin = 'flannel' | 'calico' | 'bridge';
-export type Addon = 'coredns' | 'metrics-server' | 'dashboard' | 'ingress-nginx';
-export type OsFamily = 'debian' | 'ubuntu' | 'rhel';
-/** How patient etcd elections and control-plane leader leases are (see render/timing.ts). */
-export type TimingProfile = 'standard' | 'relaxed';
-export type KeyAlgorithm = 'rsa-2048' | 'rsa-4096' | 'ecdsa-p256';
-export type OutputFormat = 'nocloud-iso' | 'tarball' | 'kickstart';
-export type ProxyMode = 'ipvs' | 'iptables';
+/*
+ * Every closed set of values a site can name, declared once: the types below, the site schema
+ * (`site/schema.ts`) and the catalog schema (`catalog/schema.ts`) are all built from these lists.
+ */
+export const ROLES = ['control-plane', 'etcd', 'worker'] as const;
+export const MODES = ['binary', 'kubeadm'] as const;
+export const LOAD_BALANCERS = ['local', 'vip', 'none'] as const;
+export const NETWORK_PLUGINS = ['flannel', 'calico', 'bridge'] as const;
+export const ADDONS = ['coredns', 'metrics-server', 'dashboard', 'ingress-nginx'] as const;
+export const OS_FAMILIES = ['debian', 'ubuntu', 'rhel'] as const;
+export const TIMING_PROFILES = ['standard', 'relaxed'] as const;
+export const KEY_ALGORITHMS = ['rsa-2048', 'rsa-4096', 'ecdsa-p256'] as const;
+export const OUTPUT_FORMATS = ['nocloud-iso', 'tarball', 'kickstart'] as const;
+export const PROXY_MODES = ['ipvs', 'iptables'] as const;
+export const ETCD_TOPOLOGIES = ['stacked', 'external'] as const;
+export const FIREWALL_MODES = ['open-ports', 'disable'] as const;
+export const ARCHES = ['amd64', 'arm64'] as const;
 
-export const ROLES: readonly Role[] = ['control-plane', 'etcd', 'worker'];
+export type Role = (typeof ROLES)[number];
+export type Mode = (typeof MODES)[number];
+export type LoadBalancer = (typeof LOAD_BALANCERS)[number];
+export type NetworkPlugin = (typeof NETWORK_PLUGINS)[number];
+export type Addon = (typeof ADDONS)[number];
+export type OsFamily = (typeof OS_FAMILIES)[number];
+/** How patient etcd elections and control-plane leader leases are (see render/timing.ts). */
+export type TimingProfile = (typeof TIMING_PROFILES)[number];
+export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type ProxyMode = (typeof PROXY_MODES)[number];
+/** Who runs etcd: kubeadm as static pods on the control planes (stacked), or kubeseed's etcd units (external). */
+export type EtcdTopology = (typeof ETCD_TOPOLOGIES)[number];
+export type FirewallMode = (typeof FIREWALL_MODES)[number];
+export type Arch = (typeof ARCHES)[number];
 
 export interface ResolvedNode {
   name: string;
@@ -53,8 +73,7 @@ export interface ResolvedSite {
     podCIDR: string;
     nodePortRange: { from: number; to: number };
     proxyMode: ProxyMode;
-    /** Who runs etcd: kubeadm as static pods on the control planes, or kubeseed's etcd units. */
-    etcdTopology: 'stacked' | 'external';
+    etcdTopology: EtcdTopology;
     /** First address of the service CIDR: the `kubernetes` Service. */
     serviceIP: string;
     clusterDNS: string;
@@ -79,7 +98,7 @@ export interface ResolvedSite {
     cgroupVersion: 1 | 2;
     /** Extra OS packages the site asks for on every node (`spec.os.packages`). */
     packages: string[];
-    firewall: 'open-ports' | 'disable';
+    firewall: FirewallMode;
   };
   pki: { keyAlgorithm: KeyAlgorithm; caValidityHours: number; certValidityHours: number };
   artifacts: {

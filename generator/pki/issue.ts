@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { InputError, type ClockPort, type CryptoPort, type KeyAlgorithmName, type ResolvedSite } from '../model/index.js';
+import { InputError, type ClockPort, type CryptoPort, type KeyAlgorithm, type ResolvedSite } from '../model/index.js';
 import { describeDrift, notAfterOf } from './compare.js';
 import { certInstances, type CertInstance } from './table.js';
 
@@ -18,7 +18,7 @@ export interface StateMeta {
   apiVersion: 'kubeseed/v1alpha1';
   kind: 'SiteState';
   site: string;
-  keyAlgorithm: KeyAlgorithmName;
+  keyAlgorithm: KeyAlgorithm;
   /** When the state was created, in seconds since the epoch; also the bundle's fixed mtime. */
   created: number;
 }

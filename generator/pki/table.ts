@@ -1,5 +1,5 @@
 import { quirk } from '../catalog/quirks.js';
-import type { Mode, ResolvedNode, ResolvedSite, Role } from '../model/index.js';
+import type { CertUsage, Mode, ResolvedNode, ResolvedSite, Role } from '../model/index.js';
 import { KUBECONFIG, KUBELET_SERVING, pkiPath } from '../model/layout.js';
 
 /**
@@ -7,8 +7,6 @@ import { KUBECONFIG, KUBELET_SERVING, pkiPath } from '../model/layout.js';
  * and kubeadm modes. Who receives what is stated here and nowhere else; `selectForNode` and the
  * plan read it.
  */
-
-export type Usage = 'server' | 'client' | 'ca' | 'signing';
 
 /** Who holds a file: nodes with one of the roles, the bootstrap node, or the operator (dist/admin). */
 export type Holder = { roles: Role[] } | 'all' | 'bootstrap' | 'operator' | 'nobody';
@@ -23,7 +21,7 @@ export interface CertSpec {
   modes: Mode[];
   cn?: (site: ResolvedSite, node?: ResolvedNode) => string;
   o?: (site: ResolvedSite) => string[];
-  usages: Usage[];
+  usages: CertUsage[];
   sans?: (site: ResolvedSite, node?: ResolvedNode) => { dns: string[]; ips: string[] };
   certOn: Holder;
   keyOn: Holder | { binary: Holder; kubeadm: Holder };

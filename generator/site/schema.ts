@@ -1,11 +1,26 @@
 import { z } from 'zod';
 import { keysOfSchemaAt } from '../input/structured.js';
+import {
+  ADDONS,
+  ARCHES,
+  ETCD_TOPOLOGIES,
+  FIREWALL_MODES,
+  KEY_ALGORITHMS,
+  LOAD_BALANCERS,
+  MODES,
+  NETWORK_PLUGINS,
+  OS_FAMILIES,
+  OUTPUT_FORMATS,
+  PROXY_MODES,
+  ROLES,
+  TIMING_PROFILES,
+} from '../model/index.js';
 
 /**
  * The site blueprint, field by field. This is the one source of truth: validation, defaults,
  * the TypeScript type of a written site and `blueprints/schema/site.schema.json` all come from it.
  * Formats that need a good message (addresses, CIDRs, durations) are checked by the named rules
- * in `rules.ts`, not here, so the schema only says "a string".
+ * in `rules/`, not here, so the schema only says "a string".
  */
 
 const text = (description: string) => z.string().min(1).describe(description);
@@ -21,9 +36,9 @@ const nodeSchema = z
       .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'is not a MAC address (six hex pairs separated by ":")' })
       .optional()
       .describe('MAC address of the NIC the static address is bound to (matched in network-config).'),
-    arch: z.enum(['amd64', 'arm64']).optional().describe('CPU architecture; defaults to the first of spec.artifacts.arch.'),
+    arch: z.enum(ARCHES).optional().describe('CPU architecture; defaults to the first of spec.artifacts.arch.'),
     roles: z
-      .array(z.enum(['control-plane', 'etcd', 'worker']))
+      .array(z.enum(ROLES))
       .min(1)
       .describe('What the node runs.'),
   })
@@ -46,7 +61,7 @@ export const siteSchema = z
           .regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' })
           .describe('Kubernetes release; must exist in the catalog.'),
         mode: z
-          .enum(['binary', 'kubeadm'])
+          .enum(MODES)
           .default('binary')
           .describe('binary: systemd units as in the "hard way"; kubeadm: kubeadm init/join with pre-made certificates.'),
         clusterDomain: z.string().default('cluster.local').describe('DNS domain of the cluster.'),
@@ -57,21 +72,21 @@ export const siteSchema = z
         podCIDR: z.string().default('172.30.0.0/16').describe('Pod network.'),
         clusterDNS: z.string().optional().describe('Cluster DNS service IP; defaults to the second address of serviceCIDR.'),
         nodePortRange: z.string().default('30000-32767').describe('NodePort range, "from-to".'),
-        proxyMode: z.enum(['ipvs', 'iptables']).default('ipvs').describe('kube-proxy mode.'),
+        proxyMode: z.enum(PROXY_MODES).default('ipvs').describe('kube-proxy mode.'),
         etcdTopology: z
-          .enum(['stacked', 'external'])
+          .enum(ETCD_TOPOLOGIES)
           .optional()
           .describe('kubeadm mode: stacked (kubeadm runs etcd on each control plane) or external (etcd units on the etcd nodes, as in binary mode). Default: stacked for kubeadm, external for binary.'),
       }),
       controlPlane: z
         .strictObject({
           loadBalancer: z
-            .enum(['local', 'vip', 'none'])
+            .enum(LOAD_BALANCERS)
             .default('local')
             .describe('local: a proxy on every node at 127.0.0.1:8443; vip: keepalived + haproxy; none: the first control plane.'),
           vip: z.string().optional().describe('Virtual IP when loadBalancer is vip.'),
           timing: z
-            .enum(['standard', 'relaxed'])
+            .enum(TIMING_PROFILES)
             .default('standard')
             .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader and whose nodes flap NotReady."),
         })
@@ -79,19 +94,19 @@ export const siteSchema = z
       network: z
         .strictObject({
           plugin: z
-            .enum(['flannel', 'calico', 'bridge'])
+            .enum(NETWORK_PLUGINS)
             .default('flannel')
             .describe('bridge uses static routes between nodes and needs no image.'),
           interface: z.string().optional().describe('Host interface the CNI binds to; defaults to the one holding the node address.'),
         })
         .prefault({}),
       addons: z
-        .array(z.enum(['coredns', 'metrics-server', 'dashboard', 'ingress-nginx']))
+        .array(z.enum(ADDONS))
         .default(['coredns', 'metrics-server'])
         .describe('Cluster add-ons applied at first boot.'),
       os: z
         .strictObject({
-          family: z.enum(['debian', 'ubuntu', 'rhel']).default('debian'),
+          family: z.enum(OS_FAMILIES).default('debian'),
           version: z.string().optional().describe('OS release, e.g. "12" or "22.04"; used for version-specific warnings.'),
           timezone: z.string().default('UTC'),
           ntpServers: z.array(z.string()).default([]).describe('Time sources inside the site; none means the nodes keep their own clocks.'),
@@ -105,14 +120,14 @@ export const siteSchema = z
             .default([])
             .describe('More OS packages every node installs from the payload (Debian and Ubuntu), e.g. [nfs-common]; resolved with their dependencies against the release\'s signed index.'),
           firewall: z
-            .enum(['open-ports', 'disable'])
+            .enum(FIREWALL_MODES)
             .default('open-ports')
             .describe('open-ports opens the cluster ports in firewalld/nftables; disable switches the firewall off.'),
         })
         .prefault({}),
       pki: z
         .strictObject({
-          keyAlgorithm: z.enum(['rsa-2048', 'rsa-4096', 'ecdsa-p256']).default('rsa-2048'),
+          keyAlgorithm: z.enum(KEY_ALGORITHMS).default('rsa-2048'),
           caValidity: z.string().default('87600h').describe('Lifetime of the CAs, e.g. 87600h.'),
           certValidity: z.string().default('8760h').describe('Lifetime of leaf certificates, e.g. 8760h.'),
         })
@@ -120,7 +135,7 @@ export const siteSchema = z
       artifacts: z
         .strictObject({
           arch: z
-            .array(z.enum(['amd64', 'arm64']))
+            .array(z.enum(ARCHES))
             .min(1)
             .default(['amd64'])
             .describe('Architectures to fetch for.'),
@@ -146,7 +161,7 @@ export const siteSchema = z
       output: z
         .strictObject({
           formats: z
-            .array(z.enum(['nocloud-iso', 'tarball', 'kickstart']))
+            .array(z.enum(OUTPUT_FORMATS))
             .min(1)
             .default(['nocloud-iso', 'tarball']),
           embedPayload: z.boolean().default(false).describe('Put the payload inside every seed ISO.'),
