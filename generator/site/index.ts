@@ -7,7 +7,7 @@ import { resolveSite } from './resolve.js';
 export { parseSite, type ParsedSite } from './parse.js';
 export { RULES, checkRules, type Rule } from './rules/index.js';
 export { resolveSite, LB_PORT, APISERVER_PORT } from './resolve.js';
-export { siteSchema, siteJsonSchema, type WrittenSite } from './schema.js';
+export { siteSchema, siteJsonSchema, type WrittenNode, type WrittenSite } from './schema.js';
 
 export interface CheckedSite {
   issues: Issue[];

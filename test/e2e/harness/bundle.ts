@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { cliPath, fixtureCache, repoRoot } from '../../helpers.js';
+import { run, type E2eRun } from './context.js';
+
+/** Builds what is missing of the cached fixtures: QEMU and tools, Kubernetes 1.20.2, the guest disk, the artifacts. */
+export function prepareFixtures(): void {
+  run('bash', [join(repoRoot, 'scripts/e2e/setup.sh')]);
+  run('bash', [join(repoRoot, 'scripts/e2e/build-kubernetes.sh')]);
+  run('bash', [join(repoRoot, 'scripts/e2e/build-guest.sh')]);
+  run(process.execPath, [join(repoRoot, 'scripts/e2e/build-artifacts.mjs')]);
+}
+
+/**
+ * Runs the real `gen bundle` on the site as written plus an ssh key of this run (the harness looks
+ * inside nodes through it). Returns the payload ISO's file name under dist/payload.
+ */
+export function bundleSite(r: E2eRun): string {
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubeseed-e2e', '-f', r.sshKey]);
+  const derived = structuredClone(r.site);
+  derived.spec.os.sshAuthorizedKeys = [readFileSync(`${r.sshKey}.pub`, 'utf8').trim()];
+  if (derived.spec.artifacts.catalog) derived.spec.artifacts.catalog = resolve(r.opts.sitePath, '..', derived.spec.artifacts.catalog);
+  const runSite = join(r.work, 'site.yaml');
+  writeFileSync(runSite, stringify(derived));
+
+  /** kubeadm sites take the variant whose image archive also holds the control-plane images. */
+  const artifacts = join(fixtureCache, r.site.spec.kubernetes.mode === 'kubeadm' ? 'e2e-artifacts-kubeadm' : 'e2e-artifacts');
+  r.log(`gen bundle ${r.opts.siteArg}`);
+  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', artifacts], { cwd: r.work, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`gen bundle failed:\n${b.stderr}`);
+  return (JSON.parse(readFileSync(join(r.dist, 'manifest.json'), 'utf8')) as { payload: string }).payload.replace(/\.tar$/, '.iso');
+}

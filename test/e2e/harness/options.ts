@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseSite } from '../../../generator/site/index.js';
+import type { WrittenSite } from '../../../generator/site/index.js';
+import { repoRoot } from '../../helpers.js';
+
+export const USAGE = `Usage: npm run test:e2e -- [options]
+
+Builds (or reuses) the hermetic fixtures, runs the real \`gen bundle\` and boots every node of the
+site in QEMU inside a network namespace of its own. Needs root.
+
+Options:
+  --site FILE          site blueprint (default test/e2e/sites/lab1.yaml)
+  --reverse            power the nodes on in reverse order
+  --late NODE          power NODE on two minutes after the others
+  --reboot NODE|none   node rebooted after the checks (default: the last node)
+  --icount SHIFT|off   guest clock from the instruction count (default 0), or the host's clock
+  --timeout S          seconds to wait for every node Ready (default 1800)
+  --keep               keep the run's directory even when every check passes
+  --report FILE        also write report.json to FILE
+  --help, -h           show this help`;
+
+export interface Options {
+  /** As given on the command line (the log names it this way). */
+  siteArg: string;
+  sitePath: string;
+  site: WrittenSite;
+  reverse: boolean;
+  late?: string;
+  reboot?: string;
+  icount: string;
+  timeoutS: number;
+  keep: boolean;
+  report?: string;
+}
+
+/** A command line the harness cannot run with: exit code 2, message and no stack. */
+export class UsageError extends Error {}
+
+/** The command line, with the site read by the generator's own parser; `undefined` for --help. */
+export function parseOptions(argv: string[]): Options | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        site: { type: 'string', default: 'test/e2e/sites/lab1.yaml' },
+        reverse: { type: 'boolean' },
+        late: { type: 'string' },
+        reboot: { type: 'string' },
+        timeout: { type: 'string', default: '1800' },
+        keep: { type: 'boolean' },
+        report: { type: 'string' },
+        icount: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return undefined;
+  const sitePath = resolve(repoRoot, values.site);
+  let text: string;
+  try {
+    text = readFileSync(sitePath, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--site ${values.site}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const parsed = parseSite(text, values.site);
+  if (!parsed.site) {
+    throw new UsageError(`--site ${values.site} is not a valid site:\n${parsed.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+  }
+  const site = parsed.site;
+  for (const [flag, name] of [['--late', values.late], ['--reboot', values.reboot]] as const) {
+    if (name !== undefined && name !== 'none' && !site.spec.nodes.some((n) => n.name === name)) {
+      throw new UsageError(`${flag} ${name}: ${values.site} has no such node (nodes: ${site.spec.nodes.map((n) => n.name).join(', ')})`);
+    }
+  }
+  if (values.icount !== 'off' && !/^\d+$/.test(values.icount)) {
+    throw new UsageError(`--icount ${values.icount}: give a shift (0 = one nanosecond of guest time per instruction) or off`);
+  }
+  if (!/^\d+$/.test(values.timeout) || Number(values.timeout) === 0) throw new UsageError(`--timeout ${values.timeout}: give a number of seconds`);
+  return {
+    siteArg: values.site,
+    sitePath,
+    site,
+    reverse: values.reverse ?? false,
+    ...(values.late !== undefined ? { late: values.late } : {}),
+    ...(values.reboot !== undefined ? { reboot: values.reboot } : {}),
+    icount: values.icount,
+    timeoutS: Number(values.timeout),
+    keep: values.keep ?? false,
+    ...(values.report !== undefined ? { report: values.report } : {}),
+  };
+}
