@@ -2,22 +2,9 @@ import { cpSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realCrypto } from '../generator/io/crypto.js';
-import type { Catalog, Issue, ResolvedSite } from '../generator/model/index.js';
+import type { ResolvedSite } from '../generator/model/index.js';
 import { certsStage } from '../generator/pipeline/certs.js';
 import type { PkiOptions } from '../generator/pki/issue.js';
-import { checkSite, parseSite, resolveSite } from '../generator/site/index.js';
-import { readRepo } from './helpers.js';
-
-export function siteFromLab1(catalog: Catalog, edit: (text: string) => string = (x) => x, opts: { loopbackNodes?: boolean } = {}): ResolvedSite {
-  const parsed = parseSite(edit(readRepo('blueprints/sites/lab1.yaml')), 'lab1.yaml');
-  const r = checkSite(parsed, catalog);
-  if (r.resolved) return r.resolved;
-  // Tests that run real servers put the nodes on 127.0.0.0/8 (test traffic stays on loopback),
-  // which no real site may do: that one rule is waived for them, nothing else.
-  const waived = (i: Issue) => opts.loopbackNodes === true && i.rule === 'node-address-valid' && i.message.includes('loopback');
-  if (!opts.loopbackNodes || !parsed.site || r.issues.some((i) => i.severity === 'error' && !waived(i))) throw new Error(JSON.stringify(r.issues, null, 2));
-  return resolveSite(parsed.site, catalog, 'lab1.yaml');
-}
 
 export const clockAt = (d: Date) => ({ now: () => d });
 

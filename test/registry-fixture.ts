@@ -2,21 +2,14 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeServer, freePort, listenLoopback } from './loopback.js';
 
 function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -183,14 +176,12 @@ export class BearerGateway {
       up.on('error', () => res.destroy());
       req.pipe(up);
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenLoopback(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await closeServer(this.server);
   }
 }
 
@@ -218,7 +209,7 @@ export class TestContainerd {
     writeFileSync(join(this.dir, 'config.toml'), `${cfg}\n`);
     this.proc = spawn('containerd', ['--config', join(this.dir, 'config.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitFor(async () => existsSync(this.socket) && this.ctr(['version']).includes('Server'), `containerd: ${this.log}`);
+    await waitFor(() => Promise.resolve(existsSync(this.socket) && this.ctr(['version']).includes('Server')), `containerd: ${this.log}`);
     return this;
   }
 

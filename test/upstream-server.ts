@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLoopback } from './loopback.js';
 
 /** What the server does to one request. */
 export type Fault =
@@ -42,15 +42,13 @@ export class UpstreamServer {
   async start(): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 1000;
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenLoopback(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await closeServer(this.server);
   }
 
   /** Body bytes sent for `path`, over every request. */
@@ -60,7 +58,7 @@ export class UpstreamServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    let path = url.pathname;
+    const path = url.pathname;
     const hop = /^\/hop\/(\d+)(\/.*)$/.exec(path);
     if (hop) {
       const left = Number(hop[1]);
@@ -113,7 +111,7 @@ export class UpstreamServer {
       return;
     }
     res.write(part, () => {
-      if (fault.kind === 'reset') res.socket?.resetAndDestroy?.() ?? res.socket?.destroy();
+      if (fault.kind === 'reset') res.socket?.resetAndDestroy();
       else if (fault.kind === 'truncate') res.socket?.end();
       else {
         const t = setTimeout(() => {
@@ -160,14 +158,13 @@ export class TunnelProxy {
         client.on('error', () => upstream.destroy());
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenLoopback(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await closeServer(this.server);
   }
 }
 

@@ -1,19 +1,15 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobCache } from '../../generator/fetch/cache.js';
 import { FailureError } from '../../generator/model/index.js';
 import { fetchSite, type FetchOptions } from '../../generator/pipeline/fetch.js';
 import { fetchFixture, fetchOptions, serveArtifacts, sha256 } from '../fetch-fixture.js';
 import { runCliAsync } from '../helpers.js';
+import { tempDirs } from '../temp.js';
 import { rng, TunnelProxy, UpstreamServer, type Fault } from '../upstream-server.js';
 
-function tmp(t: { teardown(f: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'kubeseed-fetch-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = tempDirs('kubeseed-fetch-');
 
 const options = (dir: string, over: Partial<FetchOptions> = {}): FetchOptions => fetchOptions(dir, { timeoutMs: 400, retries: 12, backoffMs: 5 }, over);
 
@@ -34,7 +30,7 @@ test('randomised faults over 24 runs: every download completes and verifies, no 
   t.timeout(240_000);
   const seen = new Set<string>();
   for (let seed = 1; seed <= 24; seed++) {
-    const dir = tmp(t);
+    const dir = tmp();
     const up = await new UpstreamServer().start();
     try {
       const fx = await fetchFixture(dir, up.base);
@@ -71,7 +67,7 @@ test('randomised faults over 24 runs: every download completes and verifies, no 
 });
 
 test('an interrupted transfer resumes with Range: no byte is downloaded twice, in the same run and in the next', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const fx = await fetchFixture(dir, up.base);
   const one = { ...fx.plan, artifacts: fx.plan.artifacts.filter((a) => a.component === 'kubelet') };
@@ -87,7 +83,7 @@ test('an interrupted transfer resumes with Range: no byte is downloaded twice, i
   t.is(up.sentFor(path), 3_000_000);
 
   // Next run: the first run stalls at 30 % and gives up (no retries), the second continues from there.
-  const dir2 = tmp(t);
+  const dir2 = tmp();
   up.log.length = 0;
   n = 0;
   up.decide = (p) => (p === path && n++ === 0 ? { kind: 'stall', bytes: 900_000, ms: 3000 } : { kind: 'ok' });
@@ -104,7 +100,7 @@ test('an interrupted transfer resumes with Range: no byte is downloaded twice, i
 });
 
 test('a wrong checksum fails with the artifact named and leaves nothing in the cache', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const fx = await fetchFixture(dir, up.base);
   const bytes = serveArtifacts(up, fx.plan, () => 50_000);
@@ -123,7 +119,7 @@ test('a wrong checksum fails with the artifact named and leaves nothing in the c
 });
 
 test('the lock: a changed upstream checksum is an error naming the artifact; --update-lock takes it on purpose', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const fx = await fetchFixture(dir, up.base);
   const bytes = serveArtifacts(up, fx.plan, () => 30_000);
@@ -147,7 +143,7 @@ test('the lock: a changed upstream checksum is an error naming the artifact; --u
 });
 
 test('a damaged cache entry is detected and fetched again; --verify-cache finds damage that kept the mtime', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const fx = await fetchFixture(dir, up.base);
   serveArtifacts(up, fx.plan, () => 40_000);
@@ -173,7 +169,7 @@ test('a damaged cache entry is detected and fetched again; --verify-cache finds 
 });
 
 test('gen fetch twice: the second run sends no request and transfers nothing; --offline lists what is missing', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const fx = await fetchFixture(dir, up.base);
   serveArtifacts(up, fx.plan, () => 200_000);
@@ -201,7 +197,7 @@ test('gen fetch twice: the second run sends no request and transfers nothing; --
 });
 
 test('gen fetch goes through HTTP(S)_PROXY and skips it for NO_PROXY hosts', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const up = await server(t);
   const proxy = await new TunnelProxy(up.port).start();
   t.teardown(() => proxy.stop());
@@ -213,7 +209,7 @@ test('gen fetch goes through HTTP(S)_PROXY and skips it for NO_PROXY hosts', asy
   t.is(viaProxy.code, 0, viaProxy.stderr);
   t.true(proxy.hosts.length > 0 && proxy.hosts.every((h) => h === 'downloads.kubeseed.test'));
 
-  const dir2 = tmp(t);
+  const dir2 = tmp();
   const direct = await fetchFixture(dir2, up.base);
   serveArtifacts(up, direct.plan, () => 10_000);
   const before = proxy.hosts.length;
@@ -223,7 +219,7 @@ test('gen fetch goes through HTTP(S)_PROXY and skips it for NO_PROXY hosts', asy
 });
 
 test('without a route to the sources gen fetch fails within seconds and names what it could not reach', async (t) => {
-  const dir = tmp(t);
+  const dir = tmp();
   const fx = await fetchFixture(dir, 'http://127.0.0.1:9');
   const started = Date.now();
   const r = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'cache')], { env: { HOME: dir } });

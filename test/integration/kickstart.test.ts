@@ -1,17 +1,17 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ROCKY_SITE, fixtureStateDir } from '../goldens.js';
 import { fixtureCache, runCli } from '../helpers.js';
+import { tempDirs } from '../temp.js';
+import { listTree } from '../tree.js';
 
 /** A Debian bookworm minbase root, built by scripts/fixtures/build-chroot.sh. */
 const CHROOT = join(fixtureCache, 'chroot-bookworm');
 
-const dir = mkdtempSync(join(tmpdir(), 'kubeseed-ks-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDirs()('kubeseed-ks-');
 
 let dist = '';
 test.before(() => {
@@ -28,16 +28,8 @@ function postBody(ks: string): string {
   return `${lines.slice(start + 1, end).join('\n')}\n`;
 }
 
-/** path → [mode, sha256] of every regular file and symlink under root. */
-function tree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%P\\n'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  for (const p of list.split('\n').filter(Boolean)) {
-    const st = lstatSync(join(root, p));
-    out.set(p, st.isSymbolicLink() ? `link ${readlinkSync(join(root, p))}` : `${(st.mode & 0o7777).toString(8)} ${st.size}`);
-  }
-  return out;
-}
+/** path → mode and size (or link target) of every regular file and symlink under root. */
+const tree = (root: string) => new Map(listTree(root).map((e) => [e.path, e.stat.isSymbolicLink() ? `link ${readlinkSync(e.abs)}` : `${(e.stat.mode & 0o7777).toString(8)} ${e.stat.size}`]));
 
 test('every node has a ks.cfg (mode 0600: it carries keys) and the %post passes shellcheck as POSIX sh', (t) => {
   for (const node of ['k8s-01', 'k8s-02', 'k8s-03']) {
@@ -84,7 +76,7 @@ test('a %post whose archive does not match its checksum list installs nothing', 
   execFileSync('cp', ['-a', CHROOT, root]);
   const body = postBody(readFileSync(join(dist, 'nodes', 'k8s-01', 'ks.cfg'), 'utf8'));
   // Flip one checksum in the embedded list.
-  const broken = body.replace(/\n([0-9a-f])([0-9a-f]{63})  etc\/hosts\n/, (_m, a: string, b: string) => `\n${a === '0' ? '1' : '0'}${b}  etc/hosts\n`);
+  const broken = body.replace(/\n([0-9a-f])([0-9a-f]{63}) {2}etc\/hosts\n/, (_m, a: string, b: string) => `\n${a === '0' ? '1' : '0'}${b}  etc/hosts\n`);
   t.not(broken, body);
   writeFileSync(join(root, 'post.sh'), broken);
   const r = spawnSync('chroot', [root, '/bin/sh', '/post.sh'], { encoding: 'utf8' });

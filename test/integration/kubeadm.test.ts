@@ -1,7 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { realFs } from '../../generator/io/fs.js';
@@ -12,6 +11,7 @@ import { discoveryHash } from '../../generator/pki/secrets.js';
 import { selectForNode } from '../../generator/pki/select.js';
 import { kubeadmApiVersion, kubeadmConfig } from '../../generator/render/kubeadm.js';
 import { fixtureCache, repoRoot, runCli } from '../helpers.js';
+import { tempDirs } from '../temp.js';
 
 /**
  * kubeadm 1.20.2 from Debian's source, built by scripts/e2e/build-kubernetes.sh with one backport:
@@ -20,8 +20,7 @@ import { fixtureCache, repoRoot, runCli } from '../helpers.js';
  */
 const KUBEADM = join(fixtureCache, 'kubernetes-v1.20.2', 'bin', 'kubeadm');
 
-const dir = mkdtempSync(join(tmpdir(), 'kubeseed-kubeadm-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDirs()('kubeseed-kubeadm-');
 
 /** lab1 on Kubernetes 1.20.2 in kubeadm mode, with its etcd stacked or external. */
 async function site(name: string, topology: 'stacked' | 'external') {

@@ -7,35 +7,39 @@
  */
 import test from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { readTemplates } from '../../generator/io/templates.js';
 import type { Catalog } from '../../generator/model/index.js';
 import { renderSite } from '../../generator/pipeline/render.js';
 import { debianKubectl, fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
-import { makeState, siteFromLab1 } from '../pki-fixture.js';
-import { freePort } from '../registry-fixture.js';
+import { makeState } from '../pki-fixture.js';
+import { siteFromLab1 } from '../sites.js';
+import { freePort } from '../loopback.js';
+import { tempDirs } from '../temp.js';
 
 const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
-const ADDONS = 'addons: [coredns, metrics-server, dashboard, ingress-nginx]';
+const ADDONS = ['coredns', 'metrics-server', 'dashboard', 'ingress-nginx'] as const;
 const procs: ChildProcess[] = [];
-const roots: string[] = [];
+const tmp = tempDirs();
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 test.after.always(() => {
   for (const p of procs) p.kill('SIGKILL');
-  roots.forEach((r) => rmSync(r, { recursive: true, force: true }));
 });
 
 /** lab1 with calico and every add-on, on the given version; the bootstrap node's files in a temp root. */
 async function renderCalicoSite(version: string, root: string) {
-  const site = siteFromLab1(catalog, (x) => x.replace('version: v1.34.2', `version: ${version}`).replace('plugin: flannel', 'plugin: calico').replace('addons: [coredns, metrics-server]', ADDONS));
+  const site = siteFromLab1(catalog, (s) => {
+    s.spec.kubernetes.version = version;
+    s.spec.network.plugin = 'calico';
+    s.spec.addons = [...ADDONS];
+  });
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
   const r = renderSite(site, catalog, st.files, templates);
   const node = r.nodes.find((n) => n.name === site.derived.bootstrapNode)!;
@@ -48,8 +52,7 @@ async function renderCalicoSite(version: string, root: string) {
 
 test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dashboard and ingress-nginx as rendered for 1.20.2 and 1.34.2', async (t) => {
   t.true(existsSync(join(K8S_BIN, 'kube-apiserver')), 'kube-apiserver 1.20.2 fixture present (scripts/e2e/build-kubernetes.sh)');
-  const work = mkdtempSync(join(tmpdir(), 'kubeseed-apiserver-'));
-  roots.push(work);
+  const work = tmp('kubeseed-apiserver-');
   const old = await renderCalicoSite('v1.20.2', join(work, 'v120'));
   const cur = await renderCalicoSite('v1.34.2', join(work, 'v134'));
   const pki = join(work, 'v120', 'etc/kubernetes/pki');
@@ -57,7 +60,7 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const log = { etcd: '', apiserver: '' };
   const etcd = spawn('etcd', ['--data-dir', join(work, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`, '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  etcd.stderr!.on('data', (d: Buffer) => (log.etcd += d.toString()));
+  etcd.stderr.on('data', (d: Buffer) => (log.etcd += d.toString()));
   procs.push(etcd);
   const apiserver = spawn(join(K8S_BIN, 'kube-apiserver'), [
     `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -67,7 +70,7 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
     // As the rendered apiserver units have it: the CNI DaemonSets run privileged.
     '--allow-privileged=true', '--authorization-mode=Node,RBAC', `--service-cluster-ip-range=${old.site.kubernetes.serviceCIDR}`, `--cert-dir=${join(work, 'apiserver-certs')}`,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  apiserver.stderr!.on('data', (d: Buffer) => (log.apiserver = (log.apiserver + d.toString()).slice(-20000)));
+  apiserver.stderr.on('data', (d: Buffer) => (log.apiserver = (log.apiserver + d.toString()).slice(-20000)));
   procs.push(apiserver);
 
   // The bootstrap node's own credential (system:masters), pointed at this apiserver instead of the site's proxy.

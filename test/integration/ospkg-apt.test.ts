@@ -8,7 +8,7 @@ import { installedFromStatus, PackageIndex, resolveClosure } from '../../generat
 import { compareVersions } from '../../generator/ospkg/version.js';
 import { buildPlan } from '../../generator/plan/index.js';
 import { fixtureCache, loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { siteFromLab1 } from '../sites.js';
 import { aptSimulate } from '../apt-helper.js';
 
 /**

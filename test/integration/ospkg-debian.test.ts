@@ -10,7 +10,7 @@ import { baselineFromIndex, PackageIndex } from '../../generator/ospkg/resolve.j
 import { buildPlan } from '../../generator/plan/index.js';
 import { aptSimulate, statusFile } from '../apt-helper.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { siteFromLab1 } from '../sites.js';
 
 /**
  * The one test that leaves loopback: lab1's OS packages resolved against Debian bookworm's real

@@ -1,37 +1,35 @@
 import test from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { selectForNode } from '../../generator/pki/select.js';
 import type { Catalog } from '../../generator/model/index.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { makeState, siteFromLab1 } from '../pki-fixture.js';
+import { makeState } from '../pki-fixture.js';
+import { ecdsa, loopbackSiteFromLab1 } from '../sites.js';
+import { tempDirs } from '../temp.js';
 
 /**
  * Three real etcd members (Debian's etcd-server 3.4) on loopback addresses, each with exactly the
  * files the site gives that node, with client and peer certificate authentication on.
  */
 const procs: ChildProcess[] = [];
-const roots: string[] = [];
+const tmp = tempDirs();
 test.after.always(() => {
   for (const p of procs) p.kill('SIGKILL');
-  roots.forEach((r) => rmSync(r, { recursive: true, force: true }));
 });
 
 const LOOPBACK = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 
 function loopbackSite(catalog: Catalog) {
-  return siteFromLab1(catalog, (x) =>
-    x
-      .replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256')
-      .replaceAll('gateway: 192.168.93.1', 'gateway: 127.0.0.1')
-      .replaceAll('dns: [192.168.93.1]', 'dns: [127.0.0.1]')
-      .replace('192.168.93.45/24', `${LOOPBACK[0]}/8`)
-      .replace('192.168.93.46/24', `${LOOPBACK[1]}/8`)
-      .replace('192.168.93.47/24', `${LOOPBACK[2]}/8`),
-    { loopbackNodes: true },
-  );
+  return loopbackSiteFromLab1(catalog, ecdsa, (s) => {
+    if (s.spec.nodes.length !== LOOPBACK.length) throw new Error(`lab1 has ${s.spec.nodes.length} nodes, the test has ${LOOPBACK.length} loopback addresses`);
+    s.spec.nodes.forEach((n, i) => {
+      n.address = `${LOOPBACK[i]}/8`;
+      n.gateway = '127.0.0.1';
+      n.dns = ['127.0.0.1'];
+    });
+  });
 }
 
 function etcdctl(root: string, certBase: string, endpoints: string[]) {
@@ -46,9 +44,8 @@ test('three etcd members form a cluster with the site certificates; etcdctl need
   const catalog = await loadDefaultCatalog();
   const site = loopbackSite(catalog);
   const st = await makeState(site);
-  roots.push(st.root);
-  const work = mkdtempSync(join(tmpdir(), 'kubeseed-etcd-'));
-  roots.push(work);
+  tmp.adopt(st.root);
+  const work = tmp('kubeseed-etcd-');
 
   const logs: Record<string, string> = {};
   for (const node of site.nodes) {
@@ -74,8 +71,8 @@ test('three etcd members form a cluster with the site certificates; etcdctl need
       '--peer-client-cert-auth', '--peer-trusted-ca-file', `${pki}/ca.crt`, '--peer-cert-file', `${pki}/peer.crt`, '--peer-key-file', `${pki}/peer.key`,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     logs[node.name] = '';
-    p.stderr!.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
-    p.stdout!.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
+    p.stdout.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
     procs.push(p);
   }
 

@@ -1,8 +1,7 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certPaths } from '../../generator/pki/issue.js';
 import { discoveryHash } from '../../generator/pki/secrets.js';
@@ -10,14 +9,15 @@ import { operatorFiles, selectForNode } from '../../generator/pki/select.js';
 import { certInstances } from '../../generator/pki/table.js';
 import type { Catalog } from '../../generator/model/index.js';
 import { debianKubectl, loadDefaultCatalog, repoRoot } from '../helpers.js';
-import { makeState, siteFromLab1 } from '../pki-fixture.js';
+import { makeState } from '../pki-fixture.js';
+import { ecdsa, keyAlgorithm, siteFromLab1 } from '../sites.js';
+import { tempDirs } from '../temp.js';
 
 let catalog: Catalog;
-const roots: string[] = [];
+const tmp = tempDirs();
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
-test.after.always(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' });
 
@@ -25,9 +25,9 @@ const EKU_OID: Record<string, string> = { server: '1.3.6.1.5.5.7.3.1', client: '
 
 for (const alg of ['rsa-2048', 'ecdsa-p256'] as const) {
   test(`${alg}: every certificate of lab1 matches the table (openssl and node:crypto)`, async (t) => {
-    const site = siteFromLab1(catalog, (x) => x.replace('keyAlgorithm: rsa-2048', `keyAlgorithm: ${alg}`));
+    const site = siteFromLab1(catalog, keyAlgorithm(alg));
     const st = await makeState(site);
-    roots.push(st.root);
+    tmp.adopt(st.root);
     const now = Date.now();
     for (const inst of certInstances(site)) {
       if (inst.spec.kind === 'keypair') continue;
@@ -75,8 +75,7 @@ for (const alg of ['rsa-2048', 'ecdsa-p256'] as const) {
 test('rsa-4096 keys are 4096 bits', async (t) => {
   const { realCrypto } = await import('../../generator/io/crypto.js');
   const k = await realCrypto.generateKeyPair('rsa-4096');
-  const dir = mkdtempSync(join(tmpdir(), 'kubeseed-4096-'));
-  roots.push(dir);
+  const dir = tmp('kubeseed-4096-');
   writeFileSync(join(dir, 'k.pem'), k.privateKeyPem);
   t.regex(openssl('pkey', '-in', join(dir, 'k.pem'), '-noout', '-text'), /Private-Key: \(4096 bit/);
 });
@@ -84,9 +83,9 @@ test('rsa-4096 keys are 4096 bits', async (t) => {
 test("discovery hash matches kubeadm's golden vector and openssl", async (t) => {
   const pem = readFileSync(join(repoRoot, 'test', 'fixtures', 'pki', 'kubeadm-pubkeypin-test.crt'), 'utf8');
   t.is(discoveryHash(pem), 'sha256:345959acb2c3b2feb87d281961c893f62a314207ef02599f1cc4a5fb255480b3');
-  const site = siteFromLab1(catalog, (x) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256'));
+  const site = siteFromLab1(catalog, ecdsa);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const der = execFileSync('openssl', ['x509', '-in', join(st.dir, 'current/pki/ca.crt'), '-pubkey', '-noout']);
   const spki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: der });
   const want = execFileSync('openssl', ['dgst', '-sha256', '-hex'], { input: spki, encoding: 'utf8' }).split('= ')[1]!.trim();
@@ -95,14 +94,13 @@ test("discovery hash matches kubeadm's golden vector and openssl", async (t) => 
 
 test("Debian's kubectl accepts every kubeconfig, each pointing at the right server", async (t) => {
   t.true(statSync(debianKubectl).isFile(), 'Debian kubectl present (scripts/setup-test-tools.sh installs it)');
-  const site = siteFromLab1(catalog, (x) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256'));
+  const site = siteFromLab1(catalog, ecdsa);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const files = [...site.nodes.flatMap((n) => selectForNode(site, n, st.files).map((f) => ({ ...f, node: n.name }))), ...operatorFiles(site, st.files).map((f) => ({ ...f, node: 'operator' }))];
   const kubeconfigs = files.filter((f) => f.path.endsWith('.conf') || f.path.endsWith('kubeconfig'));
   t.is(kubeconfigs.length, 3 * 4 + 1 + 1, 'controller-manager, scheduler, kubelet, kube-proxy per node; bootstrapper; admin');
-  const dir = mkdtempSync(join(tmpdir(), 'kubeseed-kc-'));
-  roots.push(dir);
+  const dir = tmp('kubeseed-kc-');
   for (const [i, f] of kubeconfigs.entries()) {
     const file = join(dir, `${i}.conf`);
     writeFileSync(file, f.content, { mode: 0o600 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Catalog } from '../../generator/model/index.js';
@@ -10,32 +10,25 @@ import { operatorFiles, selectForNode } from '../../generator/pki/select.js';
 import { certInstances } from '../../generator/pki/table.js';
 import { realCrypto } from '../../generator/io/crypto.js';
 import { loadDefaultCatalog, runCli } from '../helpers.js';
-import { flattenState, makeState, siteFromLab1 } from '../pki-fixture.js';
+import { flattenState, makeState } from '../pki-fixture.js';
+import { ecdsa, k8s03Worker, nodeNamed, siteFromLab1 } from '../sites.js';
 import { readState } from '../../generator/io/state.js';
+import { tempDirs } from '../temp.js';
+import { describeTree } from '../tree.js';
 
 let catalog: Catalog;
-const roots: string[] = [];
+const tmp = tempDirs();
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
-test.after.always(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
-const ecdsa = (x: string) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256');
-
-function listing(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const p = join(e.parentPath, e.name);
-    out[p.slice(dir.length + 1)] = `${statSync(p).mtimeMs} ${readFileSync(p, 'utf8')}`;
-  }
-  return out;
-}
+/** Every file of a state with its mtime and text: a rewrite shows even when the bytes are the same. */
+const listing = (dir: string) => describeTree(dir, (e) => `${e.stat.mtimeMs} ${readFileSync(e.abs, 'utf8')}`);
 
 test('re-running on an existing state changes no file, not even its mtime', async (t) => {
   const site = siteFromLab1(catalog, ecdsa);
   const first = await makeState(site);
-  roots.push(first.root);
+  tmp.adopt(first.root);
   const before = listing(first.dir);
   const again = await makeState(site, first.root);
   t.deepEqual(again.changed, []);
@@ -46,7 +39,7 @@ test('re-running on an existing state changes no file, not even its mtime', asyn
 test('--renew reissues every leaf and keeps the CAs', async (t) => {
   const site = siteFromLab1(catalog, ecdsa);
   const first = await makeState(site);
-  roots.push(first.root);
+  tmp.adopt(first.root);
   const before = new Map(first.files);
   const renewed = await makeState(site, first.root, { renew: true });
   for (const inst of certInstances(site)) {
@@ -60,8 +53,10 @@ test('--renew reissues every leaf and keeps the CAs', async (t) => {
 test('a changed node address reissues exactly the certificates that name it', async (t) => {
   const site = siteFromLab1(catalog, ecdsa);
   const first = await makeState(site);
-  roots.push(first.root);
-  const moved = siteFromLab1(catalog, (x) => ecdsa(x).replace('192.168.93.47/24', '192.168.93.57/24'));
+  tmp.adopt(first.root);
+  const moved = siteFromLab1(catalog, ecdsa, (s) => {
+    nodeNamed(s, 'k8s-03').address = '192.168.93.57/24';
+  });
   const second = await makeState(moved, first.root);
   const reissued = second.report.filter((r) => r.status === 'reissued').map((r) => r.id).sort();
   t.deepEqual(reissued, ['apiserver/k8s-01', 'apiserver/k8s-02', 'apiserver/k8s-03', 'etcd-peer/k8s-03', 'etcd-server/k8s-03', 'kubelet-serving/k8s-03']);
@@ -71,7 +66,7 @@ test('a changed node address reissues exactly the certificates that name it', as
 test('--rotate-ca makes a new PKI and keeps the old state beside it', async (t) => {
   const site = siteFromLab1(catalog, ecdsa);
   const first = await makeState(site);
-  roots.push(first.root);
+  tmp.adopt(first.root);
   const oldCa = first.files.get('pki/ca.crt');
   const rotated = await makeState(site, first.root, { rotateCa: true });
   t.not(rotated.files.get('pki/ca.crt'), oldCa);
@@ -109,7 +104,8 @@ for (const [what, damage, message] of corruptions) {
     const site = siteFromLab1(catalog, ecdsa);
     const st = await makeState(site);
     const other = await makeState(site);
-    roots.push(st.root, other.root);
+    tmp.adopt(st.root);
+    tmp.adopt(other.root);
     damage(join(st.dir, 'current'), join(other.dir, 'current'));
     const before = listing(st.dir);
     const err = await t.throwsAsync(makeState(site, st.root), { instanceOf: InputError });
@@ -122,7 +118,8 @@ for (const [what, damage, message] of corruptions) {
     const site = siteFromLab1(catalog, ecdsa);
     const st = await makeState(site);
     const other = await makeState(site);
-    roots.push(st.root, other.root);
+    tmp.adopt(st.root);
+    tmp.adopt(other.root);
     flattenState(st.dir);
     flattenState(other.dir);
     damage(st.dir, other.dir);
@@ -135,7 +132,7 @@ for (const [what, damage, message] of corruptions) {
 
 test('asking for another key algorithm than the state has is refused with a hint', async (t) => {
   const st = await makeState(siteFromLab1(catalog, ecdsa));
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const err = await t.throwsAsync(makeState(siteFromLab1(catalog), st.root), { instanceOf: InputError });
   t.regex(err!.message, /keys are ecdsa-p256, the site asks for rsa-2048/);
   t.regex(err!.hint!, /--rotate-ca/);
@@ -145,7 +142,7 @@ test('leaves close to expiry are reported, and --renew replaces them', async (t)
   const site = siteFromLab1(catalog, ecdsa);
   const longAgo = new Date(Date.now() - 350 * 24 * 3600 * 1000);
   const st = await makeState(site, undefined, {}, longAgo);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const again = await makeState(site, st.root);
   t.true(again.warnings.some((w) => /^kube-proxy expires in 1[45] days: run with --renew$/.test(w)), again.warnings.join('\n'));
   const renewed = await makeState(site, st.root, { renew: true });
@@ -153,9 +150,9 @@ test('leaves close to expiry are reported, and --renew replaces them', async (t)
 });
 
 test('a worker receives no CA key, no etcd key, no sa.key and no admin credential (by content)', async (t) => {
-  const site = siteFromLab1(catalog, (x) => ecdsa(x).replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]'));
+  const site = siteFromLab1(catalog, ecdsa, k8s03Worker);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const worker = site.nodes.find((n) => n.name === 'k8s-03')!;
   const files = selectForNode(site, worker, st.files);
   const forbidden = [...st.files.entries()].filter(([p]) => /^pki\/(ca|etcd-ca|front-proxy-ca|sa|admin|bootstrapper)\.key$|^pki\/etcd-[a-z]+(\/.*)?\.key$|^pki\/etcd-healthcheck-client\.key$/.test(p));
@@ -182,7 +179,7 @@ test('a worker receives no CA key, no etcd key, no sa.key and no admin credentia
 test('control planes get the encryption config with the 32-byte key, 0600', async (t) => {
   const site = siteFromLab1(catalog, ecdsa);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const enc = selectForNode(site, site.nodes[0]!, st.files).find((f) => f.path === '/etc/kubernetes/encryption-config.yaml')!;
   t.is(enc.mode, '0600');
   const cfg = parse(enc.content) as { kind: string; resources: { providers: { secretbox?: { keys: { secret: string }[] } }[] }[] };
@@ -201,10 +198,7 @@ test('bootstrap tokens have the kubeadm format and differ every time', (t) => {
 });
 
 test('gen certs creates the state once and reuses it; a damaged state exits 2', async (t) => {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const cwd = mkdtempSync(join(tmpdir(), 'kubeseed-certs-cli-'));
-  roots.push(cwd);
+  const cwd = tmp('kubeseed-certs-cli-');
   const first = runCli(['certs', '--site', 'lab1', '--json'], { cwd });
   t.is(first.code, 0, first.stderr);
   const report = JSON.parse(first.stdout) as { state: string; discoveryHash: string; certificates: { status: string; notAfter?: string }[] };

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchSite, imageArchive, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
 import { mirrorFor } from '../../generator/plan/images.js';
@@ -10,13 +9,14 @@ import { fetchFixture, fetchOptions, serveArtifacts } from '../fetch-fixture.js'
 import { runCliAsync } from '../helpers.js';
 import { BearerGateway, buildTestImages, TestContainerd, TestRegistry } from '../registry-fixture.js';
 import { UpstreamServer } from '../upstream-server.js';
+import { tempDirs } from '../temp.js';
 
 /** lab1's images, pushed to the test registry under the paths their references have; the docker.io ones in Docker's format (manifest list, schema 2). */
 const IMAGES = ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/metrics-server/metrics-server:v0.7.0', 'docker.io/flannel/flannel:v0.27.3', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
 const CREDS = { user: 'mirror', password: 'n0t-a-real-secret' };
 const pathOf = (ref: string) => mirrorFor(ref, { 'registry.k8s.io': 'x', 'docker.io': 'x' }).slice(2);
 
-const root = mkdtempSync(join(tmpdir(), 'kubeseed-registry-'));
+const root = tempDirs()('kubeseed-registry-');
 let built: ReturnType<typeof buildTestImages>;
 let anon: TestRegistry;
 let secured: TestRegistry;
@@ -39,7 +39,6 @@ test.after.always(async () => {
   await up?.stop();
   await anon?.stop();
   await secured?.stop();
-  rmSync(root, { recursive: true, force: true });
 });
 
 const options = (dir: string, over: Partial<FetchOptions> = {}): FetchOptions => fetchOptions(dir, { timeoutMs: 5000, retries: 3, backoffMs: 10 }, over);

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { readTemplates } from '../../generator/io/templates.js';
@@ -11,50 +10,41 @@ import { buildPlan } from '../../generator/plan/index.js';
 import { egressLint } from '../../generator/render/index.js';
 import { fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
 import { renderLab1 } from '../goldens.js';
-import { makeState, siteFromLab1 } from '../pki-fixture.js';
+import { makeState } from '../pki-fixture.js';
+import { ecdsa, k8s03Worker, kubeadmMode, nodeNamed, on120, relaxedTiming, siteFromLab1 } from '../sites.js';
+import { tempDirs } from '../temp.js';
 
 type Rendered = Awaited<ReturnType<typeof renderLab1>>;
 let lab1: Rendered;
 let old: Rendered;
 let kadm: Rendered;
 let catalog: Catalog;
-const roots: string[] = [];
+const tmp = tempDirs();
 const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
 
-/** lab1 on the version the e2e boots: Kubernetes 1.20.2, bridge networking, cgroup v1, no add-on images, relaxed timing. */
-const on120 = (x: string) =>
-  x
-    .replace('    loadBalancer: local', '    loadBalancer: local\n    timing: relaxed')
-    .replace('version: v1.34.2', 'version: v1.20.2')
-    .replace('plugin: flannel', 'plugin: bridge')
-    .replace('addons: [coredns, metrics-server]', 'addons: []')
-    .replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256')
-    .replace('    timezone: UTC', '    timezone: UTC\n    cgroupVersion: 1');
+/** lab1 as the e2e boots it: Kubernetes 1.20.2, bridge networking, cgroup v1, no add-on images, relaxed timing. */
+const asBooted = [on120, relaxedTiming, ecdsa];
 
 test.before(async () => {
   catalog = await loadDefaultCatalog();
   lab1 = await renderLab1();
-  const site = siteFromLab1(catalog, on120);
+  const site = siteFromLab1(catalog, ...asBooted);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
   old = { site, catalog, state: st.files, ...renderSite(site, catalog, st.files, templates) };
   // The same in kubeadm mode with external etcd (kubeseed's etcd units, kubeadm's control plane).
-  const ksite = siteFromLab1(catalog, (x) => on120(x).replace('mode: binary', 'mode: kubeadm\n    etcdTopology: external'));
+  const ksite = siteFromLab1(catalog, ...asBooted, kubeadmMode, (s) => {
+    s.spec.kubernetes.etcdTopology = 'external';
+  });
   const kst = await makeState(ksite);
-  roots.push(kst.root);
+  tmp.adopt(kst.root);
   kadm = { site: ksite, catalog, state: kst.files, ...renderSite(ksite, catalog, kst.files, templates) };
 });
-test.after.always(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
 
 const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.34.2', n, r: lab1 })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })), ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm }))];
 const file = (n: RenderedNode, path: string) => n.files.find((f) => f.path === path)!;
 
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  roots.push(d);
-  return d;
-}
 
 function write(dir: string, f: Pick<RenderedFile, 'path' | 'content'>, mode = 0o644): string {
   const p = join(dir, f.path);
@@ -73,7 +63,7 @@ test("cloud-init's schema validator accepts every node's user-data, each under 6
     t.is(r.status, 0, `${v} ${n.name}: ${r.stdout}${r.stderr}`);
     t.regex(r.stdout, /Valid cloud-config/);
     const doc = parse(ud, { version: '1.1' }) as { write_files: { permissions: unknown }[] };
-    t.true(doc.write_files.every((w) => typeof w.permissions === 'string' && /^0[0-7]{3}$/.test(w.permissions as string)));
+    t.true(doc.write_files.every((w) => typeof w.permissions === 'string' && /^0[0-7]{3}$/.test(w.permissions)));
   }
 });
 
@@ -196,9 +186,9 @@ test('egress lint is a real check: it finds a public image, URL and time pool', 
 });
 
 test("a worker's files hold no CA private key, no etcd key, no sa.key and no admin kubeconfig", async (t) => {
-  const site = siteFromLab1(catalog, (x) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256').replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]'));
+  const site = siteFromLab1(catalog, ecdsa, k8s03Worker);
   const st = await makeState(site);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const r = renderSite(site, catalog, st.files, await readTemplates(join(repoRoot, 'blueprints', 'templates')));
   const worker = r.nodes.find((n) => n.name === 'k8s-03')!;
   const blob = [...worker.files.map((f) => f.content), ...Object.values(worker.seed)].join('\n');
@@ -255,7 +245,9 @@ test('rendering is deterministic, and uses the plan gen plan prints', async (t) 
 });
 
 test('PyYAML (what cloud-init reads with) sees every MAC, mode and address of the seed as a string', async (t) => {
-  const site = siteFromLab1(catalog, (x) => x.replace('52:54:00:93:00:45', '52:54:00:12:34:56'));
+  const site = siteFromLab1(catalog, (s) => {
+    nodeNamed(s, 'k8s-01').mac = '52:54:00:12:34:56';
+  });
   const { noCloudSeed } = await import('../../generator/render/index.js');
   const seed = noCloudSeed(site, site.nodes[0]!, lab1.nodes[0]!.files);
   const py = `import json, sys, yaml\nnc = yaml.safe_load(open(sys.argv[1]))\nud = yaml.safe_load(open(sys.argv[2]))\nprint(json.dumps([nc['ethernets']['primary']['match']['macaddress'], [w['permissions'] for w in ud['write_files']]]))`;
@@ -271,15 +263,13 @@ test('PyYAML (what cloud-init reads with) sees every MAC, mode and address of th
 });
 
 test('loadBalancer vip: haproxy -c and keepalived -t accept the control planes\' configs; workers get neither', async (t) => {
-  const vipSite = siteFromLab1(catalog, (x) =>
-    x
-      .replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256')
-      .replace('    loadBalancer: local', '    loadBalancer: vip\n    vip: 192.168.93.40')
-      .replace('    plugin: flannel', '    plugin: flannel\n    interface: eth0')
-      .replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]'),
-  );
+  const vipSite = siteFromLab1(catalog, ecdsa, k8s03Worker, (s) => {
+    s.spec.controlPlane.loadBalancer = 'vip';
+    s.spec.controlPlane.vip = '192.168.93.40';
+    s.spec.network.interface = 'eth0';
+  });
   const st = await makeState(vipSite);
-  roots.push(st.root);
+  tmp.adopt(st.root);
   const r = renderSite(vipSite, catalog, st.files, await readTemplates(join(repoRoot, 'blueprints', 'templates')));
   const priorities: number[] = [];
   for (const n of r.nodes) {
@@ -297,7 +287,7 @@ test('loadBalancer vip: haproxy -c and keepalived -t accept the control planes\'
     const kr = spawnSync('keepalived', ['-t', '-f', write(dir, ka!), '-l'], { encoding: 'utf8' });
     t.is(kr.status, 0, `${n.name}: ${kr.stdout}${kr.stderr}`);
     priorities.push(Number(/priority (\d+)/.exec(ka!.content)![1]));
-    t.regex(ka!.content, /virtual_ipaddress \{\n    192\.168\.93\.40\/24 dev eth0/);
+    t.regex(ka!.content, /virtual_ipaddress \{\n {4}192\.168\.93\.40\/24 dev eth0/);
     t.true(n.seed['network-config'].includes('set-name: eth0'));
   }
   t.deepEqual(priorities, [150, 149], 'the first control plane is preferred');

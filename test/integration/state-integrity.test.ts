@@ -7,7 +7,8 @@ import { realCrypto } from '../../generator/io/crypto.js';
 import { InputError, type Catalog } from '../../generator/model/index.js';
 import { certsStage } from '../../generator/pipeline/certs.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { clockAt, flattenState, siteFromLab1 } from '../pki-fixture.js';
+import { clockAt, flattenState } from '../pki-fixture.js';
+import { ecdsa, siteFromLab1 } from '../sites.js';
 import { cleanup, firstAfterStages, firstLine, listing, makeWork } from '../state-fixture.js';
 
 /**
@@ -22,7 +23,6 @@ test.before(async () => {
 });
 test.after.always(() => cleanup(roots));
 
-const ecdsa = (x: string) => x.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256');
 const DAY = 86_400_000;
 const cur = (w: { state: string }) => join(w.state, 'current');
 

@@ -1,6 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseHashFile, parseSumsFile } from '../../generator/fetch/checksum.js';
 import { defaultCacheDir } from '../../generator/fetch/cache.js';
@@ -10,6 +9,9 @@ import { credentialsFromDockerConfig, parseChallenge } from '../../generator/reg
 import { ociArchiveLayout } from '../../generator/registry/export.js';
 import { selectPlatform } from '../../generator/registry/mirror.js';
 import { parseRef, registryEndpoint } from '../../generator/registry/reference.js';
+import { tempDirs } from '../temp.js';
+
+const tmp = tempDirs();
 
 const H256 = 'a'.repeat(64);
 const H512 = 'b'.repeat(128);
@@ -117,7 +119,7 @@ test('lock files: serialisation sorts keys at every level; a damaged lock is bad
   t.is(serializeLock(a), serializeLock(b));
   t.true(serializeLock(a).indexOf('a@1/amd64') < serializeLock(a).indexOf('z@1/amd64'));
 
-  const dir = mkdtempSync(join(tmpdir(), 'kubeseed-lock-'));
+  const dir = tmp('kubeseed-lock-');
   t.is(await readLock(join(dir, 'none.json')), null);
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...a, artifacts: { x: { url: 'u', size: 1, sha256: 'short' } } }));
   await t.throwsAsync(readLock(join(dir, 'bad.json')), { instanceOf: InputError, message: /artifacts\.x\.sha256/ });

@@ -2,12 +2,12 @@ import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { kubeadmConfig } from '../../generator/render/kubeadm.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { kubeadmMode, on120, siteFromLab1 } from '../sites.js';
 
 const secrets = { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` };
 
 test('v1.34 (kubeadm v1beta4): extra arguments as name/value lists, timeouts in Init/JoinConfiguration, CRI socket as a URL', async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), (x) => x.replace('mode: binary', 'mode: kubeadm'));
+  const site = siteFromLab1(await loadDefaultCatalog(), kubeadmMode);
   const [init, cluster, kubelet] = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, secrets)).map((d) => d.toJS());
   t.is(init.apiVersion, 'kubeadm.k8s.io/v1beta4');
   t.is(init.kind, 'InitConfiguration');
@@ -26,9 +26,9 @@ test('v1.34 (kubeadm v1beta4): extra arguments as name/value lists, timeouts in 
 });
 
 test('v1.20 (kubeadm v1beta2): maps for extra arguments, timeoutForControlPlane and discovery timeout; external etcd points at the etcd units', async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), (x) =>
-    x.replace('mode: binary', 'mode: kubeadm\n    etcdTopology: external').replace('version: v1.34.2', 'version: v1.20.2').replace('addons: [coredns, metrics-server]', 'addons: []').replace('plugin: flannel', 'plugin: bridge').replace('    timezone: UTC', '    timezone: UTC\n    cgroupVersion: 1'),
-  );
+  const site = siteFromLab1(await loadDefaultCatalog(), kubeadmMode, on120, (s) => {
+    s.spec.kubernetes.etcdTopology = 'external';
+  });
   const [, cluster] = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, secrets)).map((d) => d.toJS());
   t.is(cluster.apiVersion, 'kubeadm.k8s.io/v1beta2');
   t.is(cluster.apiServer.extraArgs.profiling, 'false');

@@ -3,14 +3,14 @@ import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { buildPlan } from '../../generator/plan/index.js';
 import { checkSite, parseSite } from '../../generator/site/index.js';
 import { loadDefaultCatalog, readRepo } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { nodeNamed, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-const site = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
+const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...edits);
 const ALWAYS = ['conntrack', 'ebtables', 'ethtool', 'iptables', 'kmod', 'mount', 'procps', 'socat', 'util-linux'];
 
 test('lab1 asks Debian 12 for the base tools, IPVS tools, nginx with its stream module and chrony on every node', (t) => {
@@ -25,15 +25,16 @@ test('lab1 asks Debian 12 for the base tools, IPVS tools, nginx with its stream 
 });
 
 test('site choices change the request: iptables mode, no NTP, a VIP only on control planes, extra packages, a mirror', (t) => {
-  const edited = site((y) =>
-    y
-      .replace('proxyMode: ipvs', 'proxyMode: iptables')
-      .replace('ntpServers: [192.168.93.1]', 'ntpServers: []\n    packages: [nfs-common, jq, jq]')
-      .replace('loadBalancer: local', 'loadBalancer: vip\n    vip: 192.168.93.40')
-      .replace('plugin: flannel', 'plugin: flannel\n    interface: eth0')
-      .replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[etcd, worker]')
-      .replace('sources: {}', 'sources: { debian: "http://mirror.site.internal/debian" }'),
-  );
+  const edited = site((s) => {
+    s.spec.kubernetes.proxyMode = 'iptables';
+    s.spec.os.ntpServers = [];
+    s.spec.os.packages = ['nfs-common', 'jq', 'jq'];
+    s.spec.controlPlane.loadBalancer = 'vip';
+    s.spec.controlPlane.vip = '192.168.93.40';
+    s.spec.network.interface = 'eth0';
+    nodeNamed(s, 'k8s-03').roles = ['etcd', 'worker'];
+    s.spec.artifacts.sources = { debian: 'http://mirror.site.internal/debian' };
+  });
   const os = buildPlan(edited, catalog).osPackages;
   t.is(os.repos[0]!.mirror, 'http://mirror.site.internal/debian');
   t.deepEqual(os.nodes['k8s-01']!.packages, [...ALWAYS, 'haproxy', 'jq', 'keepalived', 'nfs-common'].sort());
@@ -42,13 +43,12 @@ test('site choices change the request: iptables mode, no NTP, a VIP only on cont
 });
 
 test('Ubuntu 24.04 takes main and universe from the Ubuntu archive, arm64 nodes from the ports archive', (t) => {
-  const edited = site((y) =>
-    y
-      .replace('family: debian', 'family: ubuntu')
-      .replace('version: "12"', 'version: "24.04"')
-      .replace('arch: [amd64]', 'arch: [amd64, arm64]')
-      .replace('mac: "52:54:00:93:00:47"', 'mac: "52:54:00:93:00:47"\n      arch: arm64'),
-  );
+  const edited = site((s) => {
+    s.spec.os.family = 'ubuntu';
+    s.spec.os.version = '24.04';
+    s.spec.artifacts.arch = ['amd64', 'arm64'];
+    nodeNamed(s, 'k8s-03').arch = 'arm64';
+  });
   const os = buildPlan(edited, catalog).osPackages;
   t.deepEqual(
     os.repos.map((r) => [r.id, r.suite, r.components.join(','), r.mirror]),
@@ -61,7 +61,9 @@ test('Ubuntu 24.04 takes main and universe from the Ubuntu archive, arm64 nodes 
 });
 
 test('a site without os.version takes the family default release; a RHEL site plans no OS packages', (t) => {
-  t.is(buildPlan(site((y) => y.replace('    version: "12"\n', '')), catalog).osPackages.repos[0]!.id, 'debian-12-amd64');
+  t.is(buildPlan(site((s) => {
+    delete s.spec.os.version;
+  }), catalog).osPackages.repos[0]!.id, 'debian-12-amd64');
   const rocky = checkSite(parseSite(readRepo('test/fixtures/sites/lab1-rocky.yaml'), 'lab1-rocky.yaml'), catalog);
   t.deepEqual(buildPlan(rocky.resolved!, catalog).osPackages, { repos: [], nodes: {} });
 });

@@ -2,17 +2,14 @@ import test from 'ava';
 import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { CERTS, certInstances, keyHolder } from '../../generator/pki/table.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { k8s03Worker, kubeadmMode, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-const resolved = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
-
-/** lab1 with its third node turned into a plain worker. */
-const withWorker = (t: string) => t.replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]');
+const resolved = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...edits);
 
 test('table invariants: names unique, every CA listed before its leaves, every leaf names an existing CA', (t) => {
   const names = CERTS.map((c) => c.name);
@@ -28,7 +25,7 @@ test('table invariants: names unique, every CA listed before its leaves, every l
 });
 
 test('a worker receives no CA key, no etcd key, no sa.key and no admin credential', (t) => {
-  const site = resolved(withWorker);
+  const site = resolved(k8s03Worker);
   const worker = 'k8s-03';
   const keys = certInstances(site).filter((c) => c.keyNodes.includes(worker)).map((c) => c.id);
   t.deepEqual(keys.sort(), ['kube-proxy', 'kubelet-client/k8s-03', 'kubelet-serving/k8s-03']);
@@ -67,13 +64,15 @@ test('per-node certificates name their node; the admin credential goes to the op
 test('the admin group follows the version: system:masters before 1.29, kubeadm:cluster-admins from 1.29', (t) => {
   const newer = certInstances(resolved());
   t.deepEqual(newer.find((c) => c.id === 'admin')!.o, ['kubeadm:cluster-admins']);
-  const older = certInstances(resolved((x) => x.replace('version: v1.34.2', 'version: v1.20.2')));
+  const older = certInstances(resolved((s) => {
+    s.spec.kubernetes.version = 'v1.20.2';
+  }));
   t.deepEqual(older.find((c) => c.id === 'admin')!.o, ['system:masters']);
   t.deepEqual(older.find((c) => c.id === 'apiserver-kubelet-client')!.o, ['system:masters']);
 });
 
 test('kubeadm mode pre-issues no kubelet client (TLS bootstrap does that) and leaves the controller-manager and scheduler kubeconfigs to kubeadm', (t) => {
-  const ids = certInstances(resolved((x) => x.replace('mode: binary', 'mode: kubeadm'))).map((c) => c.id);
+  const ids = certInstances(resolved(kubeadmMode)).map((c) => c.id);
   t.false(ids.some((id) => id.startsWith('kubelet-client') || id === 'bootstrapper' || id === 'controller-manager' || id === 'scheduler'));
   t.true(ids.includes('kubelet-serving/k8s-01'));
   // kube-proxy runs as a host service in both modes.

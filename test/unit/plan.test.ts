@@ -2,14 +2,14 @@ import test from 'ava';
 import type { BundlePlan, Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { buildPlan, mirrorFor } from '../../generator/plan/index.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { k8s03Worker, kubeadmMode, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-const site = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
+const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...edits);
 
 test('lab1 plan names every binary of binary mode, each with a checksum source', (t) => {
   const plan = buildPlan(site(), catalog);
@@ -38,7 +38,7 @@ test('lab1 plan names the images of its version, network plugin and add-ons', (t
 });
 
 test('kubeadm mode fetches kubeadm and the control-plane images, not the apiserver binary', (t) => {
-  const plan = buildPlan(site((x) => x.replace('mode: binary', 'mode: kubeadm')), catalog);
+  const plan = buildPlan(site(kubeadmMode), catalog);
   const comps = plan.artifacts.map((a) => a.component);
   t.true(comps.includes('kubeadm'));
   t.false(comps.includes('kube-apiserver'));
@@ -49,7 +49,10 @@ test('kubeadm mode fetches kubeadm and the control-plane images, not the apiserv
 
 test('site source overrides and registry mirrors redirect downloads and pulls', (t) => {
   const plan = buildPlan(
-    site((x) => x.replace('    sources: {}', '    sources:\n      kubernetes: http://127.0.0.1:8080/k8s/').replace('    registryMirrors: {}', '    registryMirrors:\n      registry.k8s.io: http://127.0.0.1:5000')),
+    site((s) => {
+      s.spec.artifacts.sources = { kubernetes: 'http://127.0.0.1:8080/k8s/' };
+      s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'http://127.0.0.1:5000' };
+    }),
     catalog,
   );
   t.is(plan.artifacts.find((a) => a.component === 'kube-scheduler')!.url, 'http://127.0.0.1:8080/k8s/release/v1.34.2/bin/linux/amd64/kube-scheduler');
@@ -63,7 +66,7 @@ test('k8s.gcr.io references pull from registry.k8s.io', (t) => {
 });
 
 test('every planned key file is 0600 and secret; no worker plans a CA key, etcd key, sa.key or admin', (t) => {
-  const plan = buildPlan(site((x) => x.replace(/(name: k8s-03[\s\S]*?roles: )\[control-plane, etcd, worker\]/, '$1[worker]')), catalog);
+  const plan = buildPlan(site(k8s03Worker), catalog);
   for (const n of plan.nodes) {
     for (const f of n.files.filter((x) => x.path.endsWith('.key') || x.path.endsWith('.conf') && x.origin.startsWith('pki:'))) {
       t.is(f.mode, '0600', `${n.name}:${f.path}`);

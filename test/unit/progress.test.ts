@@ -35,8 +35,8 @@ test('on a terminal: a bar per active transfer and a totals line with rate and E
   p.bytes('b', 512);
   await new Promise((r) => setTimeout(r, 150));
   const frame = raw.join('');
-  t.regex(frame, /  a {39} \[#{6}-{18}\] 1\.0 MiB \/ 4\.0 MiB/);
-  t.regex(frame, /  b {39} \[\?\?\? {21}\] 512 B/);
+  t.regex(frame, / {2}a {39} \[#{6}-{18}\] 1\.0 MiB \/ 4\.0 MiB/);
+  t.regex(frame, / {2}b {39} \[\?\?\? {21}\] 512 B/);
   t.regex(frame, /0\/3 done, 1\.0 MiB at 1\.0 MiB\/s ETA 3 s/);
   p.done('a', { size: 4, transferred: 4, cached: false });
   t.true(raw.join('').includes('\u001b[3A\u001b[0J'), 'the previous frame is erased before a line is printed');

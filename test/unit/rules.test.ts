@@ -1,18 +1,13 @@
 import test from 'ava';
 import type { Catalog } from '../../generator/model/index.js';
-import { RULES, checkRules, parseSite, type WrittenSite } from '../../generator/site/index.js';
-import { loadDefaultCatalog, readRepo } from '../helpers.js';
+import { RULES, checkRules, type WrittenSite } from '../../generator/site/index.js';
+import { loadDefaultCatalog } from '../helpers.js';
+import { lab1 } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
-
-function lab1(): WrittenSite {
-  const p = parseSite(readRepo('blueprints/sites/lab1.yaml'), 'lab1.yaml');
-  if (!p.site) throw new Error('lab1 does not parse');
-  return structuredClone(p.site);
-}
 
 /** Public keys made with ssh-keygen for these tests (no private half exists anywhere). */
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP2CZbC4Nz6tGjrc0SySpzV45OvlYUm5FaslabzRehST alice@laptop';

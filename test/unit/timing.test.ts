@@ -4,9 +4,8 @@ import { kubeletConfig } from '../../generator/render/configs.js';
 import { apiserverFlags, controllerManagerFlags, etcdFlags, schedulerFlags } from '../../generator/render/flags.js';
 import { kubeadmConfig } from '../../generator/render/kubeadm.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { kubeadmMode, nodeNamed, relaxedTiming, siteFromLab1 } from '../sites.js';
 
-const relaxed = (x: string) => x.replace('    loadBalancer: local', '    loadBalancer: local\n    timing: relaxed');
 const flag = (flags: [string, string | null][], name: string) => flags.find(([n]) => n === name)?.[1];
 
 test('standard timing keeps the upstream defaults: no timing flag is written', async (t) => {
@@ -21,7 +20,7 @@ test('standard timing keeps the upstream defaults: no timing flag is written', a
 });
 
 test('relaxed timing: kubelets report every 20 s on an 80 s lease, and the controller-manager waits 2 min before a silent node is NotReady', async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), relaxed);
+  const site = siteFromLab1(await loadDefaultCatalog(), relaxedTiming);
   const kubelet = parse(kubeletConfig(site, site.nodes[0]!));
   t.is(kubelet.nodeStatusUpdateFrequency, '20s');
   t.is(kubelet.nodeLeaseDurationSeconds, 80);
@@ -30,7 +29,7 @@ test('relaxed timing: kubelets report every 20 s on an 80 s lease, and the contr
 });
 
 test('relaxed timing: etcd elects with a 500 ms heartbeat and 5 s election timeout; controller-manager and scheduler hold 60 s leases', async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), relaxed);
+  const site = siteFromLab1(await loadDefaultCatalog(), relaxedTiming);
   const etcd = etcdFlags(site, site.nodes[0]!);
   t.is(flag(etcd, 'heartbeat-interval'), '500');
   t.is(flag(etcd, 'election-timeout'), '5000');
@@ -42,7 +41,7 @@ test('relaxed timing: etcd elects with a 500 ms heartbeat and 5 s election timeo
 });
 
 test("relaxed timing reaches kubeadm's stacked etcd and its control plane", async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), (x) => relaxed(x).replace('mode: binary', 'mode: kubeadm'));
+  const site = siteFromLab1(await loadDefaultCatalog(), relaxedTiming, kubeadmMode);
   const [, cluster] = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` })).map((d) => d.toJS());
   const arg = (list: { name: string; value: string }[], name: string) => list.find((a) => a.name === name)?.value;
   t.is(arg(cluster.etcd.local.extraArgs, 'election-timeout'), '5000');
@@ -57,7 +56,9 @@ test('an apiserver beside an etcd member talks to that member only; one without 
   const site = siteFromLab1(await loadDefaultCatalog());
   t.is(flag(apiserverFlags(site, site.nodes[0]!), 'etcd-servers'), 'https://127.0.0.1:2379');
   // The first node keeps its control plane but leaves etcd: its apiserver needs the members' addresses.
-  const split = siteFromLab1(await loadDefaultCatalog(), (x) => x.replace('roles: [control-plane, etcd, worker]', 'roles: [control-plane, worker]'));
+  const split = siteFromLab1(await loadDefaultCatalog(), (s) => {
+    nodeNamed(s, 'k8s-01').roles = ['control-plane', 'worker'];
+  });
   const lone = split.nodes.find((n) => !n.roles.includes('etcd'))!;
   t.truthy(lone);
   t.is(flag(apiserverFlags(split, lone), 'etcd-servers'), split.derived.etcdEndpoints.join(','));
