@@ -7,7 +7,9 @@ const want = `${JSON.stringify(siteJsonSchema(), null, 2)}\n`;
 let have = '';
 try {
   have = readFileSync(target, 'utf8');
-} catch {}
+} catch {
+  // No file yet: the comparison below reports it as out of date.
+}
 if (have !== want) {
   console.error('blueprints/schema/site.schema.json is out of date: run `npm run schema` and commit it');
   process.exit(1);

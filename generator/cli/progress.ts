@@ -22,8 +22,8 @@ interface Active {
  * Fetch progress. On a terminal: one bar per active transfer and a totals line (bytes, rate,
  * ETA), redrawn in place. Otherwise: one line per finished item, nothing in between.
  */
-export function progressReporter(s: Streams, count: number, now: () => number = Date.now): FetchEvents & { finish(): void } {
-  const live = Boolean(s.errTty && s.errRaw);
+export function progressReporter(s: Streams, count: number, now: () => number = () => Date.now()): FetchEvents & { finish(): void } {
+  const live = Boolean(s.errTty) && s.errRaw !== undefined;
   const active = new Map<string, Active>();
   const begun = now();
   let doneItems = 0;

@@ -252,10 +252,11 @@ class BodySink {
           this.controller = controller;
           answer = { status, total: null };
           if (status === 206) {
-            const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(h['content-range'] ?? ''));
+            const contentRange = String(h['content-range'] ?? '');
+            const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange);
             if (!range || Number(range[1]) !== this.offset) {
               this.restart = true;
-              fail(controller, new HttpError(`${url}: server answered Range ${this.offset}- with '${h['content-range']}'`, url, true, 206));
+              fail(controller, new HttpError(`${url}: server answered Range ${this.offset}- with '${contentRange}'`, url, true, 206));
               return;
             }
             answer.total = range[3] === '*' ? null : Number(range[3]);

@@ -17,7 +17,7 @@ export class PositionIndex {
     doc: Document,
     private readonly lines: LineCounter,
   ) {
-    if (doc.contents) this.walk(doc.contents as Node, '');
+    if (doc.contents) this.walk(doc.contents, '');
   }
 
   private walk(node: Node, path: string): void {

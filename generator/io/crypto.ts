@@ -3,7 +3,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, webcry
 import { promisify } from 'node:util';
 import type { CertRequest, CryptoPort, KeyAlgorithm, KeyPairPem } from '../model/index.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as webcrypto.Crypto);
+x509.cryptoProvider.set(webcrypto);
 const generate = promisify(generateKeyPair);
 
 /**

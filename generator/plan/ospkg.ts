@@ -1,4 +1,4 @@
-import type { DebFamily, OsPackageCatalog, OsPackageNeed, PlannedNodePackages, PlannedOsPackages, PlannedOsRepo, ResolvedNode, ResolvedSite } from '../model/index.js';
+import type { OsPackageCatalog, OsPackageNeed, PlannedNodePackages, PlannedOsPackages, PlannedOsRepo, ResolvedNode, ResolvedSite } from '../model/index.js';
 
 /** Whether a need of `ospkg.yaml` applies to this node of this site. */
 function needApplies(need: OsPackageNeed, site: ResolvedSite, node: ResolvedNode): boolean {
@@ -19,7 +19,7 @@ function needApplies(need: OsPackageNeed, site: ResolvedSite, node: ResolvedNode
 export function planOsPackages(site: ResolvedSite, catalog: OsPackageCatalog | undefined): PlannedOsPackages {
   const family = site.os.family;
   if (family === 'rhel' || !catalog) return { repos: [], nodes: {} };
-  const archive = catalog.families[family as DebFamily];
+  const archive = catalog.families[family];
   if (!archive) return { repos: [], nodes: {} };
   const release = site.os.version ?? archive.defaultRelease;
   const dist = archive.releases[release];
@@ -34,10 +34,10 @@ export function planOsPackages(site: ResolvedSite, catalog: OsPackageCatalog | u
     if (!mirror) throw new Error(`internal: source '${source}' is not in the catalog`);
     const id = `${family}-${release}-${node.arch}`;
     const wanted = new Set(site.os.packages);
-    for (const need of catalog.needs) if (needApplies(need, site, node)) for (const p of need.packages[family as DebFamily] ?? []) wanted.add(p);
+    for (const need of catalog.needs) if (needApplies(need, site, node)) for (const p of need.packages[family] ?? []) wanted.add(p);
     const packages = [...wanted].sort();
     nodes[node.name] = { repo: id, packages };
-    const repo = repos.get(id) ?? { id, family: family as DebFamily, release, suite: dist.suite, components: dist.components, arch: node.arch, mirror, packages: [], keys: archive.keys, baseline: archive.baseline };
+    const repo = repos.get(id) ?? { id, family, release, suite: dist.suite, components: dist.components, arch: node.arch, mirror, packages: [], keys: archive.keys, baseline: archive.baseline };
     repo.packages = [...new Set([...repo.packages, ...packages])].sort();
     repos.set(id, repo);
   }

@@ -78,7 +78,7 @@ export class RegistryClient {
     const q = new URLSearchParams();
     if (ch.params.service) q.set('service', ch.params.service);
     q.set('scope', `repository:${repo.repository}:pull`);
-    const tokenUrl = `${ch.params.realm}${ch.params.realm.includes('?') ? '&' : '?'}${q}`;
+    const tokenUrl = `${ch.params.realm}${ch.params.realm.includes('?') ? '&' : '?'}${q.toString()}`;
     const res = await this.http.get(tokenUrl, basic ? { authorization: basic } : {}, [401, 403]);
     if (res.status !== 200) throw new FailureError(`${repo.host}: the token service ${ch.params.realm} refused (HTTP ${res.status})`, 'check the credentials for this host');
     const body = JSON.parse(res.body.toString('utf8')) as { token?: string; access_token?: string };

@@ -3,7 +3,7 @@
 // as there are cores) in the same run. Targets (issue #3): lab1 with RSA-2048 under 3 s;
 // 100 nodes with ECDSA-P256 under 3 s.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realCrypto } from '../../dist/generator/io/crypto.js';
