@@ -27,8 +27,6 @@ export const QUIRKS = {
   /** kubeadm config API: v1beta2 until 1.21, v1beta3 from 1.22, v1beta4 from 1.31. */
   kubeadmV1beta3: { name: 'kubeadm-v1beta3', why: 'kubeadm.k8s.io/v1beta3 from 1.22', applies: from(22) },
   kubeadmV1beta4: { name: 'kubeadm-v1beta4', why: 'kubeadm.k8s.io/v1beta4 from 1.31 (extraArgs become a list)', applies: from(31) },
-  /** CoreDNS images live under registry.k8s.io/coredns/coredns from 1.21 (before: registry.k8s.io/coredns). */
-  corednsSubPath: { name: 'coredns-sub-path', why: 'coredns image moved to coredns/coredns in 1.21', applies: from(21) },
 } satisfies Record<string, Quirk>;
 
 export type QuirkName = keyof typeof QUIRKS;

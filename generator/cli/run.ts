@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { FailureError, InputError, isSystemError, type SystemError } from '../model/index.js';
+import { InputError, isSystemError, UserError, type SystemError } from '../model/index.js';
 import { parseCommandLine, UsageError } from './args.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
@@ -88,7 +88,8 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
   const s: Streams = ctx.streams;
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    (first === undefined ? s.err : s.out)(mainHelp());
+    if (first === undefined) s.err(mainHelp());
+    else s.out(mainHelp());
     return first === undefined ? EXIT.badInput : EXIT.ok;
   }
   if (first === '--version' || first === '-V') {
@@ -116,14 +117,10 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
   try {
     return await cmd.run(parsed.values, parsed.positionals, { ...ctx, args: rest });
   } catch (e) {
-    if (e instanceof InputError) {
-      if (e.issues.length) reportIssues(s, e.issues);
+    if (e instanceof UserError) {
+      if (e instanceof InputError && e.issues.length) reportIssues(s, e.issues);
       s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-      return EXIT.badInput;
-    }
-    if (e instanceof FailureError) {
-      s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-      return EXIT.failure;
+      return e.exitCode;
     }
     if (isSystemError(e) && e.code in SYSTEM_ERRORS) {
       s.err(`gen ${cmd.name}: ${describeSystemError(e)}`);

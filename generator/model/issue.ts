@@ -19,28 +19,38 @@ export function hasErrors(issues: readonly Issue[]): boolean {
   return issues.some((i) => i.severity === 'error');
 }
 
-/** Thrown for bad input the user must fix; the CLI maps it to exit code 2. */
-export class InputError extends Error {
+/**
+ * An error the user can act on, typed by what went wrong: the CLI prints its message and hint
+ * without a stack trace and exits with its code. Anything else that escapes a command is a bug.
+ */
+export abstract class UserError extends Error {
+  abstract readonly exitCode: 1 | 2;
   constructor(
     message: string,
-    readonly issues: readonly Issue[] = [],
     readonly hint?: string,
   ) {
     super(message);
+  }
+}
+
+/** Bad input the user must fix (the blueprint, the catalog, the command line, a state): exit code 2. */
+export class InputError extends UserError {
+  readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly issues: readonly Issue[] = [],
+    hint?: string,
+  ) {
+    super(message, hint);
     this.name = 'InputError';
   }
 }
 
-/**
- * Thrown when an operation fails for a reason outside the input (network, upstream, disk); the CLI
- * prints the message and hint without a stack trace and exits 1.
- */
-export class FailureError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
+/** An operation failed for a reason outside the input (network, upstream, disk): exit code 1. */
+export class FailureError extends UserError {
+  readonly exitCode = 1;
+  constructor(message: string, hint?: string) {
+    super(message, hint);
     this.name = 'FailureError';
   }
 }

@@ -40,7 +40,7 @@ export interface PlannedCert {
 export interface PlannedFile {
   path: string;
   mode: string;
-  /** `pki:<cert>.crt`, `artifact:<component>`, `render:<template>`, `image-archive`, … */
+  /** What makes the file: `render:<template>`, `pki:<certificate id>`, `artifact:<artifact id>` or `payload:image-archive`. */
   origin: string;
   secret: boolean;
 }

@@ -24,7 +24,7 @@ export async function diskFile(path: string, source: string, mode: number): Prom
 }
 
 export async function writeIsoTo(target: string, files: IsoFile[], opts: IsoOptions): Promise<number> {
-  const iso = buildIso(files, [], opts);
+  const iso = buildIso(files, opts);
   await namingPath(target, pipeline(Readable.from(iso.stream()), createWriteStream(target, { mode: 0o644 })));
   return iso.size;
 }

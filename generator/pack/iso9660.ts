@@ -1,10 +1,11 @@
 /**
- * ISO 9660 image writer with Rock Ridge (RRIP 1991A: POSIX names, modes, owners, times, symlinks)
+ * ISO 9660 image writer with Rock Ridge (RRIP 1991A: POSIX names, modes, owners, times)
  * and Joliet (UCS-2 names), in TypeScript: the build machine needs no xorriso. Deterministic: the
  * same entries and time give the same bytes. File data is streamed from its source; only the
  * directory structures are held in memory.
  */
 
+import { FailureError } from '../model/index.js';
 import { LATEST_ARCHIVE_TIME } from './epoch.js';
 
 const SECTOR = 2048;
@@ -20,11 +21,6 @@ export interface IsoFile {
   open: () => AsyncIterable<Uint8Array>;
 }
 
-export interface IsoSymlink {
-  path: string;
-  target: string;
-}
-
 export interface IsoOptions {
   volumeId: string;
   /** Every timestamp in the image (seconds since the epoch). */
@@ -34,17 +30,16 @@ export interface IsoOptions {
   applicationId?: string;
 }
 
-export class IsoError extends Error {}
+export class IsoError extends FailureError {}
 
 interface Node {
   name: string;
-  kind: 'dir' | 'file' | 'symlink';
+  kind: 'dir' | 'file';
   mode: number;
   children: Map<string, Node>;
   file?: IsoFile;
-  target?: string;
   parent?: Node;
-  // Layout, filled in by plan():
+  // Layout, filled in by buildIso:
   isoName?: string;
   jolietName?: string;
   extent?: number;
@@ -121,20 +116,6 @@ function rrTF(mtime: number): Buffer {
 function rrNM(name: string): Buffer {
   return susp('NM', Buffer.concat([Buffer.from([0]), Buffer.from(name, 'utf8')]));
 }
-function rrSL(target: string): Buffer {
-  const comps: Buffer[] = [];
-  const parts = target.split('/');
-  parts.forEach((p, i) => {
-    if (i === 0 && p === '') comps.push(Buffer.from([0x08, 0]));
-    else if (p === '.') comps.push(Buffer.from([0x02, 0]));
-    else if (p === '..') comps.push(Buffer.from([0x04, 0]));
-    else if (p !== '') {
-      const bytes = Buffer.from(p, 'utf8');
-      comps.push(Buffer.concat([Buffer.from([0, bytes.length]), bytes]));
-    }
-  });
-  return susp('SL', Buffer.concat([Buffer.from([0]), ...comps]));
-}
 function rrCE(c: { sector: number; offset: number; length: number }): Buffer {
   const b = Buffer.alloc(24);
   both32(b, 0, c.sector);
@@ -155,18 +136,12 @@ function isoNames(dir: Node): void {
   for (const child of sortedChildren(dir)) {
     const isDir = child.kind === 'dir';
     const clean = child.name.toUpperCase().replace(/[^A-Z0-9_.]/g, '_');
-    let stem = clean;
-    let ext = '';
-    if (!isDir) {
-      const dot = clean.lastIndexOf('.');
-      if (dot > 0) {
-        stem = clean.slice(0, dot).replaceAll('.', '_');
-        ext = clean.slice(dot + 1).replaceAll('.', '_');
-      } else stem = clean.replaceAll('.', '_');
-      ext = ext.slice(0, 8);
-    } else stem = clean.replaceAll('.', '_');
+    // A file's extension is after its last dot; a directory has none.
+    const dot = isDir ? -1 : clean.lastIndexOf('.');
+    const stem = (dot > 0 ? clean.slice(0, dot) : clean).replaceAll('.', '_');
+    const ext = dot > 0 ? clean.slice(dot + 1).replaceAll('.', '_').slice(0, 8) : '';
     const max = isDir ? 31 : 30 - ext.length - 1;
-    let candidate = '';
+    let candidate: string;
     for (let n = 0; ; n++) {
       const suffix = n === 0 ? '' : `_${n}`;
       const base = stem.slice(0, Math.max(1, max - suffix.length)) + suffix;
@@ -202,8 +177,8 @@ export interface IsoImage {
   stream(): AsyncGenerator<Uint8Array>;
 }
 
-/** Lays out an image of `files` (and `symlinks`); nothing is read until `stream()` runs. */
-export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOptions): IsoImage {
+/** Lays out an image of `files`; nothing is read until `stream()` runs. */
+export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
   // A directory record's year is one byte from 1900: a later time would wrap, not fail.
   if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME) throw new IsoError(`ISO time ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
   const uid = opts.uid ?? 0;
@@ -234,10 +209,6 @@ export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOpti
     const { dir, name } = place(f.path);
     dir.children.set(name, { name, kind: 'file', mode: 0o100000 | (f.mode & 0o7777), children: new Map(), file: f, parent: dir });
   }
-  for (const s of symlinks) {
-    const { dir, name } = place(s.path);
-    dir.children.set(name, { name, kind: 'symlink', mode: 0o120777, children: new Map(), target: s.target, parent: dir });
-  }
 
   const dirs = directoriesInOrder(root);
   for (const d of dirs) {
@@ -249,7 +220,6 @@ export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOpti
   const rrFor = (n: Node, self: boolean): Buffer => {
     const parts = [rrPX(n.mode, n.kind === 'dir' ? 2 + sortedChildren(n).filter((c) => c.kind === 'dir').length : 1, uid, gid), rrTF(opts.mtime)];
     if (!self) parts.push(rrNM(n.name));
-    if (n.kind === 'symlink') parts.push(rrSL(n.target!));
     return Buffer.concat(parts);
   };
   const rootSelfPrefix = (ce: { sector: number; offset: number; length: number }) => Buffer.concat([susp('SP', Buffer.from([0xbe, 0xef, 0])), rrCE(ce)]);
@@ -359,7 +329,7 @@ export function buildIso(files: IsoFile[], symlinks: IsoSymlink[], opts: IsoOpti
     }
     return out;
   };
-  const dataOf = (n: Node) => (n.kind === 'file' ? n.file!.size : n.kind === 'symlink' ? 0 : n.dirSize!);
+  const dataOf = (n: Node) => (n.kind === 'file' ? n.file!.size : n.dirSize!);
   const isoDir = (d: Node): Buffer => {
     const parent = d.parent ?? root;
     const selfSu = Buffer.concat([...(d === root ? [rootSelfPrefix(root.continuation!)] : []), rrFor(d, true)]);

@@ -1,3 +1,8 @@
+import { InputError } from '../model/index.js';
+
+/** Where a bad reference comes from: the catalog's images, or a site's registry mirror. */
+const HINT = 'check the image references of the catalog release and spec.artifacts.registryMirrors';
+
 /** A parsed image reference: `registry/repository[:tag][@digest]`. */
 export interface ImageRef {
   registry: string;
@@ -16,16 +21,16 @@ export function parseRef(ref: string): ImageRef {
   const digest = at >= 0 ? ref.slice(at + 1) : null;
   const rest = at >= 0 ? ref.slice(0, at) : ref;
   const slash = rest.indexOf('/');
-  if (slash < 0) throw new Error(`image reference '${ref}' names no registry`);
+  if (slash < 0) throw new InputError(`image reference '${ref}' names no registry`, [], HINT);
   const registry = rest.slice(0, slash);
   let path = rest.slice(slash + 1);
   const colon = path.lastIndexOf(':');
   const tag = colon > path.lastIndexOf('/') && colon >= 0 ? path.slice(colon + 1) : null;
   if (tag !== null) path = path.slice(0, colon);
   if (registry === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path)) throw new Error(`image reference '${ref}': '${path}' is not a repository name`);
-  if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`image reference '${ref}': '${digest}' is not a sha256 digest`);
-  if (tag === null && digest === null) throw new Error(`image reference '${ref}' has neither tag nor digest`);
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path)) throw new InputError(`image reference '${ref}': '${path}' is not a repository name`, [], HINT);
+  if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new InputError(`image reference '${ref}': '${digest}' is not a sha256 digest`, [], HINT);
+  if (tag === null && digest === null) throw new InputError(`image reference '${ref}' has neither tag nor digest`, [], HINT);
   return { registry, repository: path, tag, digest };
 }
 

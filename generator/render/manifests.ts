@@ -1,5 +1,5 @@
 import { quirk } from '../catalog/quirks.js';
-import type { PlannedImage, ResolvedSite } from '../model/index.js';
+import { InputError, type PlannedImage, type ResolvedSite } from '../model/index.js';
 import { calico } from './addons/calico.js';
 import { coredns } from './addons/coredns.js';
 import { crb, doc, meta, type Obj } from './addons/common.js';
@@ -61,4 +61,5 @@ export function manifestTable(site: ResolvedSite): [name: string, build: (images
   return out;
 }
 
-export class UnsupportedError extends Error {}
+/** The site asks for something this Kubernetes release or this generator cannot render: bad input. */
+export class UnsupportedError extends InputError {}

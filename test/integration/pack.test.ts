@@ -1,20 +1,15 @@
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, ftruncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildIso, IsoError, MAX_FILE_SIZE } from '../../generator/pack/iso9660.js';
 import { memFile, writeIsoTo, writeTarTo } from '../../generator/pack/files.js';
 import { cliPath, runCli } from '../helpers.js';
+import { tempDirs } from '../temp.js';
+import { describeTree, modeAndHash } from '../tree.js';
 
-const roots: string[] = [];
-test.after.always(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
-function tmp(p: string) {
-  const d = mkdtempSync(join(tmpdir(), p));
-  roots.push(d);
-  return d;
-}
+const tmp = tempDirs();
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** A small tree with what seeds and payloads hold: nested dirs, a 0600 key, long names, an empty file, a 3 MB file. */
@@ -115,14 +110,14 @@ test('the same entries and time give a byte-identical image', async (t) => {
   t.is(sha(a), sha(b));
 });
 
-test('a file over 4 GiB is refused with a clear error (sparse test file, nothing written)', async (t) => {
+test('a file over 4 GiB is refused with a clear error (sparse test file, nothing written)', (t) => {
   const dir = tmp('kubeseed-big-');
   const big = join(dir, 'images-amd64.oci.tar');
   const fd = openSync(big, 'w');
   ftruncateSync(fd, MAX_FILE_SIZE + 1);
   closeSync(fd);
-  const err = t.throws(() => buildIso([{ ...memFile('x', 'x', 0o644) }, { path: 'images-amd64.oci.tar', mode: 0o644, size: statSync(big).size, open: () => (async function* () {})() }], [], { volumeId: 'KSPAYLOAD', mtime: 0 }), { instanceOf: IsoError });
-  t.regex(err!.message, /images-amd64\.oci\.tar is 4294965249 bytes; .* at most 4294965248 bytes \(4 GiB\)/);
+  const err = t.throws(() => buildIso([{ ...memFile('x', 'x', 0o644) }, { path: 'images-amd64.oci.tar', mode: 0o644, size: statSync(big).size, open: () => (async function* () {})() }], { volumeId: 'KSPAYLOAD', mtime: 0 }), { instanceOf: IsoError });
+  t.regex(err.message, /images-amd64\.oci\.tar is 4294965249 bytes; .* at most 4294965248 bytes \(4 GiB\)/);
 });
 
 test('tar: sorted entries, owner root 0/0, fixed mtime, exact modes; gzip output deterministic', async (t) => {
@@ -139,15 +134,7 @@ test('tar: sorted entries, owner root 0/0, fixed mtime, exact modes; gzip output
   t.regex(execFileSync('tar', ['-tvzf', join(dir, 'x.tar.gz')], { encoding: 'utf8' }), /root\/root/);
 });
 
-function treeHashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const p = join(e.parentPath, e.name);
-    out[p.slice(dir.length + 1)] = `${(statSync(p).mode & 0o777).toString(8)} ${sha(readFileSync(p))}`;
-  }
-  return out;
-}
+const treeHashes = (dir: string) => describeTree(dir, modeAndHash);
 
 test('two runs of gen bundle on the same site and state give byte-identical dist trees; keys stay 0600', (t) => {
   const cwd = tmp('kubeseed-bundle-');

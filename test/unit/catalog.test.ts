@@ -58,7 +58,6 @@ const QUIRK_BOUNDARIES: Record<keyof typeof QUIRKS, [last: number, first: number
   cgroupV2: [24, 25, true],
   kubeadmV1beta3: [21, 22, true],
   kubeadmV1beta4: [30, 31, true],
-  corednsSubPath: [20, 21, true],
 };
 
 for (const [name, [last, first, after]] of Object.entries(QUIRK_BOUNDARIES)) {
