@@ -8,7 +8,6 @@ export type Flags = [name: string, value: string | null][];
 
 const pki = pkiPath;
 
-/** kube-apiserver, hardened as the CIS benchmark asks (DESIGN.md section 9). */
 /**
  * An apiserver beside an etcd member talks to that member only, as kubeadm's stacked control plane
  * does: the apiserver opens an etcd client per resource and each client connects to every endpoint
@@ -21,6 +20,7 @@ export function etcdServersFor(site: ResolvedSite, node: ResolvedNode): string {
   return node.roles.includes('etcd') ? 'https://127.0.0.1:2379' : site.derived.etcdEndpoints.join(',');
 }
 
+/** kube-apiserver, hardened as the CIS benchmark asks (DESIGN.md section 9). */
 export function apiserverFlags(site: ResolvedSite, node: ResolvedNode): Flags {
   const k = site.kubernetes;
   return [
