@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath, readRepo, repoRoot, runCli } from './helpers.js';
+import { stringify } from 'yaml';
+import { cliPath, repoRoot, runCli } from './helpers.js';
+import { ecdsa, lab1, type SiteEdit } from './sites.js';
 
 /**
  * A work directory with lab1 as an ECDSA site (keys in microseconds, so a CLI run costs its
@@ -19,18 +21,18 @@ export interface Work {
   dist: string;
 }
 
-export function ecdsaLab1(edit: (text: string) => string = (x) => x): string {
-  const text = readRepo('blueprints/sites/lab1.yaml');
-  const out = edit(text.replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: ecdsa-p256'));
-  if (!out.includes('keyAlgorithm: ecdsa-p256')) throw new Error('lab1 no longer names its key algorithm as expected');
-  return out;
+/** lab1 with ECDSA keys and `edits`, as blueprint text. */
+export function ecdsaLab1(...edits: SiteEdit[]): string {
+  const site = lab1();
+  for (const edit of [ecdsa, ...edits]) edit(site);
+  return stringify(site);
 }
 
-export function makeWork(roots: string[], edit?: (text: string) => string): Work {
+export function makeWork(roots: string[], ...edits: SiteEdit[]): Work {
   const dir = mkdtempSync(join(tmpdir(), 'kubeseed-state-it-'));
   roots.push(dir);
   const site = join(dir, 'lab1.yaml');
-  writeFileSync(site, ecdsaLab1(edit));
+  writeFileSync(site, ecdsaLab1(...edits));
   const args = ['--site', site, '--catalog', join(repoRoot, 'blueprints', 'catalog')];
   return {
     dir,

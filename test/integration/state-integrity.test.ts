@@ -291,7 +291,9 @@ test('--renew close to the CA end: leaves are capped at the CA notAfter, with a 
 
 test('a caValidity that reaches past the year 9999 is exit 2 with the rule, not a stack trace', (t) => {
   for (const v of ['70000000h', '100000000000000000000h', '999999999999999999999999999999999999h']) {
-    const w = makeWork(roots, (x) => x.replace(/caValidity: \S+/, `caValidity: ${v}`));
+    const w = makeWork(roots, (s) => {
+      s.spec.pki.caValidity = v;
+    });
     const r = w.gen('certs');
     t.is(r.code, 2, `${v}: ${r.stderr}`);
     t.regex(firstLine(r.stderr), /spec\.pki\.caValidity/);
