@@ -93,7 +93,7 @@ function fakePayload(target: string, plan: BundlePlan, node: string): { unpacked
   return { unpacked: installed, volume };
 }
 
-async function checkNode(t: import('ava').ExecutionContext, site: string, node: string, state: string) {
+function checkNode(t: import('ava').ExecutionContext, site: string, node: string, state: string) {
   t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
   const out = join(dir, `out-${node}`);
   const bundled = runCli(['bundle', '--site', site, '--state', state, '--out', out, '--skip-payload', '--node', node]);
@@ -132,14 +132,14 @@ async function checkNode(t: import('ava').ExecutionContext, site: string, node: 
   rmSync(root, { recursive: true, force: true });
 }
 
-test('lab1 k8s-01 (bootstrap control plane): first boot installs exactly the planned files at the planned paths', async (t) => {
+test('lab1 k8s-01 (bootstrap control plane): first boot installs exactly the planned files at the planned paths', (t) => {
   t.timeout(180_000);
   const state = join(dir, 'state-lab1');
   cpSync(fixtureStateDir, state, { recursive: true });
-  await checkNode(t, 'lab1', 'k8s-01', state);
+  checkNode(t, 'lab1', 'k8s-01', state);
 });
 
-test('kubeadm2 e2e-02 (kubeadm worker): first boot installs exactly the planned files at the planned paths', async (t) => {
+test('kubeadm2 e2e-02 (kubeadm worker): first boot installs exactly the planned files at the planned paths', (t) => {
   t.timeout(180_000);
-  await checkNode(t, join(repoRoot, 'test', 'e2e', 'sites', 'kubeadm2.yaml'), 'e2e-02', join(dir, 'state-kubeadm2'));
+  checkNode(t, join(repoRoot, 'test', 'e2e', 'sites', 'kubeadm2.yaml'), 'e2e-02', join(dir, 'state-kubeadm2'));
 });

@@ -109,8 +109,8 @@ for (const [what, damage, message] of corruptions) {
     damage(join(st.dir, 'current'), join(other.dir, 'current'));
     const before = listing(st.dir);
     const err = await t.throwsAsync(makeState(site, st.root), { instanceOf: InputError });
-    t.regex(err!.message, touched[what]!);
-    t.regex(err!.hint!, /restore the state from a backup/);
+    t.regex(err.message, touched[what]!);
+    t.regex(err.hint!, /restore the state from a backup/);
     t.deepEqual(listing(st.dir), before, 'nothing was rewritten');
   });
 
@@ -125,7 +125,7 @@ for (const [what, damage, message] of corruptions) {
     damage(st.dir, other.dir);
     const before = listing(st.dir);
     const err = await t.throwsAsync(makeState(site, st.root), { instanceOf: InputError });
-    t.regex(err!.message, message);
+    t.regex(err.message, message);
     t.deepEqual(listing(st.dir), before, 'nothing was rewritten');
   });
 }
@@ -134,8 +134,8 @@ test('asking for another key algorithm than the state has is refused with a hint
   const st = await makeState(siteFromLab1(catalog, ecdsa));
   tmp.adopt(st.root);
   const err = await t.throwsAsync(makeState(siteFromLab1(catalog), st.root), { instanceOf: InputError });
-  t.regex(err!.message, /keys are ecdsa-p256, the site asks for rsa-2048/);
-  t.regex(err!.hint!, /--rotate-ca/);
+  t.regex(err.message, /keys are ecdsa-p256, the site asks for rsa-2048/);
+  t.regex(err.hint!, /--rotate-ca/);
 });
 
 test('leaves close to expiry are reported, and --renew replaces them', async (t) => {
@@ -197,7 +197,7 @@ test('bootstrap tokens have the kubeadm format and differ every time', (t) => {
   t.is(seen.size, 200);
 });
 
-test('gen certs creates the state once and reuses it; a damaged state exits 2', async (t) => {
+test('gen certs creates the state once and reuses it; a damaged state exits 2', (t) => {
   const cwd = tmp('kubeseed-certs-cli-');
   const first = runCli(['certs', '--site', 'lab1', '--json'], { cwd });
   t.is(first.code, 0, first.stderr);

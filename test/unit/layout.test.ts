@@ -13,7 +13,7 @@ import { repoRoot } from '../helpers.js';
 
 const LAYOUT = 'generator/model/layout.ts';
 /** A path under a root the node layout covers, standing at the start of a word (not inside a URL). */
-const NODE_PATH = /(?<![A-Za-z0-9_.\/:-])\/(?:etc|opt|usr|var|run|root|srv|home)(?:\/[^\s"'`;,)\]{}]*)?(?![A-Za-z0-9_-])/g;
+const NODE_PATH = /(?<![A-Za-z0-9_./:-])\/(?:etc|opt|usr|var|run|root|srv|home)(?:\/[^\s"'`;,)\]{}]*)?(?![A-Za-z0-9_-])/g;
 
 /** Paths the distribution owns: kubeseed edits or calls them, they are not part of its layout. */
 const OS_OWNED = new Set(['/etc/hostname', '/etc/fstab', '/etc/localtime', '/usr/share/zoneinfo/', '/etc/selinux/config', '/usr/bin/pidof']);
