@@ -7,6 +7,7 @@ import { renderSite } from '../generator/pipeline/render.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { kickstart } from '../generator/pack/kickstart.js';
 import { nodeFilesList } from '../generator/render/index.js';
+import { createEngine } from '../generator/text/template.js';
 import { repoRoot } from './helpers.js';
 
 export const ROCKY_SITE = join(repoRoot, 'test', 'fixtures', 'sites', 'lab1-rocky.yaml');
@@ -43,9 +44,10 @@ export async function renderGoldens(): Promise<Record<string, string>> {
   }
   // Kickstarts of the RHEL variant; the node-files archive (binary, covered by the checksum list) is a placeholder here.
   const rocky = await renderLab1(ROCKY_SITE);
+  const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
   for (const node of rocky.nodes) {
     const n = rocky.site.nodes.find((x) => x.name === node.name)!;
-    out[`lab1-rocky/${node.name}/ks.cfg`] = kickstart(rocky.site, n, Buffer.from('node-files.tar.gz placeholder'), nodeFilesList(node.files));
+    out[`lab1-rocky/${node.name}/ks.cfg`] = kickstart(engine, rocky.site, n, Buffer.from('node-files.tar.gz placeholder'), nodeFilesList(node.files));
     // What the RHEL variant renders differently from lab1: chrony's path, registry mirrors, calico and the extra add-ons.
     for (const f of node.files.filter((x) => ROCKY_REVIEWED.some((p) => x.path.startsWith(p)))) out[`lab1-rocky/${node.name}/files${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
   }

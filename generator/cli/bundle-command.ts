@@ -1,3 +1,5 @@
+import { realClock } from '../io/clock.js';
+import { realCrypto } from '../io/crypto.js';
 import { InputError } from '../model/index.js';
 import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { bundle } from '../pipeline/bundle.js';
@@ -47,6 +49,7 @@ export const bundleCommand: Command = {
         skipPayload: Boolean(values['skip-payload']),
         fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
         embedPayload: Boolean(values['embed-payload']),
+        ports: { crypto: realCrypto, clock: realClock },
         cwd: s.cwd,
         root: ctx.root,
         env: ctx.env,

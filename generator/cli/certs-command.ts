@@ -1,3 +1,4 @@
+import { realClock } from '../io/clock.js';
 import { realCrypto } from '../io/crypto.js';
 import { certsStage, placedStateDir } from '../pipeline/certs.js';
 import { discoveryHash } from '../pki/secrets.js';
@@ -23,7 +24,7 @@ export const certsCommand: Command = {
     const dir = await placedStateDir(site, { ...(values.state ? { state: values.state as string } : {}), ...(values.out ? { out: values.out as string } : {}), cwd: s.cwd });
     const rotate = Boolean(values['rotate-ca']);
     if (rotate) s.err(paint(s, 'yellow', `warning: --rotate-ca makes new CAs: every node must get new seeds, and clients of the old CA stop trusting the cluster`));
-    const result = await certsStage(site, dir, { crypto: realCrypto, clock: { now: () => new Date() } }, { renew: Boolean(values.renew), rotateCa: rotate, say: (l) => s.err(l) });
+    const result = await certsStage(site, dir, { crypto: realCrypto, clock: realClock }, { renew: Boolean(values.renew), rotateCa: rotate, say: (l) => s.err(l) });
     const hash = discoveryHash(result.files.get('pki/ca.crt')!);
     for (const n of result.notes) s.err(`note: ${n}`);
     if (values.json) {

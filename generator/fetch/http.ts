@@ -1,3 +1,4 @@
+// Over 300 lines: HttpClient and its BodySink share the retry, resume and hashing state of one download.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';

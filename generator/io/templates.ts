@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TemplateSources } from '../render/engine.js';
+import type { TemplateSources } from '../text/template.js';
 import { realFs } from './fs.js';
 
 /** Every `*.hbs` below the templates directory, by name without the extension. */

@@ -1,3 +1,4 @@
+// Over 300 lines: one on-disk format; the ISO 9660, Rock Ridge and Joliet trees come from one layout pass over the same sectors.
 /**
  * ISO 9660 image writer with Rock Ridge (RRIP 1991A: POSIX names, modes, owners, times)
  * and Joliet (UCS-2 names), in TypeScript: the build machine needs no xorriso. Deterministic: the

@@ -6,10 +6,8 @@ import { eachLimited, HttpClient, type HttpSettings } from '../fetch/http.js';
 import { emptyLock, readLock, writeLock, type Lock } from '../fetch/lock.js';
 import { FailureError, isSystemError, type BundlePlan, type ResolvedOsRepo, type ResolvedSite } from '../model/index.js';
 import { fetchDeb, resolveOsRepo, type ResolvedRepo } from '../ospkg/fetch.js';
-import { diskFile, memFile, writeTarTo } from '../pack/files.js';
 import { readDockerConfig } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
-import { ociArchiveLayout } from '../registry/export.js';
 import { pullImage, type PulledImage } from '../registry/mirror.js';
 
 export interface FetchOptions {
@@ -125,32 +123,4 @@ function summarize(failures: Error[]): Error {
   const lines = failures.map((f) => `  ${f.message}`).sort();
   const hint = unreachable.size ? `could not reach ${[...unreachable].join(', ')}: check the network, HTTPS_PROXY/NO_PROXY, or point spec.artifacts.sources/registryMirrors at a reachable mirror` : (failures.find((f) => f instanceof FailureError) as FailureError | undefined)?.hint;
   return new FailureError(`${failures.length} item(s) failed:\n${lines.join('\n')}`, hint);
-}
-
-/** What goes into `images-<arch>.oci.tar`: names, and blobs read from the cache. */
-export function imageArchive(outcome: FetchOutcome, plan: BundlePlan, arch: string) {
-  const platform = `linux/${arch}`;
-  const layout = ociArchiveLayout(
-    outcome.images
-      .filter((i) => i.platforms.has(platform))
-      .map((i) => ({
-        names: [i.ref, ...(plan.images.find((p) => p.ref === i.ref)?.aliases ?? [])],
-        top: i.top,
-        blobs: i.platforms.get(platform)!.blobs,
-      })),
-  );
-  return { ...layout, blobPath: (hex: string) => outcome.cache.blobPath(hex) };
-}
-
-/**
- * Writes `images-<arch>.oci.tar`: an OCI image layout as a tar, which `ctr -n k8s.io images
- * import` loads under every catalog name and alias, with the registry's digests.
- */
-export async function writeImageArchive(a: ReturnType<typeof imageArchive>, target: string, mtime: number): Promise<void> {
-  const files = [
-    memFile('oci-layout', a.ociLayout, 0o644),
-    memFile('index.json', a.indexJson, 0o644),
-    ...(await Promise.all(a.blobs.map((hex) => diskFile(`blobs/sha256/${hex}`, a.blobPath(hex), 0o644)))),
-  ];
-  await writeTarTo(target, files, mtime, false);
 }

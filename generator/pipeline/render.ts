@@ -1,7 +1,8 @@
 import type { BundlePlan, Catalog, RenderedFile, ResolvedSite } from '../model/index.js';
 import type { StateFiles } from '../pki/issue.js';
 import { buildPlan } from '../plan/index.js';
-import { createEngine, noCloudSeed, renderNode, type NoCloudSeed, type TemplateSources } from '../render/index.js';
+import { noCloudSeed, renderNode, type NoCloudSeed } from '../render/index.js';
+import { createEngine, type TemplateSources } from '../text/template.js';
 
 export interface RenderedNode {
   name: string;

@@ -1,4 +1,6 @@
+import type { BundlePlan } from '../model/index.js';
 import type { Descriptor } from './client.js';
+import type { PulledImage } from './mirror.js';
 
 export interface ExportImage {
   /** Every name the image is imported under: the catalog reference and its aliases. */
@@ -35,4 +37,19 @@ function tagOf(name: string): string {
   const base = at >= 0 ? name.slice(0, at) : name;
   const colon = base.lastIndexOf(':');
   return colon > base.lastIndexOf('/') ? base.slice(colon + 1) : name.slice(at + 1);
+}
+
+/** What goes into one architecture's image archive: the pulled images of that platform under their names and aliases, blobs read from the cache. */
+export function imageArchive(pulled: PulledImage[], plan: BundlePlan, arch: string, blobPath: (hex: string) => string) {
+  const platform = `linux/${arch}`;
+  const layout = ociArchiveLayout(
+    pulled
+      .filter((i) => i.platforms.has(platform))
+      .map((i) => ({
+        names: [i.ref, ...(plan.images.find((p) => p.ref === i.ref)?.aliases ?? [])],
+        top: i.top,
+        blobs: i.platforms.get(platform)!.blobs,
+      })),
+  );
+  return { ...layout, blobPath };
 }

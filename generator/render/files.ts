@@ -4,7 +4,7 @@ import { TOKEN_PATH, type StateFiles } from '../pki/issue.js';
 import { discoveryHash } from '../pki/secrets.js';
 import { certFiles } from '../pki/select.js';
 import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
-import type { Engine } from './engine.js';
+import type { Engine } from '../text/template.js';
 import type { NodeFacts } from './facts.js';
 import { firstbootContext } from './firstboot.js';
 import { chronyConf, containerdHosts, MODULES, SYSCTL } from './host-config.js';

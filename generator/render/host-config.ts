@@ -1,6 +1,6 @@
 import type { OsFamily, ResolvedSite } from '../model/index.js';
 import { OS_PATHS } from '../model/layout.js';
-import { tomlString } from './engine.js';
+import { tomlString } from '../text/template.js';
 
 /** Kernel settings Kubernetes needs, and those the kubelet's protectKernelDefaults insists on. */
 export const SYSCTL: [string, string][] = [

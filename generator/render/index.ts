@@ -2,5 +2,4 @@ export { renderNode, UnsupportedError, type NodeInput } from './node.js';
 export { nodeFacts, type NodeFacts } from './facts.js';
 export { nodeFiles, type NodeFile } from './files.js';
 export { noCloudSeed, nodeFilesList, type NoCloudSeed } from './cloudinit.js';
-export { createEngine, shq, type Engine, type TemplateSources } from './engine.js';
 export { egressLint, type EgressFinding } from './egress.js';

@@ -1,6 +1,6 @@
 import type { BundlePlan, RenderedFile, ResolvedNode, ResolvedSite } from '../model/index.js';
 import type { StateFiles } from '../pki/issue.js';
-import type { Engine } from './engine.js';
+import type { Engine } from '../text/template.js';
 import { nodeFacts } from './facts.js';
 import { nodeFiles } from './files.js';
 import { UnsupportedError } from './manifests.js';

@@ -18,7 +18,7 @@ import { HttpClient } from '../../dist/generator/fetch/http.js';
 import { RegistryClient } from '../../dist/generator/registry/client.js';
 import { pullImage } from '../../dist/generator/registry/mirror.js';
 import { ociArchiveLayout } from '../../dist/generator/registry/export.js';
-import { writeImageArchive } from '../../dist/generator/pipeline/fetch.js';
+import { writeImageArchive } from '../../dist/generator/pack/images.js';
 import { fetchFixture, serveArtifacts } from '../../dist/test/fetch-fixture.js';
 import { buildTestImages, freePort, TestRegistry } from '../../dist/test/registry-fixture.js';
 import { runCliAsync } from '../../dist/test/helpers.js';

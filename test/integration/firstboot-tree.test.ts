@@ -143,3 +143,35 @@ test('kubeadm2 e2e-02 (kubeadm worker): first boot installs exactly the planned 
   t.timeout(180_000);
   checkNode(t, join(repoRoot, 'test', 'e2e', 'sites', 'kubeadm2.yaml'), 'e2e-02', join(dir, 'state-kubeadm2'));
 });
+
+test("a node tarball's install.sh, run on a Debian host, installs exactly the node's files with their modes and starts first boot", (t) => {
+  t.timeout(180_000);
+  const state = join(dir, 'state-tarball');
+  cpSync(fixtureStateDir, state, { recursive: true });
+  const out = join(dir, 'out-tarball');
+  const bundled = runCli(['bundle', '--site', 'lab1', '--state', state, '--out', out, '--skip-payload', '--node', 'k8s-02']);
+  t.is(bundled.code, 0, bundled.stderr);
+  const nodeDir = join(out, 'lab1', 'dist', 'nodes', 'k8s-02');
+  const root = join(dir, 'root-tarball');
+  execFileSync('cp', ['-a', CHROOT, root]);
+  // No systemd in the chroot: a systemctl that records what it was asked.
+  writeFileSync(join(root, 'usr', 'bin', 'systemctl'), '#!/bin/sh\necho "$*" >>/systemctl.log\n');
+  chmodSync(join(root, 'usr', 'bin', 'systemctl'), 0o755);
+  const before = tree(root);
+  mkdirSync(join(root, 'srv', 'unpacked'), { recursive: true });
+  execFileSync('tar', ['-xzpf', join(nodeDir, 'k8s-02.tar.gz'), '-C', join(root, 'srv', 'unpacked')]);
+  const r = spawnSync('chroot', [root, '/bin/sh', '/srv/unpacked/k8s-02/install.sh'], { encoding: 'utf8' });
+  t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  t.is(readFileSync(join(root, 'systemctl.log'), 'utf8'), 'daemon-reload\nenable kubeseed-firstboot.service\nstart --no-block kubeseed-firstboot.service\n');
+  t.is(readFileSync(join(root, 'etc', 'hostname'), 'utf8'), 'k8s-02\n');
+
+  const unpacked = join(dir, 'expected-tarball');
+  mkdirSync(unpacked);
+  execFileSync('tar', ['-xzpf', join(nodeDir, NODE_FILES.archive), '-C', unpacked]);
+  const expected = tree(unpacked);
+  t.true(expected.size > 40, `${expected.size} node files`);
+  const gained = new Map([...tree(root)].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/unpacked/')));
+  for (const [path, modeAndHash] of expected) t.is(gained.get(path), modeAndHash, path);
+  const extra = [...gained.keys()].filter((p) => !expected.has(p)).sort();
+  t.deepEqual(extra, ['/etc/hostname', NODE_FILES.list, NODE_FILES.copied, '/systemctl.log'].sort());
+});

@@ -2,7 +2,9 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchSite, imageArchive, writeImageArchive, type FetchOptions } from '../../generator/pipeline/fetch.js';
+import { writeImageArchive } from '../../generator/pack/images.js';
+import { fetchSite, type FetchOptions } from '../../generator/pipeline/fetch.js';
+import { imageArchive } from '../../generator/registry/export.js';
 import { mirrorFor } from '../../generator/plan/images.js';
 import { containerdHosts } from '../../generator/render/host-config.js';
 import { fetchFixture, fetchOptions, serveArtifacts } from '../fetch-fixture.js';
@@ -77,7 +79,7 @@ test.serial('an anonymous registry: gen fetch mirrors every image; a real contai
   t.is(again.code, 0, again.stderr);
 
   const out = await fetchSite(fx.site, fx.plan, options(dir, { offline: true }));
-  for (const arch of ['amd64', 'arm64']) await writeImageArchive(imageArchive(out, fx.plan, arch), join(dir, `images-${arch}.oci.tar`), 0);
+  for (const arch of ['amd64', 'arm64']) await writeImageArchive(imageArchive(out.images, fx.plan, arch, (h) => out.cache.blobPath(h)), join(dir, `images-${arch}.oci.tar`), 0);
   const arm = execFileSync('tar', ['-tf', join(dir, 'images-arm64.oci.tar')], { encoding: 'utf8' });
   const amd = execFileSync('tar', ['-tf', join(dir, 'images-amd64.oci.tar')], { encoding: 'utf8' });
   for (const ref of IMAGES) {

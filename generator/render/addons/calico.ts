@@ -1,3 +1,4 @@
+// Over 300 lines: upstream's Calico manifest as objects (CRDs, RBAC, DaemonSet): data, not logic.
 import type { PlannedImage, ResolvedSite } from '../../model/index.js';
 import { NODE } from '../../model/layout.js';
 import { clusterRole, crb, fieldEnv, image, meta, rule, sa, saSubject, type Obj } from './common.js';

@@ -1,6 +1,11 @@
 import Handlebars from 'handlebars';
 
-/** Template sources by name (path below blueprints/templates without `.hbs`). */
+/**
+ * Text formats: Handlebars templates and the quoting helpers they use. Shared by the render stage
+ * (node files) and the pack stage (install.sh, kickstart, VM scripts), so neither imports the other.
+ */
+
+/** Template sources by name (path below blueprints/templates without `.hbs`); `partials/<name>` are partials. */
 export type TemplateSources = Record<string, string>;
 
 /** Quotes a value for the shell: always single quotes, inner quotes closed and escaped. */
@@ -12,6 +17,8 @@ export function shq(value: unknown): string {
 export function tomlString(value: unknown): string {
   return JSON.stringify(String(value));
 }
+
+const PARTIALS = 'partials/';
 
 export interface Engine {
   render(name: string, context: object): string;
@@ -27,6 +34,10 @@ export function createEngine(sources: TemplateSources): Engine {
   hb.registerHelper('toml', (v: unknown) => tomlString(v));
   hb.registerHelper('join', (xs: unknown[], sep: unknown) => xs.join(typeof sep === 'string' ? sep : ' '));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  for (const [name, src] of Object.entries(sources)) {
+    // `partials/install-node-files.sh` is `{{> install-node-files}}`.
+    if (name.startsWith(PARTIALS)) hb.registerPartial(name.slice(PARTIALS.length).replace(/\..*$/, ''), src);
+  }
   const compiled = new Map<string, HandlebarsTemplateDelegate>();
   return {
     render(name, context) {
