@@ -57,3 +57,18 @@ if [ ! -x "$TOOLS/kubernetes-client/usr/bin/kubectl" ]; then
   rm -rf "$tmp"
 fi
 echo "setup-test-tools: Debian kubectl at $TOOLS/kubernetes-client/usr/bin/kubectl ($("$TOOLS/kubernetes-client/usr/bin/kubectl" version --client --short 2>/dev/null || true))"
+
+# A containerd 2.x to read the version-3 config we render for containerd 2 releases. Bookworm has
+# 1.6 only; Debian unstable's containerd 2.1 needs glibc 2.34 (bookworm has 2.36), so its binary
+# is unpacked into the fixture cache. apt reads sid's signed index from a private state directory,
+# leaving the host's own sources untouched.
+if [ ! -x "$TOOLS/containerd2/usr/bin/containerd" ]; then
+  apt_dir="$(mktemp -d)" && chmod 755 "$apt_dir" && mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  echo 'deb http://deb.debian.org/debian sid main' > "$apt_dir/sources.list"
+  apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/nonexistent -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o Acquire::Languages=none)
+  apt-get -qq "${apt_opts[@]}" update
+  (cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download containerd >/dev/null)
+  mkdir -p "$TOOLS/containerd2" && dpkg-deb -x "$apt_dir"/containerd_*.deb "$TOOLS/containerd2"
+  rm -rf "$apt_dir"
+fi
+echo "setup-test-tools: containerd 2.x at $TOOLS/containerd2/usr/bin/containerd ($("$TOOLS/containerd2/usr/bin/containerd" --version 2>/dev/null || true))"

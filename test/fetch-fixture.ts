@@ -9,7 +9,7 @@ import type { BundlePlan, Catalog, ResolvedSite } from '../generator/model/index
 import type { FetchOptions } from '../generator/pipeline/fetch.js';
 import { loadSite } from '../generator/pipeline/load.js';
 import { buildPlan } from '../generator/plan/index.js';
-import { repoRoot } from './helpers.js';
+import { repoRoot, testClock } from './helpers.js';
 import type { UpstreamServer } from './upstream-server.js';
 import { buildDebRepo, throwawayKey, type DebRepo, type FakePackage, type SigningKey } from './debrepo-fixture.js';
 import { rmSync } from 'node:fs';
@@ -75,13 +75,13 @@ export async function fetchFixture(dir: string, base: string, opts: { mirror?: s
   const key = opts.osPackages ? await throwawayKey() : null;
   if (key) writeFileSync(join(catalogDir, 'keys', 'debian-archive-keys.asc'), key.armoredPublic);
   else rmSync(join(catalogDir, 'ospkg.yaml'));
-  const releaseFile = join(catalogDir, 'releases', 'v1.34.2.yaml');
+  const site = parseDocument(readFileSync(join(repoRoot, 'blueprints', 'sites', 'lab1.yaml'), 'utf8'));
+  const releaseFile = join(catalogDir, 'releases', `${String(site.getIn(['spec', 'kubernetes', 'version']))}.yaml`);
   const release = parseDocument(readFileSync(releaseFile, 'utf8'));
   release.set('pinned', {});
   if (!opts.mirror) release.set('images', []);
   writeFileSync(releaseFile, release.toString());
 
-  const site = parseDocument(readFileSync(join(repoRoot, 'blueprints', 'sites', 'lab1.yaml'), 'utf8'));
   const sources = ['kubernetes', 'etcd', 'containerd', 'runc', 'crictl', 'cni-plugins'];
   site.setIn(['spec', 'artifacts', 'sources'], Object.fromEntries([...sources, ...(key ? ['debian'] : [])].map((s) => [s, `${base}/${s}`])));
   if (opts.mirror) site.setIn(['spec', 'artifacts', 'registryMirrors'], { 'registry.k8s.io': opts.mirror, 'docker.io': opts.mirror, 'quay.io': opts.mirror });
@@ -97,7 +97,7 @@ export async function fetchFixture(dir: string, base: string, opts: { mirror?: s
   const siteFile = join(dir, 'lab1.yaml');
   writeFileSync(siteFile, site.toString());
 
-  const loaded = await loadSite(realFs, { site: siteFile, catalog: catalogDir, cwd: dir, root: repoRoot });
+  const loaded = await loadSite(realFs, { site: siteFile, catalog: catalogDir, cwd: dir, root: repoRoot, clock: testClock });
   if (!loaded.resolved || !loaded.catalog) throw new Error(JSON.stringify(loaded.issues, null, 2));
   const plan = buildPlan(loaded.resolved, loaded.catalog);
   if (!key) return { siteFile, catalogDir, site: loaded.resolved, catalog: loaded.catalog, plan };

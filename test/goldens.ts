@@ -8,14 +8,14 @@ import { buildPlan } from '../generator/plan/index.js';
 import { kickstart } from '../generator/pack/kickstart.js';
 import { nodeFilesList } from '../generator/render/index.js';
 import { createEngine } from '../generator/text/template.js';
-import { repoRoot } from './helpers.js';
+import { repoRoot, testClock } from './helpers.js';
 
 export const ROCKY_SITE = join(repoRoot, 'test', 'fixtures', 'sites', 'lab1-rocky.yaml');
 export const fixtureStateDir = join(repoRoot, 'test', 'fixtures', 'state', 'lab1');
 
 /** lab1 (or a variant of it with the same name and nodes) rendered with the committed test state. */
 export async function renderLab1(site = 'lab1') {
-  const loaded = await loadSite(realFs, { site, cwd: repoRoot, root: repoRoot });
+  const loaded = await loadSite(realFs, { site, cwd: repoRoot, root: repoRoot, clock: testClock });
   if (!loaded.resolved || !loaded.catalog) throw new Error(`lab1 does not resolve: ${JSON.stringify(loaded.issues)}`);
   const state = await readState(fixtureStateDir);
   if (!state) throw new Error('no test state: run scripts/fixtures/make-test-state.mjs');
@@ -31,7 +31,7 @@ export async function renderLab1(site = 'lab1') {
 const ROCKY_REVIEWED = ['/etc/chrony.conf', '/etc/containerd/certs.d/', '/opt/kubeseed/manifests/10-calico.yaml', '/opt/kubeseed/manifests/40-', '/opt/kubeseed/manifests/50-'];
 
 export async function renderGoldens(): Promise<Record<string, string>> {
-  const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot });
+  const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot, clock: testClock });
   if (!loaded.resolved || !loaded.catalog) throw new Error(`lab1 does not resolve: ${JSON.stringify(loaded.issues)}`);
   const plan = buildPlan(loaded.resolved, loaded.catalog);
   const out: Record<string, string> = {

@@ -10,6 +10,10 @@ import type { Catalog } from '../generator/model/index.js';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'generator', 'cli', 'main.js');
 
+/** The day the tests check sites on: the end-of-life rules read it through the clock port. */
+export const TODAY = new Date('2026-11-28T12:00:00Z');
+export const testClock = { now: () => TODAY };
+
 export function readRepo(rel: string): string {
   return readFileSync(join(repoRoot, rel), 'utf8');
 }

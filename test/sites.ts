@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { Catalog, Issue, KeyAlgorithm, ResolvedSite } from '../generator/model/index.js';
 import { checkSite, parseSite, resolveSite, type WrittenNode, type WrittenSite } from '../generator/site/index.js';
-import { readRepo } from './helpers.js';
+import { readRepo, TODAY } from './helpers.js';
 
 /** A change to a written site; variants of lab1 are built from these, never by editing its text. */
 export type SiteEdit = (site: WrittenSite) => void;
@@ -40,7 +40,7 @@ function resolveLab1(catalog: Catalog, edits: SiteEdit[], waived: (i: Issue) => 
   const site = lab1();
   for (const edit of edits) edit(site);
   const parsed = parseSite(stringify(site), 'lab1.yaml');
-  const r = checkSite(parsed, catalog);
+  const r = checkSite(parsed, catalog, TODAY);
   if (r.resolved) return r.resolved;
   if (!parsed.site || r.issues.some((i) => i.severity === 'error' && !waived(i))) throw new Error(JSON.stringify(r.issues, null, 2));
   return resolveSite(parsed.site, catalog, 'lab1.yaml');

@@ -32,7 +32,7 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
     if (`releases/${v.version}.yaml` !== f.path) {
       issues.push({ rule: 'catalog', severity: 'error', path: 'version', file, ...r.positions?.valueAt('version'), message: `${v.version} does not match the file name`, hint: `name the file releases/${v.version}.yaml` });
     }
-    releases.push({ version: v.version, provenance: v.provenance, arch: v.arch, versions: v.versions, pinned: v.pinned, images: v.images.map((i) => ({ ...i, aliases: i.aliases })) });
+    releases.push({ version: v.version, provenance: v.provenance, arch: v.arch, versions: v.versions, pinned: v.pinned, images: v.images.map((i) => ({ ...i, aliases: i.aliases })), ...(v.knownBad ? { knownBad: v.knownBad } : {}) });
   }
   let osPackages: OsPackageCatalog | undefined;
   const ospkg = files.find((f) => f.path === OSPKG_FILE);
@@ -73,6 +73,11 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
       issues.push({ rule: 'catalog', severity: 'error', path: `components.${c.name}.source`, file: `${dir}/${CATALOG_INDEX}`, ...head.positions?.valueAt(`components.${c.name}.source`), message: `unknown source '${c.source}'`, hint: `define it under sources` });
     }
   }
+  for (const c of components) {
+    if (c.replaces !== undefined && !components.some((x) => x.name === c.replaces)) {
+      issues.push({ rule: 'catalog', severity: 'error', path: `components.${c.name}.replaces`, file: `${dir}/${CATALOG_INDEX}`, ...head.positions?.valueAt(`components.${c.name}.replaces`), message: `replaces unknown component '${c.replaces}'`, hint: 'name a component of this catalog' });
+    }
+  }
   for (const rel of releases) {
     for (const c of components) {
       if (!(c.versionOf in rel.versions) && !c.optional) {
@@ -81,7 +86,7 @@ export function parseCatalog(dir: string, files: readonly CatalogFile[]): { cata
     }
   }
   if (issues.some((i) => i.severity === 'error')) return { issues };
-  return { catalog: { dir, sources: head.value.sources, components, releases, ...(osPackages ? { osPackages } : {}) }, issues };
+  return { catalog: { dir, sources: head.value.sources, lifecycle: head.value.lifecycle, components, releases, ...(osPackages ? { osPackages } : {}) }, issues };
 }
 
 export function findRelease(catalog: Catalog, version: string): CatalogRelease | undefined {

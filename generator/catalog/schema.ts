@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { keysOfSchemaAt } from '../input/structured.js';
-import { ADDONS, ARCHES, ARTIFACT_FORMATS, ETCD_TOPOLOGIES, HASH_ALGORITHMS, LOAD_BALANCERS, MODES, NETWORK_PLUGINS, PROXY_MODES, ROLES } from '../model/index.js';
+import { ADDONS, ARCHES, ARTIFACT_FORMATS, ETCD_TOPOLOGIES, HASH_ALGORITHMS, LOAD_BALANCERS, MODES, NETWORK_PLUGINS, OS_FAMILIES, PROXY_MODES, ROLES } from '../model/index.js';
 
 const roles = z.array(z.enum(ROLES));
 const condition = z
@@ -11,6 +11,7 @@ const condition = z
     roles: roles.optional(),
     /** Who runs etcd: kubeseed's units (external; binary mode always) or kubeadm's static pods (stacked). */
     etcdTopology: z.enum(ETCD_TOPOLOGIES).optional(),
+    osFamilies: z.array(z.enum(OS_FAMILIES)).min(1).optional(),
   })
   .default({});
 
@@ -24,6 +25,12 @@ export const catalogFileSchema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
   kind: z.literal('Catalog'),
   sources: z.record(z.string(), z.url()),
+  lifecycle: z
+    .record(
+      z.string().regex(/^1\.\d+$/, { error: 'must be a minor such as 1.34' }),
+      z.strictObject({ endOfLife: z.iso.date({ error: 'must be a date YYYY-MM-DD' }), source: z.string().min(1) }),
+    )
+    .default({}),
   components: z.record(
     z.string(),
     z.strictObject({
@@ -36,6 +43,7 @@ export const catalogFileSchema = z.strictObject({
       optional: z.boolean().default(false),
       checksum,
       when: condition,
+      replaces: z.string().optional(),
     }),
   ),
 });
@@ -56,6 +64,7 @@ export const releaseFileSchema = z.strictObject({
       when: condition,
     }),
   ),
+  knownBad: z.strictObject({ reason: z.string().min(1), hint: z.string().min(1) }).optional(),
 });
 
 /** Debian policy 5.6.1: lower case letters, digits, "+", "-", "."; at least two, starting alphanumeric. */

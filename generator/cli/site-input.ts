@@ -13,6 +13,7 @@ export function loadSiteFrom(values: Values, ctx: CommandContext): Promise<Loade
     ...(values.catalog ? { catalog: values.catalog as string } : {}),
     cwd: ctx.streams.cwd,
     root: ctx.root,
+    clock: { now: () => new Date() },
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Addon, EtcdTopology, LoadBalancer, Mode, NetworkPlugin, ProxyMode, Role } from './site.js';
+import type { Addon, EtcdTopology, LoadBalancer, Mode, NetworkPlugin, OsFamily, ProxyMode, Role } from './site.js';
 
 /** Closed sets of the catalog files, declared once for the types and `catalog/schema.ts`. */
 export const HASH_ALGORITHMS = ['sha256', 'sha512'] as const;
@@ -15,6 +15,8 @@ export interface Condition {
   roles?: Role[];
   /** Only when etcd runs this way: kubeseed's units (external) or kubeadm's static pods (stacked). */
   etcdTopology?: EtcdTopology;
+  /** Only on these operating-system families (e.g. the static containerd build for RHEL's older glibc). */
+  osFamilies?: OsFamily[];
 }
 
 export type ChecksumSource =
@@ -37,6 +39,8 @@ export interface ComponentTemplate {
   optional: boolean;
   when: Condition;
   description: string;
+  /** A variant of another component (e.g. containerd-static for containerd): when it applies and the release names its version, the other is not fetched. */
+  replaces?: string;
 }
 
 export interface ImageEntry {
@@ -58,6 +62,16 @@ export interface CatalogRelease {
   /** Pinned sha256 per component and architecture. */
   pinned: Record<string, Record<string, string>>;
   images: ImageEntry[];
+  /** Set when the catalog's own facts for this release are known to be wrong: `gen validate` refuses it. */
+  knownBad?: { reason: string; hint: string };
+}
+
+/** Upstream's support window for one Kubernetes minor. */
+export interface MinorLifecycle {
+  /** `YYYY-MM-DD`, upstream's end-of-life date. */
+  endOfLife: string;
+  /** Where the date comes from. */
+  source: string;
 }
 
 /** A distribution whose packages kubeseed carries (issue #18). */
@@ -92,6 +106,8 @@ export interface Catalog {
   dir: string;
   /** `ospkg.yaml`; a catalog without it plans no OS packages. */
   osPackages?: OsPackageCatalog;
+  /** By minor, e.g. `1.34`. */
+  lifecycle: Record<string, MinorLifecycle>;
   sources: Record<string, string>;
   components: ComponentTemplate[];
   releases: CatalogRelease[];

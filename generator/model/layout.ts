@@ -137,6 +137,8 @@ export const VOLUME_LABELS = { seed: ['cidata', 'CIDATA'], payload: 'KSPAYLOAD' 
 const INSTALL_TARGET: Record<string, string> = {
   etcd: NODE.bin,
   containerd: NODE.bin,
+  // The static build of containerd (RHEL-family hosts) unpacks the same bin/ tree.
+  'containerd-static': NODE.bin,
   crictl: NODE.bin,
   'cni-plugins': NODE.cniBin,
   runc: `${NODE.sbin}/runc`,
@@ -160,9 +162,16 @@ export function payloadPath(name: string): string {
   return `${NODE.payload}/${name}`;
 }
 
-/** Paths the distribution decides (kubeseed writes chrony's file and runs the packaged nginx). */
-export const OS_PATHS: Record<OsFamily, { chronyConf: string; chronyDrift: string; chronyLogDir: string; nginx: string; nginxStreamModule: string }> = {
-  debian: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so' },
-  ubuntu: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so' },
-  rhel: { chronyConf: '/etc/chrony.conf', chronyDrift: '/var/lib/chrony/drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib64/nginx/modules/ngx_stream_module.so' },
+/**
+ * Paths the distribution decides (kubeseed writes chrony's file and runs the packaged nginx).
+ * `resolvConf` is the file the kubelet hands pods (and CoreDNS forwards to): where
+ * systemd-resolved owns /etc/resolv.conf (Ubuntu's default since 18.04) that names only the
+ * 127.0.0.53 stub, which inside a pod is the pod itself, so CoreDNS would loop; resolved keeps
+ * the real servers in /run/systemd/resolve/resolv.conf (systemd-resolved.service(8)). Debian
+ * (no resolved by default) and RHEL (NetworkManager) write the real file.
+ */
+export const OS_PATHS: Record<OsFamily, { chronyConf: string; chronyDrift: string; chronyLogDir: string; nginx: string; nginxStreamModule: string; resolvConf: string }> = {
+  debian: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so', resolvConf: '/etc/resolv.conf' },
+  ubuntu: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so', resolvConf: '/run/systemd/resolve/resolv.conf' },
+  rhel: { chronyConf: '/etc/chrony.conf', chronyDrift: '/var/lib/chrony/drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib64/nginx/modules/ngx_stream_module.so', resolvConf: '/etc/resolv.conf' },
 };

@@ -8,12 +8,12 @@ export const ROLES = ['control-plane', 'etcd', 'worker'] as const;
 export const MODES = ['binary', 'kubeadm'] as const;
 export const LOAD_BALANCERS = ['local', 'vip', 'none'] as const;
 export const NETWORK_PLUGINS = ['flannel', 'calico', 'bridge'] as const;
-export const ADDONS = ['coredns', 'metrics-server', 'dashboard', 'ingress-nginx'] as const;
+export const ADDONS = ['coredns', 'metrics-server', 'headlamp', 'dashboard', 'ingress-nginx'] as const;
 export const OS_FAMILIES = ['debian', 'ubuntu', 'rhel'] as const;
 export const TIMING_PROFILES = ['standard', 'relaxed'] as const;
 export const KEY_ALGORITHMS = ['rsa-2048', 'rsa-4096', 'ecdsa-p256'] as const;
 export const OUTPUT_FORMATS = ['nocloud-iso', 'tarball', 'kickstart'] as const;
-export const PROXY_MODES = ['ipvs', 'iptables'] as const;
+export const PROXY_MODES = ['nftables', 'ipvs', 'iptables'] as const;
 export const ETCD_TOPOLOGIES = ['stacked', 'external'] as const;
 export const FIREWALL_MODES = ['open-ports', 'disable'] as const;
 export const ARCHES = ['amd64', 'arm64'] as const;
@@ -92,6 +92,8 @@ export interface ResolvedSite {
   os: {
     family: OsFamily;
     version?: string;
+    /** Set when the site overrides the family's resolv.conf for the kubelet. */
+    resolvConf?: string;
     timezone: string;
     ntpServers: string[];
     sshAuthorizedKeys: string[];
@@ -109,7 +111,11 @@ export interface ResolvedSite {
     catalog: string;
   };
   /** Registries inside the site that containerd on every node asks first, per upstream registry host. */
-  containerRuntime: { registryMirrors: Record<string, string[]> };
+  containerRuntime: {
+    registryMirrors: Record<string, string[]>;
+    /** The release's containerd version (e.g. `2.3.4`): the config format and ctr flags follow it. */
+    version: string;
+  };
   output: { formats: OutputFormat[]; embedPayload: boolean };
   nodes: ResolvedNode[];
   derived: {

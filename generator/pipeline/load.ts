@@ -1,6 +1,6 @@
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseCatalog } from '../catalog/load.js';
-import { InputError, type Catalog, type FsPort, type Issue, type ResolvedSite } from '../model/index.js';
+import { InputError, type Catalog, type ClockPort, type FsPort, type Issue, type ResolvedSite } from '../model/index.js';
 import { checkSite, parseSite } from '../site/index.js';
 
 export interface LoadOptions {
@@ -10,6 +10,8 @@ export interface LoadOptions {
   catalog?: string;
   cwd: string;
   root: string;
+  /** Today, for the end-of-life rules. */
+  clock: ClockPort;
 }
 
 export interface LoadedSite {
@@ -59,6 +61,6 @@ export async function loadSite(fs: FsPort, opts: LoadOptions): Promise<LoadedSit
       : join(opts.root, 'blueprints', 'catalog');
   const cat = await readCatalog(fs, catalogDir);
   if (!cat.catalog) return { file, issues: [...parsed.issues, ...cat.issues] };
-  const checked = checkSite(parsed, cat.catalog);
+  const checked = checkSite(parsed, cat.catalog, opts.clock.now());
   return { file, issues: checked.issues, catalog: cat.catalog, ...(checked.resolved ? { resolved: checked.resolved } : {}) };
 }

@@ -6,6 +6,7 @@ export function siteMatches(when: Condition, site: ResolvedSite): boolean {
   if (when.network && when.network !== site.network.plugin) return false;
   if (when.addon && !site.addons.includes(when.addon)) return false;
   if (when.etcdTopology && when.etcdTopology !== site.kubernetes.etcdTopology) return false;
+  if (when.osFamilies && !when.osFamilies.includes(site.os.family)) return false;
   return true;
 }
 

@@ -14,10 +14,12 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
   if (!release) throw new Error(`internal: ${site.kubernetes.version} not in catalog`);
 
   const artifacts: PlannedArtifact[] = [];
+  const offered = (c: Catalog['components'][number]) => siteMatches(c.when, site) && release.versions[c.versionOf] !== undefined;
+  // A variant the site gets (containerd-static on RHEL) stands in for the component it replaces.
+  const replaced = new Set(catalog.components.filter(offered).flatMap((c) => (c.replaces ? [c.replaces] : [])));
   for (const c of catalog.components) {
-    if (!siteMatches(c.when, site)) continue;
-    const version = release.versions[c.versionOf];
-    if (version === undefined) continue; // an optional component this release leaves out
+    if (!offered(c) || replaced.has(c.name)) continue; // optional components a release leaves out, and replaced ones
+    const version = release.versions[c.versionOf]!;
     for (const arch of site.artifacts.arch) {
       const nodes = site.nodes.filter((n) => n.arch === arch && nodeMatches(c.when, site, n)).map((n) => n.name);
       if (!nodes.length) continue;

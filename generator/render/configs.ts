@@ -3,6 +3,7 @@ import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { KUBECONFIG, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { kubeletTimingFields } from './timing.js';
+import { resolvConf } from './host-config.js';
 
 /** KubeletConfiguration: pre-issued serving certificate (no CSR approval), CIS settings. */
 export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
@@ -19,6 +20,7 @@ export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
     cgroupDriver: 'systemd',
     clusterDNS: [site.kubernetes.clusterDNS],
     clusterDomain: site.kubernetes.clusterDomain,
+    resolvConf: resolvConf(site),
     tlsCertFile: `${KUBELET_SERVING}.crt`,
     tlsPrivateKeyFile: `${KUBELET_SERVING}.key`,
     rotateCertificates: false,
@@ -43,7 +45,7 @@ export function kubeProxyConfig(site: ResolvedSite, node: ResolvedNode): string 
     hostnameOverride: node.name,
     clusterCIDR: site.kubernetes.podCIDR,
     mode: site.kubernetes.proxyMode,
-    ipvs: { scheduler: 'rr', strictARP: true },
+    ...(site.kubernetes.proxyMode === 'ipvs' ? { ipvs: { scheduler: 'rr', strictARP: true } } : {}),
   });
 }
 

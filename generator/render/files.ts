@@ -4,6 +4,7 @@ import { TOKEN_PATH, type StateFiles } from '../pki/issue.js';
 import { discoveryHash } from '../pki/secrets.js';
 import { certFiles } from '../pki/select.js';
 import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
+import { containerdConfig } from './containerd-config.js';
 import type { Engine } from '../text/template.js';
 import type { NodeFacts } from './facts.js';
 import { firstbootContext } from './firstboot.js';
@@ -54,7 +55,7 @@ const TABLE: Row[] = [
   file(FILES.containerdConfig, 'containerd-config.toml', (c) => {
     const pause = c.plan.images.find((i) => i.name === 'pause');
     if (!pause) throw new UnsupportedError(`Kubernetes ${c.site.kubernetes.version} has no pause image in the catalog; containerd needs one for every pod`);
-    return c.engine.render('containerd-config.toml', { sandboxImage: pause.ref, runc: installTarget('runc'), layout: NODE });
+    return containerdConfig({ version: c.site.containerRuntime.version, sandboxImage: pause.ref });
   }),
   file(unitPath('containerd'), 'containerd.service', (c) => c.engine.render('systemd/containerd.service', { bin: NODE.bin, config: FILES.containerdConfig })),
   {

@@ -1,3 +1,4 @@
+import { containerdQuirk } from '../catalog/quirks.js';
 import { FILES, imageArchiveName, KUBECONFIG, NODE, NODE_FILES, PAYLOAD_TARBALL, VOLUME_LABELS } from '../model/layout.js';
 import type { ResolvedSite } from '../model/index.js';
 import type { NodeFacts } from './facts.js';
@@ -49,7 +50,8 @@ export function firstbootContext(c: RenderContext): object {
     vrrp: c.vip,
     installs: installSteps(c.plan.artifacts.filter((a) => a.nodes.includes(node.name))),
     imageArchive: c.plan.images.some((i) => i.nodes.includes(node.name)) ? imageArchiveName(node.arch) : '',
-    platform: `linux/${node.arch}`,
+    // containerd before 1.6 has no --platform on import and takes the host's own platform: the same choice.
+    importPlatform: containerdQuirk('importPlatformFlag', site.containerRuntime.version) ? `linux/${node.arch}` : '',
     services,
     afterApi,
     apiCheckServer: c.cp && !c.kubeadm ? `https://127.0.0.1:${site.controlPlane.apiserverPort}` : '',

@@ -23,6 +23,11 @@ export const MODULES = ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_w
 /** The unit that runs chrony, by OS family. */
 export const CHRONY_SERVICE: Record<OsFamily, string> = { debian: 'chrony', ubuntu: 'chrony', rhel: 'chronyd' };
 
+/** The resolv.conf the kubelet hands pods: the family's (OS_PATHS), unless the site names its own. */
+export function resolvConf(site: ResolvedSite): string {
+  return site.os.resolvConf ?? OS_PATHS[site.os.family].resolvConf;
+}
+
 /**
  * The whole chrony.conf rather than a drop-in: the distributions' own file names a public pool,
  * which a node inside the site must never try.

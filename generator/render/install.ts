@@ -5,6 +5,7 @@ import { installTarget, payloadName } from '../model/layout.js';
 const ARCHIVES: Record<string, { strip?: number; members?: (a: PlannedArtifact) => string[] }> = {
   etcd: { strip: 1, members: (a) => [`etcd-${a.version}-linux-${a.arch}/etcd`, `etcd-${a.version}-linux-${a.arch}/etcdctl`] },
   containerd: { strip: 1 },
+  'containerd-static': { strip: 1 },
 };
 
 export interface InstallStep {

@@ -3,6 +3,7 @@ import { quirk } from '../catalog/quirks.js';
 import type { ResolvedNode, ResolvedSite } from '../model/index.js';
 import { FILES, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { etcdTimingArgs, kubeletTimingFields, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
+import { resolvConf } from './host-config.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
 export interface KubeadmSecrets {
@@ -101,6 +102,7 @@ function kubeletConfiguration(site: ResolvedSite) {
     cgroupDriver: 'systemd',
     clusterDNS: [site.kubernetes.clusterDNS],
     clusterDomain: site.kubernetes.clusterDomain,
+    resolvConf: resolvConf(site),
     authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
     authorization: { mode: 'Webhook' },
     readOnlyPort: 0,

@@ -5,6 +5,7 @@ import { coredns } from './addons/coredns.js';
 import { crb, doc, meta, type Obj } from './addons/common.js';
 import { dashboard } from './addons/dashboard.js';
 import { flannel } from './addons/flannel.js';
+import { headlamp } from './addons/headlamp.js';
 import { ingressNginx } from './addons/ingress-nginx.js';
 import { metricsServer } from './addons/metrics-server.js';
 
@@ -43,6 +44,7 @@ const NETWORK: Record<string, [string, (site: ResolvedSite, images: PlannedImage
 const ADDONS: Record<string, [string, (site: ResolvedSite, images: PlannedImage[]) => Obj[]]> = {
   coredns: ['20-coredns.yaml', coredns],
   'metrics-server': ['30-metrics-server.yaml', (_s, images) => metricsServer(images)],
+  headlamp: ['40-headlamp.yaml', (_s, images) => headlamp(images)],
   dashboard: ['40-dashboard.yaml', (_s, images) => dashboard(images)],
   'ingress-nginx': ['50-ingress-nginx.yaml', (_s, images) => ingressNginx(images)],
 };

@@ -16,9 +16,9 @@ export interface CheckedSite {
 }
 
 /** Semantic rules on a structurally valid site, positions attached, then resolution. */
-export function checkSite(parsed: ParsedSite, catalog: Catalog): CheckedSite {
+export function checkSite(parsed: ParsedSite, catalog: Catalog, today: Date): CheckedSite {
   if (!parsed.site) return { issues: parsed.issues };
-  const issues = checkRules({ site: parsed.site, catalog }).map((i) => ({
+  const issues = checkRules({ site: parsed.site, catalog, today }).map((i) => ({
     ...i,
     file: parsed.file,
     ...(parsed.positions ? parsed.positions.valueAt(i.path) : {}),

@@ -1,5 +1,6 @@
 import { findRelease } from '../catalog/load.js';
-import { minorOf } from '../catalog/quirks.js';
+import { effectiveAddons } from '../catalog/addons.js';
+import { minorOf, quirk } from '../catalog/quirks.js';
 import type { ApiEndpoint, Catalog, ResolvedNode, ResolvedSite } from '../model/index.js';
 import { formatIPv4, formatNetwork, nthSubnet, parseCidr } from './ipv4.js';
 import type { WrittenSite } from './schema.js';
@@ -74,17 +75,18 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       serviceCIDR: k.serviceCIDR,
       podCIDR: k.podCIDR,
       nodePortRange: must(parsePortRange(k.nodePortRange)),
-      proxyMode: k.proxyMode,
+      proxyMode: k.proxyMode ?? (quirk('nftablesProxyDefault', minorOf(k.version)) ? 'nftables' : 'ipvs'),
       etcdTopology: k.etcdTopology ?? (k.mode === 'kubeadm' ? 'stacked' : 'external'),
       serviceIP,
       clusterDNS: k.clusterDNS ?? formatIPv4(svc.network + 2),
     },
     controlPlane: { loadBalancer: lb, ...(lb === 'vip' ? { vip: spec.controlPlane.vip! } : {}), endpoint, apiserverPort: APISERVER_PORT, timing: spec.controlPlane.timing },
     network: { plugin: spec.network.plugin, ...(spec.network.interface ? { interface: spec.network.interface } : {}) },
-    addons: [...spec.addons],
+    addons: effectiveAddons(release, spec.addons),
     os: {
       family: spec.os.family,
       ...(spec.os.version ? { version: spec.os.version } : {}),
+      ...(spec.os.resolvConf ? { resolvConf: spec.os.resolvConf } : {}),
       timezone: spec.os.timezone,
       ntpServers: spec.os.ntpServers,
       sshAuthorizedKeys: spec.os.sshAuthorizedKeys,
@@ -103,7 +105,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       registryMirrors: spec.artifacts.registryMirrors,
       catalog: catalog.dir,
     },
-    containerRuntime: { registryMirrors: spec.containerRuntime.registryMirrors },
+    containerRuntime: { registryMirrors: spec.containerRuntime.registryMirrors, version: release.versions.containerd! },
     output: { formats: spec.output.formats, embedPayload: spec.output.embedPayload },
     nodes,
     derived: {

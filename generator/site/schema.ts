@@ -72,7 +72,10 @@ export const siteSchema = z
         podCIDR: z.string().default('172.30.0.0/16').describe('Pod network.'),
         clusterDNS: z.string().optional().describe('Cluster DNS service IP; defaults to the second address of serviceCIDR.'),
         nodePortRange: z.string().default('30000-32767').describe('NodePort range, "from-to".'),
-        proxyMode: z.enum(PROXY_MODES).default('ipvs').describe('kube-proxy mode.'),
+        proxyMode: z
+          .enum(PROXY_MODES)
+          .optional()
+          .describe('kube-proxy mode. Default: nftables from Kubernetes 1.33 (GA there, upstream\'s replacement for ipvs), ipvs before. nftables needs 1.31+; ipvs is deprecated from 1.35.'),
         etcdTopology: z
           .enum(ETCD_TOPOLOGIES)
           .optional()
@@ -103,11 +106,16 @@ export const siteSchema = z
       addons: z
         .array(z.enum(ADDONS))
         .default(['coredns', 'metrics-server'])
-        .describe('Cluster add-ons applied at first boot.'),
+        .describe('Cluster add-ons applied at first boot. dashboard (archived upstream) becomes headlamp on releases that no longer carry it; ingress-nginx is retired upstream.'),
       os: z
         .strictObject({
           family: z.enum(OS_FAMILIES).default('debian'),
           version: z.string().optional().describe('OS release, e.g. "12" or "22.04"; used for version-specific warnings.'),
+          resolvConf: z
+            .string()
+            .regex(/^\//, { error: 'must be an absolute path' })
+            .optional()
+            .describe("resolv.conf the kubelet gives pods (absolute path); default by family: systemd-resolved's real file on Ubuntu, the system's own resolv.conf on Debian and RHEL."),
           timezone: z.string().default('UTC'),
           ntpServers: z.array(z.string()).default([]).describe('Time sources inside the site; none means the nodes keep their own clocks.'),
           sshAuthorizedKeys: z.array(z.string()).default([]),

@@ -19,7 +19,7 @@ const { catalog } = await readCatalog(realFs, catalogDir);
 const lab1Text = readFileSync(join(repo, 'blueprints/sites/lab1.yaml'), 'utf8');
 
 function site(text) {
-  const r = checkSite(parseSite(text, 'bench.yaml'), catalog);
+  const r = checkSite(parseSite(text, 'bench.yaml'), catalog, new Date());
   if (!r.resolved) throw new Error(JSON.stringify(r.issues));
   return r.resolved;
 }

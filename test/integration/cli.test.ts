@@ -109,7 +109,7 @@ test('gen plan --site lab1 --json prints JSON naming every binary and image with
   const plan = JSON.parse(r.stdout) as { artifacts: { component: string; checksum: { kind: string } }[]; images: { ref: string }[] };
   t.is(plan.artifacts.length, 11);
   t.true(plan.artifacts.every((a) => ['pinned', 'hash-file', 'sums-file'].includes(a.checksum.kind)));
-  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/pause:3.10.1'));
+  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/pause:3.10.2'));
 });
 
 test('a blueprint outside the repository validates, with its catalog found relative to it', (t) => {

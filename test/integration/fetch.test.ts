@@ -88,7 +88,7 @@ test('an interrupted transfer resumes with Range: no byte is downloaded twice, i
   n = 0;
   up.decide = (p) => (p === path && n++ === 0 ? { kind: 'stall', bytes: 900_000, ms: 3000 } : { kind: 'ok' });
   const first = await fetchSite(fx.site, one, options(dir2, { http: { env: { HOME: dir2 }, timeoutMs: 400, retries: 0, backoffMs: 5 } })).catch((e: unknown) => e as Error);
-  t.true(first instanceof FailureError && /kubelet@v1\.34\.2\/amd64: download failed/.test(first.message));
+  t.true(first instanceof FailureError && /kubelet@v1\.37\.1\/amd64: download failed/.test(first.message));
   t.is(readdirSync(join(dir2, 'cache', 'partial')).length, 1, 'the partial file is kept for the next run');
   t.false(existsSync(join(dir2, 'lab1.lock.json')), 'no lock from a failed run');
   const second = await fetchSite(fx.site, one, options(dir2));
@@ -110,7 +110,7 @@ test('a wrong checksum fails with the artifact named and leaves nothing in the c
   up.files.set(new URL(victim.url).pathname, evil);
   const err = (await fetchSite(fx.site, fx.plan, options(dir)).then(() => new Error('no error'), (e: unknown) => e)) as Error;
   t.true(err instanceof FailureError);
-  t.regex(err.message, /etcd@v3\.5\.25\/amd64: checksum mismatch/);
+  t.regex(err.message, /etcd@v3\.6\.14\/amd64: checksum mismatch/);
   t.false(existsSync(join(dir, 'cache', 'blobs', 'sha256', sha256(evil))));
   const clean = await cacheIsClean(dir);
   t.deepEqual(clean.bad, []);
@@ -134,7 +134,7 @@ test('the lock: a changed upstream checksum is an error naming the artifact; --u
   const fresh = options(dir, { cacheDir: join(dir, 'cache2') });
   const err = (await fetchSite(fx.site, fx.plan, fresh).then(() => new Error('no error'), (e: unknown) => e)) as Error;
   t.true(err instanceof FailureError);
-  t.regex(err.message, /kubelet@v1\.34\.2\/amd64: upstream's checksum changed/);
+  t.regex(err.message, /kubelet@v1\.37\.1\/amd64: upstream's checksum changed/);
   t.is(readFileSync(join(dir, 'lab1.lock.json'), 'utf8'), `${JSON.stringify(lock, null, 2)}\n`.replace(/\n/g, '\n'), 'lock untouched');
 
   const updated = await fetchSite(fx.site, fx.plan, { ...fresh, updateLock: true });

@@ -10,7 +10,7 @@ import { TOKEN_PATH } from '../../generator/pki/issue.js';
 import { discoveryHash } from '../../generator/pki/secrets.js';
 import { selectForNode } from '../../generator/pki/select.js';
 import { kubeadmApiVersion, kubeadmConfig } from '../../generator/render/kubeadm.js';
-import { fixtureCache, repoRoot, runCli } from '../helpers.js';
+import { fixtureCache, repoRoot, runCli, testClock } from '../helpers.js';
 import { tempDirs } from '../temp.js';
 
 /**
@@ -38,7 +38,7 @@ async function site(name: string, topology: 'stacked' | 'external') {
   const state = join(dir, `${name}-state`);
   const certs = runCli(['certs', '--site', file, '--state', state]);
   if (certs.code !== 0) throw new Error(certs.stderr);
-  const loaded = await loadSite(realFs, { site: file, cwd: dir, root: repoRoot });
+  const loaded = await loadSite(realFs, { site: file, cwd: dir, root: repoRoot, clock: testClock });
   if (!loaded.resolved) throw new Error(JSON.stringify(loaded.issues));
   return { site: loaded.resolved, state: (await readState(state))! };
 }

@@ -50,11 +50,11 @@ async function renderCalicoSite(version: string, root: string) {
   return { site, node, manifests: node.files.filter((f) => f.path.startsWith('/opt/kubeseed/manifests/')).map((f) => join(root, f.path)).sort() };
 }
 
-test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dashboard and ingress-nginx as rendered for 1.20.2 and 1.34.2', async (t) => {
+test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dashboard (headlamp on 1.37) and ingress-nginx as rendered for 1.20.2 and 1.37.1', async (t) => {
   t.true(existsSync(join(K8S_BIN, 'kube-apiserver')), 'kube-apiserver 1.20.2 fixture present (scripts/e2e/build-kubernetes.sh)');
   const work = tmp('kubeseed-apiserver-');
   const old = await renderCalicoSite('v1.20.2', join(work, 'v120'));
-  const cur = await renderCalicoSite('v1.34.2', join(work, 'v134'));
+  const cur = await renderCalicoSite('v1.37.1', join(work, 'v137'));
   const pki = join(work, 'v120', 'etc/kubernetes/pki');
 
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -85,10 +85,10 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
 
   const names = (files: string[]) => files.map((f) => f.split('/').pop());
   t.deepEqual(names(old.manifests), ['00-kubeseed-site.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-dashboard.yaml', '50-ingress-nginx.yaml']);
-  t.deepEqual(names(cur.manifests), ['00-kubeseed-site.yaml', '01-cluster-admins.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-dashboard.yaml', '50-ingress-nginx.yaml']);
-  for (const [label, set] of [['1.20.2', old.manifests], ['1.34.2', cur.manifests]] as const) {
+  t.deepEqual(names(cur.manifests), ['00-kubeseed-site.yaml', '01-cluster-admins.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-headlamp.yaml', '50-ingress-nginx.yaml']);
+  for (const [label, set] of [['1.20.2', old.manifests], ['1.37.1', cur.manifests]] as const) {
     // A Job's pod template is immutable: the other version's certgen jobs go first (no controller runs, nothing else to clean).
-    if (label === '1.34.2') t.is(kubectl(['-n', 'ingress-nginx', 'delete', 'jobs', '--all']).status, 0);
+    if (label === '1.37.1') t.is(kubectl(['-n', 'ingress-nginx', 'delete', 'jobs', '--all']).status, 0);
     for (const f of set) {
       // kubectl validates every object against the server's schema: an unknown or mistyped field fails here.
       let r = kubectl(['apply', '--validate=true', '-f', f]);
@@ -119,11 +119,14 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   t.is(canI('calico-cni-plugin', 'delete', 'ippools.crd.projectcalico.org'), 'no');
   // The dashboard's own account reads no secret but its own.
   t.is(kubectl(['auth', 'can-i', '--as=system:serviceaccount:kubernetes-dashboard:kubernetes-dashboard', 'get', 'secrets', '-n', 'kube-system']).stdout.trim(), 'no');
+  // Headlamp has no rights of its own: it acts with the token an operator signs in with.
+  t.is(kubectl(['auth', 'can-i', '--as=system:serviceaccount:headlamp:headlamp', 'list', 'pods', '-A']).stdout.trim(), 'no');
+  t.is(kubectl(['-n', 'headlamp', 'get', 'deploy', 'headlamp', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).stdout, 'ghcr.io/headlamp-k8s/headlamp:v0.45.0');
 
   // The site's pod CIDR and its own apiserver endpoint reached the objects.
   const env = kubectl(['-n', 'kube-system', 'get', 'ds', 'calico-node', '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CALICO_IPV4POOL_CIDR")].value}']).stdout;
   t.is(env, old.site.kubernetes.podCIDR);
   t.is(kubectl(['-n', 'kube-system', 'get', 'cm', 'kubernetes-services-endpoint', '-o', 'jsonpath={.data.KUBERNETES_SERVICE_HOST}:{.data.KUBERNETES_SERVICE_PORT}']).stdout, '127.0.0.1:8443');
   const args = kubectl(['-n', 'ingress-nginx', 'get', 'deploy', 'ingress-nginx-controller', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']).stdout;
-  t.regex(args, /--controller-class=k8s.io\/ingress-nginx/, 'the 1.34 manifest (applied last) carries the 1.x controller flags');
+  t.regex(args, /--controller-class=k8s.io\/ingress-nginx/, 'the 1.37 manifest (applied last) carries the 1.x controller flags');
 });

@@ -31,7 +31,7 @@ async function setup(t: { teardown(f: () => void | Promise<void>): void }) {
 }
 
 /** What the closure of lab1's request is in the fixture's repository (its baseline left out). */
-const LAB1_CLOSURE = ['chrony', 'conntrack', 'ebtables', 'ethtool', 'ipset', 'iptables', 'ipvsadm', 'kmod', 'libnetfilter-conntrack3', 'libnginx-mod-stream', 'libxtables12', 'nginx', 'nginx-common', 'nginx-light', 'procps', 'socat'];
+const LAB1_CLOSURE = ['chrony', 'conntrack', 'ebtables', 'ethtool', 'iptables', 'kmod', 'libnetfilter-conntrack3', 'libnginx-mod-stream', 'libxtables12', 'nftables', 'nginx', 'nginx-common', 'nginx-light', 'procps', 'socat'];
 
 test('the closure of lab1 comes from the signed loopback index: every .deb verified into the cache and recorded in the lock', async (t) => {
   const { dir, fx } = await setup(t);

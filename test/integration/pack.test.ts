@@ -182,7 +182,7 @@ test('gen bundle refuses an artifacts directory that does not cover the plan, an
   writeFileSync(join(cwd, 'art', 'SHA256SUMS'), `${sha('x')}  x\n`);
   const r = runCli(['bundle', '--site', 'lab1', '--artifacts', 'art'], { cwd });
   t.is(r.code, 2);
-  t.regex(r.stderr, /the artifacts do not cover the plan:[\s\S]*kube-apiserver-v1\.34\.2-amd64 \(kube-apiserver@v1\.34\.2\/amd64\) is missing[\s\S]*images-amd64\.oci\.tar/);
+  t.regex(r.stderr, /the artifacts do not cover the plan:[\s\S]*kube-apiserver-v1\.37\.1-amd64 \(kube-apiserver@v1\.37\.1\/amd64\) is missing[\s\S]*images-amd64\.oci\.tar/);
   t.false(existsSync(join(cwd, 'output/lab1/dist')));
   t.deepEqual(readdirSync(join(cwd, 'output/lab1')).filter((x) => x.startsWith('.dist')), []);
 });

@@ -14,7 +14,7 @@ import { UpstreamServer } from '../upstream-server.js';
 import { tempDirs } from '../temp.js';
 
 /** lab1's images, pushed to the test registry under the paths their references have; the docker.io ones in Docker's format (manifest list, schema 2). */
-const IMAGES = ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/metrics-server/metrics-server:v0.7.0', 'docker.io/flannel/flannel:v0.27.3', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
+const IMAGES = ['registry.k8s.io/pause:3.10.2', 'registry.k8s.io/coredns/coredns:v1.14.2', 'registry.k8s.io/metrics-server/metrics-server:v0.8.1', 'docker.io/flannel/flannel:v0.28.4', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
 const CREDS = { user: 'mirror', password: 'n0t-a-real-secret' };
 const pathOf = (ref: string) => mirrorFor(ref, { 'registry.k8s.io': 'x', 'docker.io': 'x' }).slice(2);
 
@@ -93,7 +93,7 @@ test.serial('an anonymous registry: gen fetch mirrors every image; a real contai
     cd.ctr(['-n', 'k8s.io', 'images', 'import', join(dir, 'images-amd64.oci.tar')]);
     const listed = cd.ctr(['-n', 'k8s.io', 'images', 'ls']);
     const rows = new Map(listed.split('\n').slice(1).filter(Boolean).map((l) => { const c = l.split(/\s+/); return [c[0]!, c[2]!]; }));
-    t.regex(listed, /docker\.io\/flannel\/flannel:v0\.27\.3\s+application\/vnd\.docker\.distribution\.manifest\.list\.v2\+json/);
+    t.regex(listed, /docker\.io\/flannel\/flannel:v0\.28\.4\s+application\/vnd\.docker\.distribution\.manifest\.list\.v2\+json/);
     const names = fx.plan.images.filter((i) => i.platform === 'linux/amd64').flatMap((i) => [i.ref, ...i.aliases]);
     t.true(names.some((n) => n.startsWith('k8s.gcr.io/')), 'the catalog names k8s.gcr.io aliases');
     for (const name of names) {
@@ -159,7 +159,7 @@ test.serial('the lock pins image digests: a moved tag changes nothing until --up
   const fx = await fetchFixture(dir, up.base, { mirror: `http://${reg.host}` });
   serveArtifacts(up, fx.plan, () => 1024);
   const first = await fetchSite(fx.site, fx.plan, options(dir));
-  const pause = 'registry.k8s.io/pause:3.10.1';
+  const pause = 'registry.k8s.io/pause:3.10.2';
   const old = first.lock.images[pause]!.digest;
 
   // Upstream moves the pause tag to another image.
@@ -212,7 +212,7 @@ test.serial("on-site mirrors: containerd reads the rendered hosts.toml and pulls
   }
   const cd = await new TestContainerd(newDir('containerd-hosts')).start();
   try {
-    for (const ref of ['docker.io/flannel/flannel:v0.27.3', 'registry.k8s.io/pause:3.10.1']) {
+    for (const ref of ['docker.io/flannel/flannel:v0.28.4', 'registry.k8s.io/pause:3.10.2']) {
       // The first mirror refuses connections: containerd goes on to the next one, in the order written.
       cd.ctr(['-n', 'k8s.io', 'images', 'pull', '--hosts-dir', join(dir, 'certs.d'), '--platform', 'linux/amd64', ref]);
       const row = cd.ctr(['-n', 'k8s.io', 'images', 'ls']).split('\n').find((l) => l.startsWith(`${ref} `));

@@ -7,6 +7,7 @@ import { readTemplates } from '../../generator/io/templates.js';
 import type { Catalog, RenderedFile } from '../../generator/model/index.js';
 import { renderSite, type RenderedNode } from '../../generator/pipeline/render.js';
 import { buildPlan } from '../../generator/plan/index.js';
+import { containerdQuirk } from '../../generator/catalog/quirks.js';
 import { egressLint } from '../../generator/render/index.js';
 import { fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
 import { renderLab1 } from '../goldens.js';
@@ -42,7 +43,7 @@ test.before(async () => {
   kadm = { site: ksite, catalog, state: kst.files, ...renderSite(ksite, catalog, kst.files, templates) };
 });
 
-const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.34.2', n, r: lab1 })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })), ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm }))];
+const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.37.1', n, r: lab1 })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })), ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm }))];
 const file = (n: RenderedNode, path: string) => n.files.find((f) => f.path === path)!;
 
 
@@ -122,8 +123,11 @@ test('nginx -t accepts the local apiserver proxy configuration', (t) => {
   }
 });
 
-test("containerd config dump (Debian's containerd) reads the rendered config", (t) => {
-  for (const { v, n, r: rendered } of every()) {
+test("containerd config dump (Debian's containerd 1.6) reads the rendered version-2 config of containerd 1.x releases", (t) => {
+  // containerd 2.x releases get version 3, which 1.6 cannot read: containerd-config.test.ts runs a 2.x on those.
+  const v2 = every().filter(({ r }) => !containerdQuirk('configV3', r.site.containerRuntime.version));
+  t.true(v2.length >= 3, 'the 1.20.2 sites render version 2');
+  for (const { v, n, r: rendered } of v2) {
     const conf = write(tmp('kubeseed-containerd-'), file(n, '/etc/containerd/config.toml'));
     const r = spawnSync('containerd', ['--config', conf, 'config', 'dump'], { encoding: 'utf8' });
     t.is(r.status, 0, `${v} ${n.name}: ${r.stderr}`);
@@ -214,7 +218,7 @@ test('every node gets exactly the rendered and PKI files its plan lists', (t) =>
   }
 });
 
-test('version quirks reach the flags: 1.20 keeps --insecure-port=0 and the dockershim kubelet flags, 1.34 drops them', (t) => {
+test('version quirks reach the flags: 1.20 keeps --insecure-port=0 and the dockershim kubelet flags, 1.37 drops them', (t) => {
   const api120 = file(old.nodes[0]!, '/etc/systemd/system/kube-apiserver.service').content;
   const api134 = file(lab1.nodes[0]!, '/etc/systemd/system/kube-apiserver.service').content;
   t.regex(api120, /--insecure-port=0/);

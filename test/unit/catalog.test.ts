@@ -1,6 +1,6 @@
 import test from 'ava';
 import { expandTemplate, findRelease, parseCatalog } from '../../generator/catalog/load.js';
-import { QUIRKS, minorOf, quirk } from '../../generator/catalog/quirks.js';
+import { CONTAINERD_QUIRKS, QUIRKS, containerdQuirk, minorOf, parseContainerdVersion, quirk } from '../../generator/catalog/quirks.js';
 import { loadDefaultCatalog } from '../helpers.js';
 
 test('the shipped catalog loads and has v1.20.2 and a current release line', async (t) => {
@@ -9,7 +9,8 @@ test('the shipped catalog loads and has v1.20.2 and a current release line', asy
   t.true(c.releases.some((r) => minorOf(r.version) >= 33), 'a release of 1.33 or newer');
   for (const r of c.releases) {
     t.true(r.provenance.length > 0, `${r.version} states where its facts come from`);
-    for (const comp of c.components) t.truthy(r.versions[comp.versionOf], `${r.version} names a version for ${comp.name}`);
+    for (const comp of c.components.filter((x) => !x.optional)) t.truthy(r.versions[comp.versionOf], `${r.version} names a version for ${comp.name}`);
+    t.truthy(c.lifecycle[`1.${minorOf(r.version)}`], `${r.version}: the catalog knows its minor's end of life`);
     for (const [name, byArch] of Object.entries(r.pinned)) {
       t.truthy(c.components.find((x) => x.name === name), `pin for unknown component ${name}`);
       for (const a of Object.keys(byArch)) t.true(r.arch.includes(a), `${r.version} pins ${name} for ${a}, which it does not offer`);
@@ -58,6 +59,10 @@ const QUIRK_BOUNDARIES: Record<keyof typeof QUIRKS, [last: number, first: number
   cgroupV2: [24, 25, true],
   kubeadmV1beta3: [21, 22, true],
   kubeadmV1beta4: [30, 31, true],
+  nftablesProxy: [30, 31, true],
+  nftablesProxyDefault: [32, 33, true],
+  ipvsDeprecated: [34, 35, true],
+  cgroupV1Refused: [34, 35, true],
 };
 
 for (const [name, [last, first, after]] of Object.entries(QUIRK_BOUNDARIES)) {
@@ -79,4 +84,27 @@ test('minorOf reads 1.x versions and refuses others', (t) => {
   t.is(minorOf('v1.34.2'), 34);
   t.is(minorOf('1.20.2'), 20);
   t.throws(() => minorOf('v2.0.0'));
+});
+
+/** Each containerd quirk: the last version without it and the first with it. */
+const CONTAINERD_BOUNDARIES: Record<keyof typeof CONTAINERD_QUIRKS, [without: string, first: string]> = {
+  configV3: ['1.7.28', '2.0.0'],
+  registryConfigPath: ['1.4.3', '1.5.0'],
+  importPlatformFlag: ['1.5.18', '1.6.0'],
+};
+
+for (const [name, [without, withIt]] of Object.entries(CONTAINERD_BOUNDARIES)) {
+  test(`containerd quirk ${name} starts at ${withIt}`, (t) => {
+    const q = name as keyof typeof CONTAINERD_QUIRKS;
+    t.false(containerdQuirk(q, without));
+    t.true(containerdQuirk(q, withIt));
+    t.true(containerdQuirk(q, 'v2.3.4'), 'catalogs may write a leading v');
+    t.true(CONTAINERD_QUIRKS[q].why.length > 5);
+  });
+}
+
+test('every containerd quirk has a boundary test; versions that are not x.y.z are refused', (t) => {
+  t.deepEqual(Object.keys(CONTAINERD_BOUNDARIES).sort(), Object.keys(CONTAINERD_QUIRKS).sort());
+  t.deepEqual(parseContainerdVersion('1.6.20'), { major: 1, minor: 6 });
+  t.throws(() => parseContainerdVersion('latest'));
 });

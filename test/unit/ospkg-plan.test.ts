@@ -2,7 +2,7 @@ import test from 'ava';
 import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { buildPlan } from '../../generator/plan/index.js';
 import { checkSite, parseSite } from '../../generator/site/index.js';
-import { loadDefaultCatalog, readRepo } from '../helpers.js';
+import { loadDefaultCatalog, readRepo, TODAY } from '../helpers.js';
 import { nodeNamed, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
@@ -13,12 +13,12 @@ test.before(async () => {
 const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...edits);
 const ALWAYS = ['conntrack', 'ebtables', 'ethtool', 'iptables', 'kmod', 'mount', 'procps', 'socat', 'util-linux'];
 
-test('lab1 asks Debian 12 for the base tools, IPVS tools, nginx with its stream module and chrony on every node', (t) => {
+test('lab1 asks Debian 12 for the base tools, nft for kube-proxy (nftables, the 1.33+ default), nginx with its stream module and chrony on every node', (t) => {
   const os = buildPlan(site(), catalog).osPackages;
   t.is(os.repos.length, 1);
   const repo = os.repos[0]!;
   t.like(repo, { id: 'debian-12-amd64', family: 'debian', release: '12', suite: 'bookworm', components: ['main'], arch: 'amd64', mirror: 'https://deb.debian.org/debian', keys: 'keys/debian-archive-keys.asc' });
-  const expected = [...ALWAYS, 'chrony', 'ipset', 'ipvsadm', 'libnginx-mod-stream', 'nginx-light'].sort();
+  const expected = [...ALWAYS, 'chrony', 'libnginx-mod-stream', 'nftables', 'nginx-light'].sort();
   t.deepEqual(repo.packages, expected);
   t.deepEqual(Object.keys(os.nodes), ['k8s-01', 'k8s-02', 'k8s-03']);
   for (const n of Object.values(os.nodes)) t.deepEqual(n, { repo: 'debian-12-amd64', packages: expected });
@@ -64,16 +64,24 @@ test('a site without os.version takes the family default release; a RHEL site pl
   t.is(buildPlan(site((s) => {
     delete s.spec.os.version;
   }), catalog).osPackages.repos[0]!.id, 'debian-12-amd64');
-  const rocky = checkSite(parseSite(readRepo('test/fixtures/sites/lab1-rocky.yaml'), 'lab1-rocky.yaml'), catalog);
+  const rocky = checkSite(parseSite(readRepo('test/fixtures/sites/lab1-rocky.yaml'), 'lab1-rocky.yaml'), catalog, TODAY);
   t.deepEqual(buildPlan(rocky.resolved!, catalog).osPackages, { repos: [], nodes: {} });
 });
 
 test('a bad package name in os.packages is reported at its line and column', (t) => {
   const text = readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.1]\n    packages: [nfs-common, "jq>=1.6"]');
-  const r = checkSite(parseSite(text, 'lab1.yaml'), catalog);
+  const r = checkSite(parseSite(text, 'lab1.yaml'), catalog, TODAY);
   const bad = r.issues.find((i) => i.rule === 'os-packages-valid');
   t.truthy(bad);
   t.is(bad!.path, 'spec.os.packages[1]');
   t.is(bad!.line, text.split('\n').findIndex((l) => l.includes('jq>=1.6')) + 1);
   t.true((bad!.col ?? 0) > 1);
+});
+
+test('kube-proxy in ipvs mode asks for the IPVS tools', (t) => {
+  const os = buildPlan(site((s) => {
+    s.spec.kubernetes.proxyMode = 'ipvs';
+  }), catalog).osPackages;
+  t.true(['ipset', 'ipvsadm'].every((p) => os.repos[0]!.packages.includes(p)));
+  t.false(os.repos[0]!.packages.includes('nftables'));
 });

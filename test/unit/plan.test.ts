@@ -2,7 +2,7 @@ import test from 'ava';
 import type { BundlePlan, Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { buildPlan, mirrorFor } from '../../generator/plan/index.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { k8s03Worker, kubeadmMode, siteFromLab1, type SiteEdit } from '../sites.js';
+import { k8s03Worker, kubeadmMode, on120, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
@@ -21,18 +21,18 @@ test('lab1 plan names every binary of binary mode, each with a checksum source',
     else t.true(a.checksum.url!.startsWith('https://'), `${a.id} checksum url`);
   }
   const api = plan.artifacts.find((a) => a.component === 'kube-apiserver')!;
-  t.is(api.url, 'https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/kube-apiserver');
-  t.deepEqual(api.checksum, { kind: 'hash-file', algorithm: 'sha256', path: 'release/v1.34.2/bin/linux/amd64/kube-apiserver.sha256', url: 'https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/kube-apiserver.sha256' });
+  t.is(api.url, 'https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kube-apiserver');
+  t.deepEqual(api.checksum, { kind: 'hash-file', algorithm: 'sha256', path: 'release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256', url: 'https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256' });
 });
 
 test('lab1 plan names the images of its version, network plugin and add-ons', (t) => {
   const plan = buildPlan(site(), catalog);
   t.deepEqual(plan.images.map((i) => i.ref).sort(), [
     'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1',
-    'docker.io/flannel/flannel:v0.27.3',
-    'registry.k8s.io/coredns/coredns:v1.12.1',
-    'registry.k8s.io/metrics-server/metrics-server:v0.7.0',
-    'registry.k8s.io/pause:3.10.1',
+    'docker.io/flannel/flannel:v0.28.4',
+    'registry.k8s.io/coredns/coredns:v1.14.2',
+    'registry.k8s.io/metrics-server/metrics-server:v0.8.1',
+    'registry.k8s.io/pause:3.10.2',
   ]);
   t.true(plan.images.every((i) => i.platform === 'linux/amd64' && i.nodes.length === 3));
 });
@@ -43,8 +43,8 @@ test('kubeadm mode fetches kubeadm and the control-plane images, not the apiserv
   t.true(comps.includes('kubeadm'));
   t.false(comps.includes('kube-apiserver'));
   t.false(comps.includes('etcd'));
-  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/kube-apiserver:v1.34.2'));
-  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/etcd:3.6.4-0'));
+  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/kube-apiserver:v1.37.1'));
+  t.true(plan.images.some((i) => i.ref === 'registry.k8s.io/etcd:3.6.11-0'));
 });
 
 test('site source overrides and registry mirrors redirect downloads and pulls', (t) => {
@@ -55,9 +55,9 @@ test('site source overrides and registry mirrors redirect downloads and pulls', 
     }),
     catalog,
   );
-  t.is(plan.artifacts.find((a) => a.component === 'kube-scheduler')!.url, 'http://127.0.0.1:8080/k8s/release/v1.34.2/bin/linux/amd64/kube-scheduler');
-  t.is(plan.images.find((i) => i.name === 'pause')!.pullFrom, '127.0.0.1:5000/pause:3.10.1');
-  t.is(plan.images.find((i) => i.name === 'flannel')!.pullFrom, 'docker.io/flannel/flannel:v0.27.3');
+  t.is(plan.artifacts.find((a) => a.component === 'kube-scheduler')!.url, 'http://127.0.0.1:8080/k8s/release/v1.37.1/bin/linux/amd64/kube-scheduler');
+  t.is(plan.images.find((i) => i.name === 'pause')!.pullFrom, '127.0.0.1:5000/pause:3.10.2');
+  t.is(plan.images.find((i) => i.name === 'flannel')!.pullFrom, 'docker.io/flannel/flannel:v0.28.4');
 });
 
 test('k8s.gcr.io references pull from registry.k8s.io', (t) => {
@@ -86,4 +86,22 @@ test('gen plan output is serialisable and stable', (t) => {
   t.is(a, b);
   const back = JSON.parse(a) as BundlePlan;
   t.is(back.nodes.length, 3);
+});
+
+test('RHEL-family hosts get the static containerd build in place of the glibc 2.35 one; releases without it keep the regular one', (t) => {
+  const rhel = buildPlan(site((s) => {
+    s.spec.os.family = 'rhel';
+    s.spec.os.version = '9';
+  }), catalog);
+  const cd = rhel.artifacts.filter((a) => a.component.startsWith('containerd'));
+  t.deepEqual(cd.map((a) => a.component), ['containerd-static']);
+  t.is(cd[0]!.url, 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-static-2.3.4-linux-amd64.tar.gz');
+  t.deepEqual(cd[0]!.checksum, { kind: 'pinned', sha256: '1d0eccd52471ab75e8d4645b538f73dc635f905cd2be776366eb1036a0089595' });
+  const debian = buildPlan(site(), catalog);
+  t.deepEqual(debian.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.url), ['https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz']);
+  const old = buildPlan(site(on120, (s) => {
+    s.spec.os.family = 'rhel';
+    s.spec.os.version = '9';
+  }), catalog);
+  t.deepEqual(old.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.component), ['containerd'], 'containerd 1.4.3 published no static build');
 });

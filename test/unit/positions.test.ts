@@ -3,6 +3,8 @@ import { parseSite } from '../../generator/site/index.js';
 import { readRepo } from '../helpers.js';
 
 const lab1 = readRepo('blueprints/sites/lab1.yaml');
+/** lab1 leaves kube-proxy's mode to the release's default; these tests need a value to break. */
+const withMode = lab1.replace('    nodePortRange: 30000-32767\n', '    nodePortRange: 30000-32767\n    proxyMode: ipvs\n');
 
 /** The 1-based line and column of the n-th occurrence of `needle` in `text`. */
 function lineColOf(text: string, needle: string, nth = 0): { line: number; col: number } {
@@ -24,7 +26,7 @@ test('an unknown key is reported at the key, with a did-you-mean hint', (t) => {
 });
 
 test('a wrong value is reported where the value stands', (t) => {
-  const text = lab1.replace('proxyMode: ipvs', 'proxyMode: ipvss');
+  const text = withMode.replace('proxyMode: ipvs', 'proxyMode: ipvss');
   const i = parseSite(text, 'x.yaml').issues[0]!;
   t.is(i.path, 'spec.kubernetes.proxyMode');
   t.deepEqual({ line: i.line, col: i.col }, lineColOf(text, 'ipvss'));
@@ -32,7 +34,7 @@ test('a wrong value is reported where the value stands', (t) => {
 });
 
 test('all structural problems are reported in one pass', (t) => {
-  const text = lab1.replace('proxyMode: ipvs', 'proxyMode: nft').replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: dsa').replace('embedPayload: false', 'embedPayload: 3');
+  const text = withMode.replace('proxyMode: ipvs', 'proxyMode: nft').replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: dsa').replace('embedPayload: false', 'embedPayload: 3');
   const paths = parseSite(text, 'x.yaml').issues.map((i) => i.path).sort();
   t.deepEqual(paths, ['spec.kubernetes.proxyMode', 'spec.output.embedPayload', 'spec.pki.keyAlgorithm']);
 });

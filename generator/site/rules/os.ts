@@ -63,6 +63,21 @@ export const OS_RULES: Rule[] = [
     },
   }),
   rule({
+    name: 'cgroup-v1-refused',
+    summary: 'the kubelet refuses cgroup v1 hosts from Kubernetes 1.35',
+    check: ({ site }, report) => {
+      const v = site.spec.kubernetes.version;
+      let minor: number;
+      try {
+        minor = minorOf(v);
+      } catch {
+        return [];
+      }
+      if (site.spec.os.cgroupVersion !== 1 || !quirk('cgroupV1Refused', minor)) return [];
+      return [report('spec.os.cgroupVersion', `the kubelet of ${v} refuses to start on a cgroup v1 host (failCgroupV1 defaults to true from 1.35, KEP-5573)`, 'boot the nodes with cgroup v2 (the default of current distributions) and remove os.cgroupVersion, or use Kubernetes 1.34 or older')];
+    },
+  }),
+  rule({
     name: 'kickstart-needs-rhel',
     summary: 'the kickstart output is for RHEL-family hosts',
     check: ({ site }, report) => {

@@ -6,6 +6,8 @@ import type { WrittenSite } from '../schema.js';
 export interface RuleContext {
   site: WrittenSite;
   catalog: Catalog;
+  /** The day the site is checked on (from the clock port): the end-of-life rules compare against it. */
+  today: Date;
 }
 
 export interface Rule {
