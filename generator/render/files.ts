@@ -8,8 +8,9 @@ import { containerdConfig } from './containerd-config.js';
 import type { Engine } from '../text/template.js';
 import type { NodeFacts } from './facts.js';
 import { firstbootContext } from './firstboot.js';
-import { chronyConf, containerdHosts, MODULES, SYSCTL } from './host-config.js';
+import { chronyConf, containerdHosts } from './host-config.js';
 import { kubeadmConfig } from './kubeadm.js';
+import { kernelModules, SYSCTL } from './preflight.js';
 import { manifestTable, UnsupportedError } from './manifests.js';
 import { serviceOrder, unitContext } from './units.js';
 
@@ -48,8 +49,8 @@ const apiserverUpstreams = (c: RenderContext) => c.site.nodes.filter((n) => n.ro
 /** Every file that turns a fresh host into its part of the cluster. */
 const TABLE: Row[] = [
   file(FILES.hosts, 'hosts', (c) => c.engine.render('hosts', { site: c.site.name, nodes: c.site.nodes })),
-  file(FILES.sysctl, 'sysctl', (c) => c.engine.render('sysctl.conf', { settings: SYSCTL.map(([key, value]) => ({ key, value })) })),
-  file(FILES.modules, 'modules-load', (c) => c.engine.render('modules-load.conf', { modules: MODULES })),
+  file(FILES.sysctl, 'sysctl', (c) => c.engine.render('sysctl.conf', { settings: SYSCTL })),
+  file(FILES.modules, 'modules-load', (c) => c.engine.render('modules-load.conf', { modules: kernelModules(c.site, c.node) })),
   // The whole chrony.conf, so the distribution's public pool is gone; where it lives depends on the family.
   { each: (f) => (f.ntp ? [{ path: OS_PATHS[f.site.os.family].chronyConf, mode: '0644', secret: false, origin: 'render:chrony.conf', render: (c) => chronyConf(c.site) }] : []) },
   file(FILES.containerdConfig, 'containerd-config.toml', (c) => {

@@ -1,9 +1,10 @@
 import { containerdQuirk } from '../catalog/quirks.js';
 import { FILES, imageArchiveName, KUBECONFIG, NODE, NODE_FILES, PAYLOAD_TARBALL, VOLUME_LABELS } from '../model/layout.js';
-import type { ResolvedSite } from '../model/index.js';
+import type { BundlePlan, ResolvedSite } from '../model/index.js';
 import type { NodeFacts } from './facts.js';
-import { CHRONY_SERVICE, MODULES } from './host-config.js';
+import { CHRONY_SERVICE } from './host-config.js';
 import { installSteps } from './install.js';
+import { kernelModules, preflightChecks } from './preflight.js';
 import type { RenderContext } from './files.js';
 import { serviceOrder } from './units.js';
 
@@ -20,6 +21,8 @@ function steps(f: NodeFacts) {
   return [
     { name: 'unpack-node-files', fn: 'unpack_node_files' },
     { name: 'find-payload', fn: 'find_payload' },
+    { name: 'install-os-packages', fn: 'install_os_packages' },
+    { name: 'preflight', fn: 'preflight' },
     { name: 'prepare-os', fn: 'prepare_os' },
     { name: 'install-binaries', fn: 'install_binaries' },
     { name: 'import-images', fn: 'import_images' },
@@ -40,7 +43,10 @@ export function firstbootContext(c: RenderContext): object {
     site: site.name,
     layout: { ...NODE, ...FILES, payloadTarballName: PAYLOAD_TARBALL, kubeletKubeconfig: KUBECONFIG.kubelet, nodeFilesList: NODE_FILES.list, nodeFilesArchive: NODE_FILES.archive, nodeFilesCopied: NODE_FILES.copied, seedLabels: VOLUME_LABELS.seed, payloadLabel: VOLUME_LABELS.payload },
     steps: steps(c),
-    modules: MODULES,
+    modules: kernelModules(site, node),
+    osPackages: osPackagesFor(c.plan, node.name),
+    replacedUnits: REPLACED_UNITS.filter((r) => r.when(site)).map(({ package: pkg, unit }) => ({ package: pkg, unit })),
+    preflight: preflightChecks(site, node).map((check) => ({ ...check, fn: `need_${check.kind}` })),
     timezone: site.os.timezone,
     ntp: c.ntp,
     chronyService: CHRONY_SERVICE[site.os.family],
@@ -60,6 +66,20 @@ export function firstbootContext(c: RenderContext): object {
     adminKubeconfig: c.kubeadm ? KUBECONFIG.kubeadmAdmin : KUBECONFIG.bootstrapper,
   };
 }
+
+/** The node's OS package request, or null: kubeseed carries no packages for its family. */
+function osPackagesFor(plan: BundlePlan, node: string): { repo: string; packages: string[] } | null {
+  const request = plan.osPackages.nodes[node];
+  return request && request.packages.length ? request : null;
+}
+
+/**
+ * Units that packages enable on install but kubeseed runs its own way: nginx-common's nginx.service
+ * would serve the default site on port 80 of every node, beside kubeseed's apiserver proxy.
+ */
+const REPLACED_UNITS: { package: string; unit: string; when: (site: ResolvedSite) => boolean }[] = [
+  { package: 'nginx-common', unit: 'nginx.service', when: (site) => site.controlPlane.loadBalancer === 'local' },
+];
 
 /** Ports opened in the host firewall (never the firewall switched off, unless the site says so). */
 function firewallPorts(site: ResolvedSite, cp: boolean, etcd: boolean): string[] {

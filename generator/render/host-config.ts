@@ -2,24 +2,6 @@ import type { OsFamily, ResolvedSite } from '../model/index.js';
 import { OS_PATHS } from '../model/layout.js';
 import { tomlString } from '../text/template.js';
 
-/** Kernel settings Kubernetes needs, and those the kubelet's protectKernelDefaults insists on. */
-export const SYSCTL: [string, string][] = [
-  ['net.bridge.bridge-nf-call-iptables', '1'],
-  ['net.bridge.bridge-nf-call-ip6tables', '1'],
-  ['net.ipv4.ip_forward', '1'],
-  ['net.netfilter.nf_conntrack_max', '1048576'],
-  ['fs.inotify.max_user_watches', '524288'],
-  ['fs.inotify.max_user_instances', '8192'],
-  ['vm.overcommit_memory', '1'],
-  ['vm.panic_on_oom', '0'],
-  ['kernel.panic', '10'],
-  ['kernel.panic_on_oops', '1'],
-  ['kernel.keys.root_maxkeys', '1000000'],
-  ['kernel.keys.root_maxbytes', '25000000'],
-];
-
-export const MODULES = ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack'];
-
 /** The unit that runs chrony, by OS family. */
 export const CHRONY_SERVICE: Record<OsFamily, string> = { debian: 'chrony', ubuntu: 'chrony', rhel: 'chronyd' };
 
