@@ -15,20 +15,22 @@ import { readTemplates } from '../../generator/io/templates.js';
 import type { Catalog, PlannedOsPackages, RenderedFile, ResolvedSite } from '../../generator/model/index.js';
 import { memFile, writeTarTo } from '../../generator/pack/files.js';
 import { loadSite } from '../../generator/pipeline/load.js';
-import { buildPlan } from '../../generator/plan/index.js';
+import { buildPlan, planOsPackages } from '../../generator/plan/index.js';
 import { createEngine, nodeFilesList, renderNode, type TemplateSources } from '../../generator/render/index.js';
 import type { StateFiles } from '../../generator/pki/issue.js';
-import { fixtureCache, repoRoot } from '../helpers.js';
+import { fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
 import { makeState } from '../pki-fixture.js';
 
 const CHROOT = join(fixtureCache, 'chroot-bookworm');
 const DEBS = join(fixtureCache, 'ospkg-debs-bookworm');
 const REPO = 'debian-12-amd64';
+const WORKER = 'e2e-02';
 const dir = mkdtempSync(join(tmpdir(), 'kubeseed-fbos-'));
 const mounts: string[] = [];
 
 let site: ResolvedSite;
 let catalog: Catalog;
+let defaults: Catalog;
 let state: StateFiles;
 let templates: TemplateSources;
 
@@ -42,15 +44,26 @@ test.before(async () => {
   catalog = loaded.catalog;
   state = (await makeState(site, join(dir, 'state'))).files;
   templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
+  defaults = await loadDefaultCatalog();
 });
 test.after.always(() => {
   for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
   rmSync(dir, { recursive: true, force: true });
 });
 
-function renderWorker(osPackages?: PlannedOsPackages): RenderedFile[] {
-  const plan = { ...buildPlan(site, catalog), ...(osPackages ? { osPackages } : {}) };
-  return renderNode({ site, node: site.nodes.find((n) => n.name === 'e2e-02')!, plan, state, engine: createEngine(templates) });
+/**
+ * The worker's OS-package request as the planner makes it from the default catalog's needs table
+ * (the e2e catalog smoke2 uses carries Kubernetes 1.20.2 but no ospkg.yaml).
+ */
+function plannedOsPackages(): PlannedOsPackages {
+  const withArchive = { ...site, artifacts: { ...site.artifacts, sources: { ...site.artifacts.sources, ...defaults.sources } } };
+  return planOsPackages(withArchive, defaults.osPackages);
+}
+
+/** smoke2's worker as the generator renders it, with the given OS-package plan. */
+function renderWorker(osPackages: PlannedOsPackages): RenderedFile[] {
+  const plan = { ...buildPlan(site, catalog), osPackages };
+  return renderNode({ site, node: site.nodes.find((n) => n.name === WORKER)!, plan, state, engine: createEngine(templates) });
 }
 
 /** A payload directory as a tarball at /root/kubeseed-payload.tar, with SHA256SUMS over every file. */
@@ -93,8 +106,8 @@ function firstboot(root: string, until: string) {
 
 const status = (root: string) => JSON.parse(readFileSync(join(root, 'var', 'lib', 'kubeseed', 'status.json'), 'utf8')) as { state: string; step: string; detail: string; osPackages: string[] };
 
-test('a host without nginx, conntrack or ipset and no payload packages: preflight stops first boot within seconds, naming each package', async (t) => {
-  const root = await nodeRoot('bare', renderWorker());
+test('a host without nginx, conntrack or ipset and a payload without its packages: preflight stops first boot within seconds, naming each package', async (t) => {
+  const root = await nodeRoot('bare', renderWorker(plannedOsPackages()));
   payloadTar(root, { 'README': join(repoRoot, 'README.md') });
   const r = firstboot(root, 'preflight');
   t.not(r.code, 0, r.out);
@@ -114,8 +127,11 @@ test('a host without nginx, conntrack or ipset and no payload packages: prefligh
 
 test('first boot installs the node\'s packages from the payload\'s flat repository, offline, and records them; a rerun installs nothing', async (t) => {
   t.timeout(600_000);
-  const wanted = readFileSync(join(DEBS, 'packages'), 'utf8').trim().split('\n').sort();
-  const files = renderWorker({ repos: [], nodes: { 'e2e-02': { repo: REPO, packages: wanted } } });
+  const planned = plannedOsPackages();
+  const request = planned.nodes[WORKER]!;
+  t.is(request.repo, REPO);
+  const wanted = request.packages;
+  const files = renderWorker(planned);
   const root = await nodeRoot('stock', files);
   // Every node runs systemd: install it as a stock image has it (twice: the first pass configures what systemd pre-depends on).
   execFileSync('cp', ['-r', join(DEBS, 'base'), join(root, 'tmp', 'base')]);
@@ -165,7 +181,7 @@ test('first boot installs the node\'s packages from the payload\'s flat reposito
 });
 
 test('a payload file that SHA256SUMS does not list is refused before apt sees the repository', async (t) => {
-  const files = renderWorker({ repos: [], nodes: { 'e2e-02': { repo: REPO, packages: ['conntrack'] } } });
+  const files = renderWorker({ repos: [], nodes: { [WORKER]: { repo: REPO, packages: ['conntrack'] } } });
   const root = await nodeRoot('unlisted', files);
   const repoDir = join(dir, 'repo-unlisted');
   mkdirSync(repoDir, { recursive: true });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
+import { buildPlan } from '../../generator/plan/index.js';
 import { KERNEL_MODULES, kernelModules, preflightChecks, SYSCTL } from '../../generator/render/preflight.js';
 import { renderLab1 } from '../goldens.js';
 import { loadDefaultCatalog } from '../helpers.js';
@@ -75,5 +76,20 @@ test('every program a rendered unit starts from the host (not from the payload) 
     // The modules-load file and first boot load the same modules preflight checks.
     const modulesLoad = node.files.find((f) => f.path === '/etc/modules-load.d/kubeseed.conf')!.content;
     t.deepEqual(modulesLoad.split('\n').filter((l) => l && !l.startsWith('#')), kernelModules(lab1.site, n));
+  }
+});
+
+test("every package the preflight names for a missing program is in the node's OS-package request or the baseline (ospkg.yaml)", (t) => {
+  const variants = [site(), site((x) => x.replace('proxyMode: ipvs', 'proxyMode: iptables').replace('mode: binary', 'mode: kubeadm'))];
+  for (const s of variants) {
+    const plan = buildPlan(s, catalog);
+    for (const n of s.nodes) {
+      const request = plan.osPackages.nodes[n.name]!;
+      const repo = plan.osPackages.repos.find((r) => r.id === request.repo)!;
+      const carried = new Set([...request.packages, ...(repo.baseline ?? [])]);
+      for (const c of preflightChecks(s, n).filter((x) => x.kind === 'command' || x.kind === 'file')) {
+        t.true(carried.has(c.package), `${s.kubernetes.mode} ${n.name}: ${c.kind} ${c.name} names ${c.package}, which the payload does not carry`);
+      }
+    }
   }
 });
