@@ -4,19 +4,22 @@ import { buildPlan } from '../../generator/plan/index.js';
 import { KERNEL_MODULES, kernelModules, preflightChecks, SYSCTL } from '../../generator/render/preflight.js';
 import { renderLab1 } from '../goldens.js';
 import { loadDefaultCatalog } from '../helpers.js';
-import { siteFromLab1 } from '../pki-fixture.js';
+import { kubeadmMode, siteFromLab1, type SiteEdit } from '../sites.js';
 
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 
-const site = (edit?: (text: string) => string): ResolvedSite => siteFromLab1(catalog, edit);
+const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...edits);
+const iptablesMode: SiteEdit = (x) => {
+  x.spec.kubernetes.proxyMode = 'iptables';
+};
 const names = (s: ResolvedSite, node = 0) => preflightChecks(s, s.nodes[node]!).map((c) => `${c.kind} ${c.name} ${c.package}`);
 
 test('IPVS brings its kernel modules and ipset; iptables mode asks for neither', (t) => {
   const ipvs = site();
-  const iptables = site((x) => x.replace('proxyMode: ipvs', 'proxyMode: iptables'));
+  const iptables = site(iptablesMode);
   t.deepEqual(kernelModules(ipvs, ipvs.nodes[0]!), ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']);
   t.deepEqual(kernelModules(iptables, iptables.nodes[0]!), ['br_netfilter', 'overlay', 'nf_conntrack']);
   t.true(names(ipvs).includes('command ipset ipset'));
@@ -27,7 +30,10 @@ test('IPVS brings its kernel modules and ipset; iptables mode asks for neither',
 test("the local apiserver proxy needs nginx and its family's stream module; the VIP needs haproxy and keepalived on control planes only", (t) => {
   t.true(names(site()).includes('file /usr/sbin/nginx nginx-light'));
   t.true(names(site()).includes('file /usr/lib/nginx/modules/ngx_stream_module.so libnginx-mod-stream'));
-  const rhel = site((x) => x.replace('family: debian\n    version: "12"', 'family: rhel\n    version: "9"'));
+  const rhel = site((x) => {
+    x.spec.os.family = 'rhel';
+    x.spec.os.version = '9';
+  });
   t.true(names(rhel).includes('file /usr/lib64/nginx/modules/ngx_stream_module.so nginx-mod-stream'), names(rhel).join('\n'));
   t.true(names(rhel).includes('command conntrack conntrack-tools'));
   // The VIP choice alone, on lab1 with its third node a plain worker (what the checks read of the site).
@@ -43,7 +49,9 @@ test("the local apiserver proxy needs nginx and its family's stream module; the 
 
 test('chrony is checked only when the site names NTP servers', (t) => {
   t.true(names(site()).includes('command chronyd chrony'));
-  t.false(names(site((x) => x.replace('ntpServers: [192.168.93.1]', 'ntpServers: []'))).some((n) => n.includes('chrony')));
+  t.false(names(site((x) => {
+    x.spec.os.ntpServers = [];
+  })).some((n) => n.includes('chrony')));
 });
 
 test('a kernel setting a module creates names a module the node always loads; the others are checked themselves', (t) => {
@@ -80,7 +88,7 @@ test('every program a rendered unit starts from the host (not from the payload) 
 });
 
 test("every package the preflight names for a missing program is in the node's OS-package request or the baseline (ospkg.yaml)", (t) => {
-  const variants = [site(), site((x) => x.replace('proxyMode: ipvs', 'proxyMode: iptables').replace('mode: binary', 'mode: kubeadm'))];
+  const variants = [site(), site(iptablesMode, kubeadmMode)];
   for (const s of variants) {
     const plan = buildPlan(s, catalog);
     for (const n of s.nodes) {
