@@ -16,9 +16,10 @@ import type { Catalog, PlannedOsPackages, RenderedFile, ResolvedSite } from '../
 import { memFile, writeTarTo } from '../../generator/pack/files.js';
 import { loadSite } from '../../generator/pipeline/load.js';
 import { buildPlan, planOsPackages } from '../../generator/plan/index.js';
-import { createEngine, nodeFilesList, renderNode, type TemplateSources } from '../../generator/render/index.js';
+import { nodeFilesList, renderNode } from '../../generator/render/index.js';
+import { createEngine, type TemplateSources } from '../../generator/text/template.js';
 import type { StateFiles } from '../../generator/pki/issue.js';
-import { fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
+import { fixtureCache, loadDefaultCatalog, repoRoot, testClock } from '../helpers.js';
 import { makeState } from '../pki-fixture.js';
 
 const CHROOT = join(fixtureCache, 'chroot-bookworm');
@@ -38,7 +39,7 @@ test.before(async () => {
   execFileSync('bash', [join(repoRoot, 'scripts/fixtures/build-chroot.sh')], { stdio: 'ignore' });
   execFileSync('bash', [join(repoRoot, 'scripts/fixtures/build-ospkg-debs.sh')], { stdio: 'ignore' });
   // smoke2's worker: local apiserver proxy (nginx with its stream module) and IPVS.
-  const loaded = await loadSite(realFs, { site: join(repoRoot, 'test/e2e/sites/smoke2.yaml'), cwd: repoRoot, root: repoRoot });
+  const loaded = await loadSite(realFs, { site: join(repoRoot, 'test/e2e/sites/smoke2.yaml'), cwd: repoRoot, root: repoRoot, clock: testClock });
   if (!loaded.resolved || !loaded.catalog) throw new Error(JSON.stringify(loaded.issues));
   site = loaded.resolved;
   catalog = loaded.catalog;

@@ -15,10 +15,13 @@ const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...ed
 const iptablesMode: SiteEdit = (x) => {
   x.spec.kubernetes.proxyMode = 'iptables';
 };
+const ipvsMode: SiteEdit = (x) => {
+  x.spec.kubernetes.proxyMode = 'ipvs';
+};
 const names = (s: ResolvedSite, node = 0) => preflightChecks(s, s.nodes[node]!).map((c) => `${c.kind} ${c.name} ${c.package}`);
 
 test('IPVS brings its kernel modules and ipset; iptables mode asks for neither', (t) => {
-  const ipvs = site();
+  const ipvs = site(ipvsMode);
   const iptables = site(iptablesMode);
   t.deepEqual(kernelModules(ipvs, ipvs.nodes[0]!), ['br_netfilter', 'overlay', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']);
   t.deepEqual(kernelModules(iptables, iptables.nodes[0]!), ['br_netfilter', 'overlay', 'nf_conntrack']);
@@ -88,7 +91,7 @@ test('every program a rendered unit starts from the host (not from the payload) 
 });
 
 test("every package the preflight names for a missing program is in the node's OS-package request or the baseline (ospkg.yaml)", (t) => {
-  const variants = [site(), site(iptablesMode, kubeadmMode)];
+  const variants = [site(ipvsMode), site(iptablesMode, kubeadmMode)];
   for (const s of variants) {
     const plan = buildPlan(s, catalog);
     for (const n of s.nodes) {
