@@ -20,7 +20,10 @@ export function aptSimulate(dir: string, packages: string[]): string[] {
     ['APT::Install-Recommends', 'false'],
     ['Debug::NoLocking', '1'],
   ].flatMap(([k, v]) => ['-o', `${k}=${v}`]);
-  const out = execFileSync('apt-get', [...opts, '-s', 'install', ...packages], { encoding: 'utf8', env: { ...process.env, APT_CONFIG: '/dev/null', LC_ALL: 'C' } });
+  const out = execFileSync('apt-get', [...opts, '-s', 'install', ...packages], {
+    encoding: 'utf8',
+    env: { ...process.env, APT_CONFIG: '/dev/null', LC_ALL: 'C' },
+  });
   return [...out.matchAll(/^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) /gm)].map((x) => `${x[1]} ${x[2]}`).sort();
 }
 

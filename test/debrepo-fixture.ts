@@ -44,7 +44,13 @@ export function debFilename(p: FakePackage): string {
 
 /** The Packages stanza of a fake package, as dak writes one. */
 export function stanzaOf(p: FakePackage, deb: Buffer): string {
-  const lines = [`Package: ${p.name}`, `Version: ${p.version}`, `Installed-Size: ${Math.ceil(deb.length / 1024)}`, `Maintainer: Test Maintainer <test@kubeseed.test>`, `Architecture: ${p.arch ?? 'amd64'}`];
+  const lines = [
+    `Package: ${p.name}`,
+    `Version: ${p.version}`,
+    `Installed-Size: ${Math.ceil(deb.length / 1024)}`,
+    `Maintainer: Test Maintainer <test@kubeseed.test>`,
+    `Architecture: ${p.arch ?? 'amd64'}`,
+  ];
   if (p.essential) lines.push('Essential: yes');
   if (p.multiArch) lines.push(`Multi-Arch: ${p.multiArch}`);
   if (p.provides) lines.push(`Provides: ${p.provides}`);
@@ -53,7 +59,12 @@ export function stanzaOf(p: FakePackage, deb: Buffer): string {
   if (p.conflicts) lines.push(`Conflicts: ${p.conflicts}`);
   if (p.breaks) lines.push(`Breaks: ${p.breaks}`);
   lines.push(`Description: ${p.name} for tests`, ` A package of a hand-made repository.`, `Section: admin`, `Priority: ${p.priority ?? 'optional'}`);
-  lines.push(`Filename: ${debFilename(p)}`, `Size: ${deb.length}`, `MD5sum: ${createHash('md5').update(deb).digest('hex')}`, `SHA256: ${createHash('sha256').update(deb).digest('hex')}`);
+  lines.push(
+    `Filename: ${debFilename(p)}`,
+    `Size: ${deb.length}`,
+    `MD5sum: ${createHash('md5').update(deb).digest('hex')}`,
+    `SHA256: ${createHash('sha256').update(deb).digest('hex')}`,
+  );
   return lines.join('\n');
 }
 
@@ -68,7 +79,14 @@ export interface DebRepo {
  * A repository in the archive's layout: `dists/<suite>/InRelease` clearsigned with `key`, one
  * component's `Packages.gz` listed in it by SHA256, and the .deb files under `pool/`.
  */
-export async function buildDebRepo(opts: { suite: string; arch?: string; component?: string; packages: FakePackage[]; key: SigningKey; releaseFields?: string[] }): Promise<DebRepo> {
+export async function buildDebRepo(opts: {
+  suite: string;
+  arch?: string;
+  component?: string;
+  packages: FakePackage[];
+  key: SigningKey;
+  releaseFields?: string[];
+}): Promise<DebRepo> {
   const arch = opts.arch ?? 'amd64';
   const component = opts.component ?? 'main';
   const files = new Map<string, Buffer>();

@@ -68,7 +68,11 @@ export function lab1FakePackages(request: string[]): FakePackage[] {
  * (the test serves its own bytes, so upstream checksum files are the only source of truth).
  * Images are left out unless a registry mirror is given.
  */
-export async function fetchFixture(dir: string, base: string, opts: { mirror?: string; arm64Node?: boolean; osPackages?: boolean } = {}): Promise<FetchFixture> {
+export async function fetchFixture(
+  dir: string,
+  base: string,
+  opts: { mirror?: string; arm64Node?: boolean; osPackages?: boolean } = {},
+): Promise<FetchFixture> {
   const catalogDir = join(dir, 'catalog');
   cpSync(join(repoRoot, 'blueprints', 'catalog'), catalogDir, { recursive: true });
   // Without OS packages unless asked: the catalog then plans none (tests of artifacts and images stay about them).

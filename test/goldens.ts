@@ -28,7 +28,13 @@ export async function renderLab1(site = 'lab1') {
  * compares, `npm run golden` (scripts/update-golden.mjs) rewrites them for review in the diff.
  * Absolute paths are replaced by <repo> so the files hold on any checkout.
  */
-const ROCKY_REVIEWED = ['/etc/chrony.conf', '/etc/containerd/certs.d/', '/opt/kubeseed/manifests/10-calico.yaml', '/opt/kubeseed/manifests/40-', '/opt/kubeseed/manifests/50-'];
+const ROCKY_REVIEWED = [
+  '/etc/chrony.conf',
+  '/etc/containerd/certs.d/',
+  '/opt/kubeseed/manifests/10-calico.yaml',
+  '/opt/kubeseed/manifests/40-',
+  '/opt/kubeseed/manifests/50-',
+];
 
 export async function renderGoldens(): Promise<Record<string, string>> {
   const loaded = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot, clock: testClock });
@@ -49,7 +55,8 @@ export async function renderGoldens(): Promise<Record<string, string>> {
     const n = rocky.site.nodes.find((x) => x.name === node.name)!;
     out[`lab1-rocky/${node.name}/ks.cfg`] = kickstart(engine, rocky.site, n, Buffer.from('node-files.tar.gz placeholder'), nodeFilesList(node.files));
     // What the RHEL variant renders differently from lab1: chrony's path, registry mirrors, calico and the extra add-ons.
-    for (const f of node.files.filter((x) => ROCKY_REVIEWED.some((p) => x.path.startsWith(p)))) out[`lab1-rocky/${node.name}/files${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
+    for (const f of node.files.filter((x) => ROCKY_REVIEWED.some((p) => x.path.startsWith(p))))
+      out[`lab1-rocky/${node.name}/files${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
   }
   return out;
 }

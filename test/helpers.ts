@@ -40,7 +40,10 @@ export const toolsDir = join(fixtureCache, 'tools');
 export const debianKubectl = join(toolsDir, 'kubernetes-client', 'usr', 'bin', 'kubectl');
 
 /** runCli without blocking this process: for tests whose servers run in the test process itself. */
-export async function runCliAsync(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCliAsync(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
   let stdout = '';

@@ -10,7 +10,6 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
-
 async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -40,7 +39,11 @@ export interface TestImage {
  * Builds test images with umoci: one busybox-static layer shared by all, plus a small layer of
  * each image's own, for linux/amd64 and linux/arm64, joined by an OCI index per image.
  */
-export function buildTestImages(dir: string, names: string[], sizes: { baseBytes?: number; ownBytes?: number } = {}): { layout: string; tags: Map<string, string> } {
+export function buildTestImages(
+  dir: string,
+  names: string[],
+  sizes: { baseBytes?: number; ownBytes?: number } = {},
+): { layout: string; tags: Map<string, string> } {
   const layout = join(dir, 'layout');
   run('umoci', ['init', '--layout', layout]);
   run('umoci', ['new', '--image', `${layout}:base`]);
@@ -59,22 +62,51 @@ export function buildTestImages(dir: string, names: string[], sizes: { baseBytes
     if (sizes.ownBytes) writeFileSync(join(b, 'rootfs', 'etc', 'filler'), randomBytes(sizes.ownBytes));
     run('umoci', ['repack', '--image', `${layout}:img${i}`, b]);
     for (const arch of ['amd64', 'arm64']) {
-      run('umoci', ['config', '--image', `${layout}:img${i}`, '--tag', `img${i}-${arch}`, '--os', 'linux', '--architecture', arch, '--config.entrypoint', '/bin/busybox']);
+      run('umoci', [
+        'config',
+        '--image',
+        `${layout}:img${i}`,
+        '--tag',
+        `img${i}-${arch}`,
+        '--os',
+        'linux',
+        '--architecture',
+        arch,
+        '--config.entrypoint',
+        '/bin/busybox',
+      ]);
     }
-    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[] };
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
+    };
     const entry = (tag: string) => index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)!;
     const multi = {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: [
-        { mediaType: entry(`img${i}-amd64`).mediaType, digest: entry(`img${i}-amd64`).digest, size: entry(`img${i}-amd64`).size, platform: { architecture: 'amd64', os: 'linux' } },
-        { mediaType: entry(`img${i}-arm64`).mediaType, digest: entry(`img${i}-arm64`).digest, size: entry(`img${i}-arm64`).size, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+        {
+          mediaType: entry(`img${i}-amd64`).mediaType,
+          digest: entry(`img${i}-amd64`).digest,
+          size: entry(`img${i}-amd64`).size,
+          platform: { architecture: 'amd64', os: 'linux' },
+        },
+        {
+          mediaType: entry(`img${i}-arm64`).mediaType,
+          digest: entry(`img${i}-arm64`).digest,
+          size: entry(`img${i}-arm64`).size,
+          platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+        },
       ],
     };
     const bytes = Buffer.from(JSON.stringify(multi));
     const hex = createHash('sha256').update(bytes).digest('hex');
     writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
-    index.manifests.push({ mediaType: multi.mediaType, digest: `sha256:${hex}`, size: bytes.length, annotations: { 'org.opencontainers.image.ref.name': `img${i}-multi` } });
+    index.manifests.push({
+      mediaType: multi.mediaType,
+      digest: `sha256:${hex}`,
+      size: bytes.length,
+      annotations: { 'org.opencontainers.image.ref.name': `img${i}-multi` },
+    });
     writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
     tags.set(name, `img${i}-multi`);
   });
@@ -99,7 +131,16 @@ export class TestRegistry {
   async start(): Promise<this> {
     this.port = await freePort();
     mkdirSync(join(this.dir, 'data'), { recursive: true });
-    const lines = ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(this.dir, 'data')}`, 'http:', `  addr: 127.0.0.1:${this.port}`];
+    const lines = [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(this.dir, 'data')}`,
+      'http:',
+      `  addr: 127.0.0.1:${this.port}`,
+    ];
     if (this.auth) {
       writeFileSync(join(this.dir, 'htpasswd'), run('htpasswd', ['-nbB', this.auth.user, this.auth.password]).trim() + '\n');
       lines.push('auth:', '  htpasswd:', '    realm: kubeseed-test', `    path: ${join(this.dir, 'htpasswd')}`);
@@ -115,7 +156,17 @@ export class TestRegistry {
   /** skopeo copy of a layout tag (an index: every platform) to `repo:tag` on this registry. */
   push(layout: string, layoutTag: string, target: string, format: 'oci' | 'v2s2' = 'oci'): void {
     const creds = this.auth ? ['--dest-creds', `${this.auth.user}:${this.auth.password}`] : [];
-    run('skopeo', ['copy', '--all', '--quiet', '--format', format, '--dest-tls-verify=false', ...creds, `oci:${layout}:${layoutTag}`, `docker://${this.host}/${target}`]);
+    run('skopeo', [
+      'copy',
+      '--all',
+      '--quiet',
+      '--format',
+      format,
+      '--dest-tls-verify=false',
+      ...creds,
+      `oci:${layout}:${layoutTag}`,
+      `docker://${this.host}/${target}`,
+    ]);
   }
 
   /** The digest the registry reports for a tag (Docker-Content-Digest of the manifest or index). */
@@ -154,7 +205,11 @@ export class BearerGateway {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/token') {
         const basic = `Basic ${Buffer.from(`${this.creds.user}:${this.creds.password}`).toString('base64')}`;
-        if (req.headers.authorization !== basic || url.searchParams.get('service') !== 'kubeseed-test' || !/^repository:[a-z0-9/._-]+:pull$/.test(url.searchParams.get('scope') ?? '')) {
+        if (
+          req.headers.authorization !== basic ||
+          url.searchParams.get('service') !== 'kubeseed-test' ||
+          !/^repository:[a-z0-9/._-]+:pull$/.test(url.searchParams.get('scope') ?? '')
+        ) {
           res.writeHead(401).end();
           return;
         }
@@ -164,7 +219,11 @@ export class BearerGateway {
       }
       if (req.headers.authorization !== `Bearer ${token}`) {
         const repo = /^\/v2\/(.+)\/(manifests|blobs)\//.exec(url.pathname)?.[1];
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${this.port}/token",service="kubeseed-test"${repo ? `,scope="repository:${repo}:pull"` : ''}` }).end();
+        res
+          .writeHead(401, {
+            'www-authenticate': `Bearer realm="http://127.0.0.1:${this.port}/token",service="kubeseed-test"${repo ? `,scope="repository:${repo}:pull"` : ''}`,
+          })
+          .end();
         return;
       }
       const headers = { ...req.headers };

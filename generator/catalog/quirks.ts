@@ -67,11 +67,23 @@ const containerdFrom = (major: number, minor: number) => (v: ContainerdVersion) 
 /** Facts that change between containerd releases, each a named predicate on the version. */
 export const CONTAINERD_QUIRKS = {
   /** containerd 2.x reads config `version = 3` (CRI split into io.containerd.cri.v1.images/runtime) and migrates version 2 on every start. */
-  configV3: { name: 'containerd-config-v3', why: 'config version 3 since containerd 2.0; version 2 is migrated at every start (docs/cri/config.md)', applies: containerdFrom(2, 0) },
+  configV3: {
+    name: 'containerd-config-v3',
+    why: 'config version 3 since containerd 2.0; version 2 is migrated at every start (docs/cri/config.md)',
+    applies: containerdFrom(2, 0),
+  },
   /** Per-registry hosts.toml under the CRI registry `config_path`: containerd 1.5 and later. */
-  registryConfigPath: { name: 'containerd-registry-config-path', why: 'CRI registry config_path (certs.d/<host>/hosts.toml) since containerd 1.5 (pkg/cri/config in v1.5.0)', applies: containerdFrom(1, 5) },
+  registryConfigPath: {
+    name: 'containerd-registry-config-path',
+    why: 'CRI registry config_path (certs.d/<host>/hosts.toml) since containerd 1.5 (pkg/cri/config in v1.5.0)',
+    applies: containerdFrom(1, 5),
+  },
   /** `ctr images import --platform` from containerd 1.6; before it, import keeps the host's own platform unless --all-platforms. */
-  importPlatformFlag: { name: 'ctr-import-platform-flag', why: 'ctr images import --platform since containerd 1.6 (v1.4.3 import.go uses the client platform)', applies: containerdFrom(1, 6) },
+  importPlatformFlag: {
+    name: 'ctr-import-platform-flag',
+    why: 'ctr images import --platform since containerd 1.6 (v1.4.3 import.go uses the client platform)',
+    applies: containerdFrom(1, 6),
+  },
 } satisfies Record<string, { name: string; why: string; applies(v: ContainerdVersion): boolean }>;
 
 export type ContainerdQuirkName = keyof typeof CONTAINERD_QUIRKS;

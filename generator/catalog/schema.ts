@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { keysOfSchemaAt } from '../input/structured.js';
-import { ADDONS, ARCHES, ARTIFACT_FORMATS, ETCD_TOPOLOGIES, HASH_ALGORITHMS, LOAD_BALANCERS, MODES, NETWORK_PLUGINS, OS_FAMILIES, PROXY_MODES, ROLES } from '../model/index.js';
+import {
+  ADDONS,
+  ARCHES,
+  ARTIFACT_FORMATS,
+  ETCD_TOPOLOGIES,
+  HASH_ALGORITHMS,
+  LOAD_BALANCERS,
+  MODES,
+  NETWORK_PLUGINS,
+  OS_FAMILIES,
+  PROXY_MODES,
+  ROLES,
+} from '../model/index.js';
 
 const roles = z.array(z.enum(ROLES));
 const condition = z
@@ -74,7 +86,10 @@ const osArchive = z.strictObject({
   keys: z.string().min(1),
   sources: z.record(z.enum(ARCHES), z.string()),
   defaultRelease: z.string(),
-  releases: z.record(z.string(), z.strictObject({ suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/), components: z.array(z.string().regex(/^[a-z0-9-]+$/)).min(1) })),
+  releases: z.record(
+    z.string(),
+    z.strictObject({ suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/), components: z.array(z.string().regex(/^[a-z0-9-]+$/)).min(1) }),
+  ),
   baseline: z.array(debName).default([]),
 });
 

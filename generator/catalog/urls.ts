@@ -12,7 +12,16 @@ export function unknownPlaceholders(template: string): string[] {
  * Cloud metadata services: a download source pointing at one would fetch the build machine's
  * credentials into the bundle. 169.254.0.0/16 and fe80::/10 (link-local) are refused as a whole.
  */
-const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'metadata.azure.com', 'instance-data', 'instance-data.ec2.internal', '100.100.100.200', 'fd00:ec2::254']);
+const METADATA_HOSTS = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata.azure.com',
+  'instance-data',
+  'instance-data.ec2.internal',
+  '100.100.100.200',
+  'fd00:ec2::254',
+]);
 
 export interface UrlProblem {
   message: string;
@@ -45,10 +54,16 @@ export function downloadUrlProblem(text: string): UrlProblem | undefined {
   } catch {
     return { message: `${redactUrl(text)} is not a URL`, hint: 'e.g. https://mirror.site.internal/k8s' };
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { message: `${u.protocol}// URLs are not fetched: ${redactUrl(text)}`, hint: 'use an http:// or https:// URL' };
-  if (u.username || u.password) return { message: `${redactUrl(text)} carries credentials`, hint: 'remove user:password@ from the URL; registry credentials go in the auth file (--registry-auth, Docker config.json format)' };
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return { message: `${u.protocol}// URLs are not fetched: ${redactUrl(text)}`, hint: 'use an http:// or https:// URL' };
+  if (u.username || u.password)
+    return {
+      message: `${redactUrl(text)} carries credentials`,
+      hint: 'remove user:password@ from the URL; registry credentials go in the auth file (--registry-auth, Docker config.json format)',
+    };
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (METADATA_HOSTS.has(host) || isLinkLocal(host)) return { message: `${host} is a link-local or cloud metadata address, not a download source`, hint: 'name a mirror on the build network' };
+  if (METADATA_HOSTS.has(host) || isLinkLocal(host))
+    return { message: `${host} is a link-local or cloud metadata address, not a download source`, hint: 'name a mirror on the build network' };
   return undefined;
 }
 

@@ -16,7 +16,7 @@ export const bundleCommand: Command = {
     ...SITE_HELP.filter((h) => !h.startsWith('--json')),
     '--out DIR             output root (default: ./output); the bundle lands in <out>/<site>/dist',
     '--state DIR           site state directory (default: <out>/<site>/state); never inside <out>/<site>/dist',
-    '--node NAME           only this node\'s seeds',
+    "--node NAME           only this node's seeds",
     '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
     '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
     '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
@@ -25,13 +25,27 @@ export const bundleCommand: Command = {
     'The output directory and the state are locked for the run: a second command waits up to KUBESEED_LOCK_WAIT',
     'seconds (default 10), then exits 1 naming the holder. A run that stopped is cleaned up by the next one.',
   ],
-  options: { site: SITE_OPTIONS.site, catalog: SITE_OPTIONS.catalog, out: { type: 'string' }, state: { type: 'string' }, node: { type: 'string' }, 'skip-payload': { type: 'boolean' }, artifacts: { type: 'string' }, 'embed-payload': { type: 'boolean' }, ...FETCH_OPTIONS },
+  options: {
+    site: SITE_OPTIONS.site,
+    catalog: SITE_OPTIONS.catalog,
+    out: { type: 'string' },
+    state: { type: 'string' },
+    node: { type: 'string' },
+    'skip-payload': { type: 'boolean' },
+    artifacts: { type: 'string' },
+    'embed-payload': { type: 'boolean' },
+    ...FETCH_OPTIONS,
+  },
   numbers: FETCH_NUMBERS,
   conflicts: [
     { option: 'skip-payload', with: ['artifacts'], because: '--skip-payload writes no payload, --artifacts names where to take it from: choose one' },
     // Fetch options only apply when bundle fetches, which it does without either of these.
     { option: 'skip-payload', with: Object.keys(FETCH_OPTIONS), because: '--skip-payload fetches nothing, so fetch options do not apply' },
-    { option: 'artifacts', with: Object.keys(FETCH_OPTIONS), because: '--artifacts takes the payload from a directory instead of fetching, so fetch options do not apply' },
+    {
+      option: 'artifacts',
+      with: Object.keys(FETCH_OPTIONS),
+      because: '--artifacts takes the payload from a directory instead of fetching, so fetch options do not apply',
+    },
     FETCH_CONFLICT,
   ],
   async run(values, _pos, ctx) {
@@ -55,7 +69,9 @@ export const bundleCommand: Command = {
         env: ctx.env,
         say: (line) => s.err(line),
       });
-      s.out(`${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      s.out(
+        `${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       return EXIT.ok;
     } catch (e) {
       if (e instanceof UnsupportedError) throw new InputError(e.message);

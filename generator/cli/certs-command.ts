@@ -21,18 +21,46 @@ export const certsCommand: Command = {
   async run(values, _pos, ctx) {
     const s = ctx.streams;
     const { site } = await loadValidSite(values, ctx);
-    const dir = await placedStateDir(site, { ...(values.state ? { state: values.state as string } : {}), ...(values.out ? { out: values.out as string } : {}), cwd: s.cwd });
+    const dir = await placedStateDir(site, {
+      ...(values.state ? { state: values.state as string } : {}),
+      ...(values.out ? { out: values.out as string } : {}),
+      cwd: s.cwd,
+    });
     const rotate = Boolean(values['rotate-ca']);
-    if (rotate) s.err(paint(s, 'yellow', `warning: --rotate-ca makes new CAs: every node must get new seeds, and clients of the old CA stop trusting the cluster`));
-    const result = await certsStage(site, dir, { crypto: realCrypto, clock: realClock }, { renew: Boolean(values.renew), rotateCa: rotate, say: (l) => s.err(l) });
+    if (rotate)
+      s.err(paint(s, 'yellow', `warning: --rotate-ca makes new CAs: every node must get new seeds, and clients of the old CA stop trusting the cluster`));
+    const result = await certsStage(
+      site,
+      dir,
+      { crypto: realCrypto, clock: realClock },
+      { renew: Boolean(values.renew), rotateCa: rotate, say: (l) => s.err(l) },
+    );
     const hash = discoveryHash(result.files.get('pki/ca.crt')!);
     for (const n of result.notes) s.err(`note: ${n}`);
     if (values.json) {
-      s.out(JSON.stringify({ state: dir, revision: result.revision, discoveryHash: hash, certificates: result.report, warnings: result.warnings, previousState: result.previous }, null, 2));
+      s.out(
+        JSON.stringify(
+          {
+            state: dir,
+            revision: result.revision,
+            discoveryHash: hash,
+            certificates: result.report,
+            warnings: result.warnings,
+            previousState: result.previous,
+          },
+          null,
+          2,
+        ),
+      );
       return EXIT.ok;
     }
     for (const w of result.warnings) s.err(paint(s, 'yellow', `warning: ${w}`));
-    s.out(table([['certificate', 'CN', 'not after', 'status'], ...result.report.map((r) => [r.id, r.cn || '-', r.notAfter?.slice(0, 10) ?? '-', r.reason ? `${r.status} (${r.reason})` : r.status])]));
+    s.out(
+      table([
+        ['certificate', 'CN', 'not after', 'status'],
+        ...result.report.map((r) => [r.id, r.cn || '-', r.notAfter?.slice(0, 10) ?? '-', r.reason ? `${r.status} (${r.reason})` : r.status]),
+      ]),
+    );
     s.out(`\nstate: ${dir}, revision ${result.revision}${result.changed.length ? ` (${result.changed.length} file(s) written)` : ' (unchanged)'}`);
     if (result.previous) s.out(`previous state kept at ${result.previous}`);
     s.out(`discovery CA hash: ${hash}`);

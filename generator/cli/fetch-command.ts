@@ -23,13 +23,17 @@ export const FETCH_OPTIONS = {
   'registry-auth': { type: 'string' },
 } as const;
 
-export const FETCH_CONFLICT: Conflict = { option: 'offline', with: ['update-lock'], because: "--update-lock asks upstream for current checksums, which --offline does not reach" };
+export const FETCH_CONFLICT: Conflict = {
+  option: 'offline',
+  with: ['update-lock'],
+  because: '--update-lock asks upstream for current checksums, which --offline does not reach',
+};
 
 export const FETCH_HELP = [
   '--cache DIR           download cache (default: $XDG_CACHE_HOME/kubeseed, else ~/.cache/kubeseed)',
   '--lock FILE           lock file (default: <site>.lock.json beside the blueprint)',
   '--offline             use only the cache; list everything missing and exit 1',
-  '--update-lock         take upstream\'s current checksums and image digests, and rewrite the lock',
+  "--update-lock         take upstream's current checksums and image digests, and rewrite the lock",
   '--parallel N          transfers at a time (default: 4)',
   '--timeout SECONDS     give up on a connection that makes no progress for this long (default: 30)',
   '--retries N           retries per transfer after resets, stalls and 5xx answers (default: 5)',
@@ -71,7 +75,13 @@ export function fetchOptionsFrom(values: Values, ctx: CommandContext, blueprintF
 }
 
 /** Fetch with progress on standard error; returns the outcome and prints nothing else. */
-export async function fetchWithProgress(site: ResolvedSite, plan: BundlePlan, values: Values, ctx: CommandContext, blueprintFile: string): Promise<{ outcome: FetchOutcome; opts: FetchOptions }> {
+export async function fetchWithProgress(
+  site: ResolvedSite,
+  plan: BundlePlan,
+  values: Values,
+  ctx: CommandContext,
+  blueprintFile: string,
+): Promise<{ outcome: FetchOutcome; opts: FetchOptions }> {
   // The .debs are counted in once their index is resolved.
   const count = plan.artifacts.length + new Set(plan.images.map((i) => i.ref)).size;
   const progress = values.json ? { ...SILENT_EVENTS, finish() {} } : progressReporter(ctx.streams, count);
@@ -103,7 +113,23 @@ export const fetchCommand: Command = {
     const secs = ((Date.now() - started) / 1000).toFixed(2);
     const debs = outcome.osRepos.reduce((n, r) => n + r.debs.length, 0);
     if (values.json) {
-      s.out(JSON.stringify({ site: plan.site, cache: opts.cacheDir, lock: opts.lockPath, lockWritten: outcome.lockWritten, transferred: outcome.transferred, seconds: Number(secs), artifacts: outcome.lock.artifacts, images: outcome.lock.images, osPackages: outcome.lock.osPackages ?? {} }, null, 2));
+      s.out(
+        JSON.stringify(
+          {
+            site: plan.site,
+            cache: opts.cacheDir,
+            lock: opts.lockPath,
+            lockWritten: outcome.lockWritten,
+            transferred: outcome.transferred,
+            seconds: Number(secs),
+            artifacts: outcome.lock.artifacts,
+            images: outcome.lock.images,
+            osPackages: outcome.lock.osPackages ?? {},
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       s.out(
         `${paint(s, 'green', 'fetched')}: ${outcome.files.size} artifact(s), ${outcome.images.length} image(s)${debs ? `, ${debs} OS package(s) for ${outcome.osRepos.map((r) => r.id).join(', ')}` : ''}; ${formatBytes(outcome.transferred)} transferred in ${secs} s\n` +

@@ -30,7 +30,9 @@ export function formatIssue(s: Streams, i: Issue): string {
 }
 
 export function reportIssues(s: Streams, issues: readonly Issue[]): void {
-  const sorted = [...issues].sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? Infinity) - (b.line ?? Infinity) || (a.col ?? 0) - (b.col ?? 0));
+  const sorted = [...issues].sort(
+    (a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? Infinity) - (b.line ?? Infinity) || (a.col ?? 0) - (b.col ?? 0),
+  );
   for (const i of sorted) s.err(formatIssue(s, i));
   const errors = issues.filter((i) => i.severity === 'error').length;
   const warnings = issues.length - errors;

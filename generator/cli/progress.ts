@@ -80,7 +80,9 @@ export function progressReporter(s: Streams, count: number, now: () => number = 
       active.delete(id);
       doneItems++;
       const secs = a ? ` in ${((now() - a.started) / 1000).toFixed(1)} s` : '';
-      line(`  ${r.cached ? 'cached     ' : 'downloaded '} ${id}  ${formatBytes(r.size)}${r.cached ? '' : ` (${formatBytes(r.transferred)} transferred${secs})`}`);
+      line(
+        `  ${r.cached ? 'cached     ' : 'downloaded '} ${id}  ${formatBytes(r.size)}${r.cached ? '' : ` (${formatBytes(r.transferred)} transferred${secs})`}`,
+      );
     },
     more(n) {
       count += n;

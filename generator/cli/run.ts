@@ -11,12 +11,36 @@ import { reportIssues, table, type Streams } from './output.js';
  * x509, handlebars) and no other's, which keeps a no-op `gen fetch` well under a second.
  */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
-  { name: 'validate', summary: 'check a site blueprint against the schema, the rules and the catalog', load: async () => (await import('./site-commands.js')).validateCommand },
-  { name: 'plan', summary: 'list every download, image, certificate and node file of the bundle (reads no network, writes nothing)', load: async () => (await import('./site-commands.js')).planCommand },
-  { name: 'fetch', summary: 'download and verify every binary and image of a site into the cache, and keep its lock file', load: async () => (await import('./fetch-command.js')).fetchCommand },
-  { name: 'certs', summary: "create the site's PKI if missing (kept and reused afterwards) and list every certificate with its expiry", load: async () => (await import('./certs-command.js')).certsCommand },
-  { name: 'bundle', summary: 'write output/<site>/dist: per-node seed ISOs and tarballs, payload, admin credentials, manifest', load: async () => (await import('./bundle-command.js')).bundleCommand },
-  { name: 'verify', summary: 'check a bundle: every file against manifest.json, and the admin credential against the CA', load: async () => (await import('./verify-command.js')).verifyCommand },
+  {
+    name: 'validate',
+    summary: 'check a site blueprint against the schema, the rules and the catalog',
+    load: async () => (await import('./site-commands.js')).validateCommand,
+  },
+  {
+    name: 'plan',
+    summary: 'list every download, image, certificate and node file of the bundle (reads no network, writes nothing)',
+    load: async () => (await import('./site-commands.js')).planCommand,
+  },
+  {
+    name: 'fetch',
+    summary: 'download and verify every binary and image of a site into the cache, and keep its lock file',
+    load: async () => (await import('./fetch-command.js')).fetchCommand,
+  },
+  {
+    name: 'certs',
+    summary: "create the site's PKI if missing (kept and reused afterwards) and list every certificate with its expiry",
+    load: async () => (await import('./certs-command.js')).certsCommand,
+  },
+  {
+    name: 'bundle',
+    summary: 'write output/<site>/dist: per-node seed ISOs and tarballs, payload, admin credentials, manifest',
+    load: async () => (await import('./bundle-command.js')).bundleCommand,
+  },
+  {
+    name: 'verify',
+    summary: 'check a bundle: every file against manifest.json, and the admin credential against the CA',
+    load: async () => (await import('./verify-command.js')).verifyCommand,
+  },
 ];
 
 /**
@@ -48,7 +72,13 @@ function embeddedReleases(root: string): string[] {
 function gitCommit(root: string): string | null {
   if (!existsSync(join(root, '.git'))) return null;
   try {
-    return execFileSync('git', ['-C', root, 'describe', '--always', '--dirty', '--abbrev=12'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim() || null;
+    return (
+      execFileSync('git', ['-C', root, 'describe', '--always', '--dirty', '--abbrev=12'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 5000,
+      }).trim() || null
+    );
   } catch {
     return null;
   }
@@ -80,7 +110,9 @@ function mainHelp(): string {
 }
 
 function commandHelp(c: Command, summary: string): string {
-  return [`gen ${c.name} — ${summary}`, '', `Usage: ${c.usage}`, '', 'Options:', ...c.help.map((h) => `  ${h}`), '  --help, -h           show this help'].join('\n');
+  return [`gen ${c.name} — ${summary}`, '', `Usage: ${c.usage}`, '', 'Options:', ...c.help.map((h) => `  ${h}`), '  --help, -h           show this help'].join(
+    '\n',
+  );
 }
 
 /** Runs one command line; returns the exit code. Errors are reported here, never thrown. */

@@ -42,15 +42,42 @@ export const planCommand: Command = {
     }
     s.out(paint(s, 'bold', `Site ${plan.site}: Kubernetes ${plan.kubernetesVersion}, ${plan.mode} mode\n`));
     s.out(paint(s, 'bold', `Downloads (${plan.artifacts.length})`));
-    s.out(table([['artifact', 'checksum', 'nodes'], ...plan.artifacts.map((a) => [a.id, a.checksum.kind === 'pinned' ? `pinned ${a.checksum.sha256!.slice(0, 12)}…` : `${a.checksum.kind} ${a.checksum.url}`, a.nodes.join(',')])]));
+    s.out(
+      table([
+        ['artifact', 'checksum', 'nodes'],
+        ...plan.artifacts.map((a) => [
+          a.id,
+          a.checksum.kind === 'pinned' ? `pinned ${a.checksum.sha256!.slice(0, 12)}…` : `${a.checksum.kind} ${a.checksum.url}`,
+          a.nodes.join(','),
+        ]),
+      ]),
+    );
     s.out(paint(s, 'bold', `\nImages (${plan.images.length})`));
     s.out(table([['reference', 'platform', 'pulled from', 'nodes'], ...plan.images.map((i) => [i.ref, i.platform, i.pullFrom, i.nodes.join(',')])]));
     s.out(paint(s, 'bold', `\nCertificates and keys (${plan.certificates.length})`));
-    s.out(table([['name', 'CN', 'O', 'certificate on', 'key on'], ...plan.certificates.map((c) => [c.name, c.cn || '-', c.o.join(',') || '-', c.nodes.join(',') || '-', c.keyOnNodes.join(',') || '-'])]));
+    s.out(
+      table([
+        ['name', 'CN', 'O', 'certificate on', 'key on'],
+        ...plan.certificates.map((c) => [c.name, c.cn || '-', c.o.join(',') || '-', c.nodes.join(',') || '-', c.keyOnNodes.join(',') || '-']),
+      ]),
+    );
     const os = plan.osPackages;
-    s.out(paint(s, 'bold', `\nOS packages (${os.repos.length} repositor${os.repos.length === 1 ? 'y' : 'ies'}; resolved with their dependencies by gen fetch)`));
+    s.out(
+      paint(s, 'bold', `\nOS packages (${os.repos.length} repositor${os.repos.length === 1 ? 'y' : 'ies'}; resolved with their dependencies by gen fetch)`),
+    );
     if (os.repos.length) {
-      s.out(table([['repository', 'archive', 'nodes'], ...os.repos.map((r) => [r.id, `${r.mirror} ${r.suite} ${r.components.join(' ')}`, Object.keys(os.nodes).filter((n) => os.nodes[n]!.repo === r.id).join(',')])]));
+      s.out(
+        table([
+          ['repository', 'archive', 'nodes'],
+          ...os.repos.map((r) => [
+            r.id,
+            `${r.mirror} ${r.suite} ${r.components.join(' ')}`,
+            Object.keys(os.nodes)
+              .filter((n) => os.nodes[n]!.repo === r.id)
+              .join(','),
+          ]),
+        ]),
+      );
       s.out(table([['node', 'packages'], ...Object.entries(os.nodes).map(([n, p]) => [n, p.packages.join(' ')])]));
     } else s.out('  none: the nodes install from their own media');
     for (const n of plan.nodes) {

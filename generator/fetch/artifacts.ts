@@ -67,9 +67,12 @@ export interface FetchedFile {
  */
 export async function fetchArtifact(a: PlannedArtifact, ctx: FetchContext): Promise<FetchedFile> {
   const locked = ctx.updateLock ? undefined : ctx.lock?.artifacts[a.id];
-  const pinned = a.checksum.kind === 'pinned' ? a.checksum.sha256 ?? null : null;
+  const pinned = a.checksum.kind === 'pinned' ? (a.checksum.sha256 ?? null) : null;
   if (locked && pinned && locked.sha256 !== pinned) {
-    throw new LockMismatchError(`${a.id}: the catalog pins sha256 ${pinned}, the lock records ${locked.sha256}`, 'if the catalog change is intended, refresh the lock with gen fetch --update-lock');
+    throw new LockMismatchError(
+      `${a.id}: the catalog pins sha256 ${pinned}, the lock records ${locked.sha256}`,
+      'if the catalog change is intended, refresh the lock with gen fetch --update-lock',
+    );
   }
   const known = locked?.sha256 ?? pinned;
   if (known && (await ctx.cache.has(known))) {
@@ -86,7 +89,10 @@ export async function fetchArtifact(a: PlannedArtifact, ctx: FetchContext): Prom
     const upstream: Expected = { ...(await upstreamChecksum(a, http)), from: a.checksum.url! };
     const recorded = expected.find((e) => e.algorithm === upstream.algorithm);
     if (recorded && recorded.hex !== upstream.hex) {
-      throw new LockMismatchError(`${a.id}: upstream's checksum changed: ${a.checksum.url} now says ${upstream.hex}, ${recorded.from} records ${recorded.hex}`, 'a published file should never change; check the source, then refresh the lock on purpose with gen fetch --update-lock');
+      throw new LockMismatchError(
+        `${a.id}: upstream's checksum changed: ${a.checksum.url} now says ${upstream.hex}, ${recorded.from} records ${recorded.hex}`,
+        'a published file should never change; check the source, then refresh the lock on purpose with gen fetch --update-lock',
+      );
     }
     // A sha512 upstream file is checked in addition to the lock's sha256.
     if (!recorded) expected.push(upstream);
@@ -103,7 +109,11 @@ async function upstreamChecksum(a: PlannedArtifact, http: HttpClient): Promise<{
   });
   const text = res.body.toString('utf8');
   const hex = c.kind === 'hash-file' ? parseHashFile(text, c.algorithm) : parseSumsFile(text, c.entry, c.algorithm);
-  if (!hex) throw new FailureError(`${a.id}: ${c.url} holds no ${c.algorithm}${c.kind === 'sums-file' ? ` for ${c.entry}` : ''}`, 'the catalog entry may name the wrong checksum file or format');
+  if (!hex)
+    throw new FailureError(
+      `${a.id}: ${c.url} holds no ${c.algorithm}${c.kind === 'sums-file' ? ` for ${c.entry}` : ''}`,
+      'the catalog entry may name the wrong checksum file or format',
+    );
   return { algorithm: c.algorithm, hex };
 }
 
@@ -124,7 +134,12 @@ export async function downloadVerified(
   for (let fresh = 0; ; fresh++) {
     let r;
     try {
-      r = await http.download(job.url, part, { algorithms, ...(job.headers ? { headers: job.headers } : {}), onBytes: (n) => ctx.events.bytes(job.id, n), onRetry: (e, n) => ctx.events.retry(job.id, e.message, n) });
+      r = await http.download(job.url, part, {
+        algorithms,
+        ...(job.headers ? { headers: job.headers } : {}),
+        onBytes: (n) => ctx.events.bytes(job.id, n),
+        onRetry: (e, n) => ctx.events.retry(job.id, e.message, n),
+      });
     } catch (e) {
       throw asFailure(e, job.id, 'download failed');
     }

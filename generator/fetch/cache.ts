@@ -107,7 +107,9 @@ export class BlobCache {
     const names = new Set(entries.map((e) => e.name));
     const kept = (current.manifests ?? []).filter((m) => !names.has(m.annotations?.['io.containerd.image.name'] ?? ''));
     const added = entries.map((e) => ({ mediaType: e.mediaType, digest: e.digest, size: e.size, annotations: { 'io.containerd.image.name': e.name } }));
-    const manifests = [...kept, ...added].sort((a, b) => (a.annotations?.['io.containerd.image.name'] ?? '').localeCompare(b.annotations?.['io.containerd.image.name'] ?? ''));
+    const manifests = [...kept, ...added].sort((a, b) =>
+      (a.annotations?.['io.containerd.image.name'] ?? '').localeCompare(b.annotations?.['io.containerd.image.name'] ?? ''),
+    );
     await writeFileAtomic(join(this.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}\n', 0o644);
     await writeFileAtomic(path, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`, 0o644);
   }

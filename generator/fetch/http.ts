@@ -164,7 +164,11 @@ export class HttpClient {
    * Downloads `url` into `part`, continuing whatever `part` already holds with a Range request.
    * The file is hashed as it arrives; the caller compares the digests and moves the file on.
    */
-  async download(url: string, part: string, opts: { headers?: Record<string, string>; algorithms: HashAlgorithm[]; onBytes?: (n: number) => void; onRetry?: (e: HttpError, n: number) => void }): Promise<DownloadResult> {
+  async download(
+    url: string,
+    part: string,
+    opts: { headers?: Record<string, string>; algorithms: HashAlgorithm[]; onBytes?: (n: number) => void; onRetry?: (e: HttpError, n: number) => void },
+  ): Promise<DownloadResult> {
     const { dispatcher } = await this.connect();
     let hashers: Hashers | null = null;
     let transferred = 0;
@@ -183,7 +187,10 @@ export class HttpClient {
         });
         let answer: { status: number; total: number | null };
         try {
-          answer = await namingPath(part, body.receive(dispatcher, url, { ...opts.headers, ...(onDisk > 0 ? { range: `bytes=${onDisk}-` } : {}) }, opts.algorithms));
+          answer = await namingPath(
+            part,
+            body.receive(dispatcher, url, { ...opts.headers, ...(onDisk > 0 ? { range: `bytes=${onDisk}-` } : {}) }, opts.algorithms),
+          );
         } catch (e) {
           if (body.restart) {
             // A range we did not ask for: start over rather than stitch unknown bytes together.
@@ -197,7 +204,8 @@ export class HttpClient {
         hashers = body.hashers;
         if (answer.status === 206) resumed = true;
         if (answer.status === 200) resumed = false;
-        if (answer.total !== null && body.offset !== answer.total) throw new HttpError(`${url}: body ended at ${body.offset} of ${answer.total} bytes`, url, true);
+        if (answer.total !== null && body.offset !== answer.total)
+          throw new HttpError(`${url}: body ended at ${body.offset} of ${answer.total} bytes`, url, true);
         return body.offset;
       },
       opts.onRetry,
@@ -236,7 +244,12 @@ class BodySink {
     this.offset = start;
   }
 
-  receive(dispatcher: Dispatcher, url: string, headers: Record<string, string>, algorithms: HashAlgorithm[]): Promise<{ status: number; total: number | null }> {
+  receive(
+    dispatcher: Dispatcher,
+    url: string,
+    headers: Record<string, string>,
+    algorithms: HashAlgorithm[],
+  ): Promise<{ status: number; total: number | null }> {
     const u = new URL(url);
     let answer = { status: 0, total: null as number | null };
     // The reason we gave when aborting; undici may report the abort in its own words.

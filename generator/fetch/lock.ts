@@ -56,7 +56,15 @@ export function emptyLock(site: string): Lock {
 /** Keys sorted at every level, so the file diffs cleanly and a no-change run rewrites nothing. */
 export function serializeLock(lock: Lock): string {
   const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return `${JSON.stringify(sort(lock), null, 2)}\n`;
 }
 
@@ -65,7 +73,8 @@ export async function readLock(path: string): Promise<Lock | null> {
   let text: string;
   try {
     // Checked before it is opened: a FIFO would block the read, a device never end it.
-    if (!(await stat(path)).isFile()) throw new InputError(`lock file ${path} is not a regular file`, [], 'give --lock the path of a JSON file (or of one to create)');
+    if (!(await stat(path)).isFile())
+      throw new InputError(`lock file ${path} is not a regular file`, [], 'give --lock the path of a JSON file (or of one to create)');
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -75,12 +84,20 @@ export async function readLock(path: string): Promise<Lock | null> {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${path}: not JSON: ${(e as Error).message}`, [], 'restore the lock from version control, or refresh it on purpose with gen fetch --update-lock');
+    throw new InputError(
+      `${path}: not JSON: ${(e as Error).message}`,
+      [],
+      'restore the lock from version control, or refresh it on purpose with gen fetch --update-lock',
+    );
   }
   const r = lockSchema.safeParse(data);
   if (!r.success) {
     const first = r.error.issues[0]!;
-    throw new InputError(`${path}: ${first.path.join('.') || '(root)'}: ${first.message}`, [], 'restore the lock from version control, or refresh it on purpose with gen fetch --update-lock');
+    throw new InputError(
+      `${path}: ${first.path.join('.') || '(root)'}: ${first.message}`,
+      [],
+      'restore the lock from version control, or refresh it on purpose with gen fetch --update-lock',
+    );
   }
   return r.data;
 }

@@ -23,7 +23,10 @@ const NESTING_HINT = 'a blueprint nests a few levels deep; check for unclosed br
 /** The yaml library's wording for the cases an operator meets, in ours. */
 const SYNTAX_WORDING: Partial<Record<string, { message?: string; hint: string }>> = {
   DUPLICATE_KEY: { hint: 'each key may appear once in a mapping' },
-  MULTIPLE_DOCS: { message: 'the file holds more than one YAML document', hint: "a blueprint is one document: remove this '---' line and what follows, or move it to a file of its own" },
+  MULTIPLE_DOCS: {
+    message: 'the file holds more than one YAML document',
+    hint: "a blueprint is one document: remove this '---' line and what follows, or move it to a file of its own",
+  },
   RESOURCE_EXHAUSTION: { message: 'the YAML nests too deeply to be read', hint: NESTING_HINT },
 };
 
@@ -46,7 +49,16 @@ export function parseStructured<T>(
   const issues: Issue[] = [];
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_YAML_BYTES) {
-    issues.push({ rule: 'yaml-size', severity: 'error', path: '', file, line: 1, col: 1, message: `the file is ${bytes} bytes, more than the ${MAX_YAML_BYTES} a blueprint or catalog file may have`, hint: 'is this the right file?' });
+    issues.push({
+      rule: 'yaml-size',
+      severity: 'error',
+      path: '',
+      file,
+      line: 1,
+      col: 1,
+      message: `the file is ${bytes} bytes, more than the ${MAX_YAML_BYTES} a blueprint or catalog file may have`,
+      hint: 'is this the right file?',
+    });
     return { issues };
   }
   const lineCounter = new LineCounter();
@@ -70,18 +82,41 @@ export function parseStructured<T>(
     });
   }
   if (errors.length > MAX_SYNTAX_ERRORS) {
-    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, message: `${errors.length - MAX_SYNTAX_ERRORS} more syntax error(s) follow from the ones above`, hint: 'fix the first error and run again' });
+    issues.push({
+      rule: 'yaml-syntax',
+      severity: 'error',
+      path: '',
+      file,
+      message: `${errors.length - MAX_SYNTAX_ERRORS} more syntax error(s) follow from the ones above`,
+      hint: 'fix the first error and run again',
+    });
   }
   if (issues.length) return { issues };
 
   const deep = tooDeep(doc.contents);
   if (deep) {
-    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, ...(deep.range ? lineCounter.linePos(deep.range[0]) : { line: 1, col: 1 }), message: `the YAML nests more than ${MAX_YAML_DEPTH} levels deep`, hint: NESTING_HINT });
+    issues.push({
+      rule: 'yaml-syntax',
+      severity: 'error',
+      path: '',
+      file,
+      ...(deep.range ? lineCounter.linePos(deep.range[0]) : { line: 1, col: 1 }),
+      message: `the YAML nests more than ${MAX_YAML_DEPTH} levels deep`,
+      hint: NESTING_HINT,
+    });
     return { issues };
   }
   const oddKey = collectionKey(doc.contents);
   if (oddKey) {
-    issues.push({ rule: 'yaml-syntax', severity: 'error', path: '', file, ...(oddKey.range ? lineCounter.linePos(oddKey.range[0]) : { line: 1, col: 1 }), message: 'a mapping key is not a plain name (a list, a mapping, an alias or a tagged value)', hint: 'keys are plain names' });
+    issues.push({
+      rule: 'yaml-syntax',
+      severity: 'error',
+      path: '',
+      file,
+      ...(oddKey.range ? lineCounter.linePos(oddKey.range[0]) : { line: 1, col: 1 }),
+      message: 'a mapping key is not a plain name (a list, a mapping, an alias or a tagged value)',
+      hint: 'keys are plain names',
+    });
     return { issues };
   }
   const positions = new PositionIndex(doc, lineCounter);
@@ -91,7 +126,15 @@ export function parseStructured<T>(
   } catch (e) {
     // The yaml library throws a ReferenceError when aliases expand past the limit.
     if (!(e instanceof ReferenceError)) throw e;
-    issues.push({ rule: 'yaml-aliases', severity: 'error', path: '', file, ...firstAlias(doc, lineCounter), message: `aliases expand past the limit of ${MAX_YAML_ALIASES}`, hint: 'write the values out; a blueprint needs no anchors or aliases' });
+    issues.push({
+      rule: 'yaml-aliases',
+      severity: 'error',
+      path: '',
+      file,
+      ...firstAlias(doc, lineCounter),
+      message: `aliases expand past the limit of ${MAX_YAML_ALIASES}`,
+      hint: 'write the values out; a blueprint needs no anchors or aliases',
+    });
     return { issues, positions };
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -129,7 +172,7 @@ function collectionKey(root: unknown): Node | undefined {
       for (const item of node.items) {
         const key = item.key;
         // A tagged scalar key (`!!binary …:`) becomes an object too.
-        if (isMap(key) || isSeq(key) || isAlias(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) return key as Node;
+        if (isMap(key) || isSeq(key) || isAlias(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) return key;
         stack.push(item.value);
       }
     } else if (isSeq(node)) stack.push(...node.items);
@@ -148,12 +191,7 @@ function firstAlias(doc: Document, lines: LineCounter): { line: number; col: num
   return at;
 }
 
-function schemaIssues(
-  zi: core.$ZodIssue,
-  file: string,
-  positions: PositionIndex,
-  knownKeysAt: (segments: readonly PropertyKey[]) => string[],
-): Issue[] {
+function schemaIssues(zi: core.$ZodIssue, file: string, positions: PositionIndex, knownKeysAt: (segments: readonly PropertyKey[]) => string[]): Issue[] {
   const path = pathFromSegments(zi.path);
   const at = (p: string) => ({ file, ...positions.valueAt(p) });
   switch (zi.code) {

@@ -29,7 +29,9 @@ export const realCrypto: CryptoPort = {
     if (!signerPem) throw new Error('a self-signed certificate needs its own private key');
     const signer = createPrivateKey(signerPem);
     const algs = algorithmsFor(signer);
-    const publicKey = await webcrypto.subtle.importKey('spki', subjectPub.export({ type: 'spki', format: 'der' }), algorithmsFor(subjectPub).import, true, ['verify']);
+    const publicKey = await webcrypto.subtle.importKey('spki', subjectPub.export({ type: 'spki', format: 'der' }), algorithmsFor(subjectPub).import, true, [
+      'verify',
+    ]);
     const signingKey = await webcrypto.subtle.importKey('pkcs8', signer.export({ type: 'pkcs8', format: 'der' }), algs.import, false, ['sign']);
     const issuerCert = req.issuer ? new x509.X509Certificate(req.issuer.certPem) : undefined;
 
@@ -69,7 +71,10 @@ export const realCrypto: CryptoPort = {
   randomBytes: (n) => new Uint8Array(randomBytes(n)),
 };
 
-function algorithmsFor(key: KeyObject): { import: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams; sign: webcrypto.RsaHashedImportParams | webcrypto.EcdsaParams } {
+function algorithmsFor(key: KeyObject): {
+  import: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
+  sign: webcrypto.RsaHashedImportParams | webcrypto.EcdsaParams;
+} {
   if (key.asymmetricKeyType === 'ec') return { import: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
   return { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } };
 }

@@ -38,18 +38,31 @@ export async function checkStatePlacement(state: string, outRoot: string): Promi
     throw e;
   });
   if (st?.isSymbolicLink()) {
-    throw new InputError(`the state ${state} is a symlink (to ${await readlink(state)})`, [], 'give the directory itself with --state: kubeseed writes keys only where it is told to');
+    throw new InputError(
+      `the state ${state} is a symlink (to ${await readlink(state)})`,
+      [],
+      'give the directory itself with --state: kubeseed writes keys only where it is told to',
+    );
   }
-  if (st && !st.isDirectory()) throw new InputError(`the state ${state} is ${kindOf(st) ?? 'not a directory'}`, [], 'point --state at a directory (it is created if missing)');
+  if (st && !st.isDirectory())
+    throw new InputError(`the state ${state} is ${kindOf(st) ?? 'not a directory'}`, [], 'point --state at a directory (it is created if missing)');
   const realState = await realish(state);
   const realOut = await realish(outRoot);
   if (within(realOut, realState)) {
-    throw new InputError(`the state ${state} holds the site's output directory ${outRoot}`, [], 'keep the state and the output apart: e.g. --state <out>/<site>/state (the default) or a directory of its own');
+    throw new InputError(
+      `the state ${state} holds the site's output directory ${outRoot}`,
+      [],
+      'keep the state and the output apart: e.g. --state <out>/<site>/state (the default) or a directory of its own',
+    );
   }
   if (within(realState, realOut)) {
     const first = relative(realOut, realState).split(sep)[0]!;
     if (isManagedOutput(first)) {
-      throw new InputError(`the state ${state} is inside the bundle output ${join(outRoot, first)}`, [], `gen bundle replaces ${join(outRoot, 'dist')} as a whole and would delete the state with it; keep it elsewhere, e.g. ${join(outRoot, 'state')} (the default)`);
+      throw new InputError(
+        `the state ${state} is inside the bundle output ${join(outRoot, first)}`,
+        [],
+        `gen bundle replaces ${join(outRoot, 'dist')} as a whole and would delete the state with it; keep it elsewhere, e.g. ${join(outRoot, 'state')} (the default)`,
+      );
     }
   }
 }

@@ -10,7 +10,15 @@ import { lstat, open, type FileHandle } from 'node:fs/promises';
 
 export type NotRegular = 'missing' | 'a symlink' | 'a directory' | 'a FIFO' | 'a socket' | 'a device' | 'not a regular file';
 
-export function kindOf(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean; isFile(): boolean }): NotRegular | null {
+export function kindOf(st: {
+  isSymbolicLink(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+  isFile(): boolean;
+}): NotRegular | null {
   if (st.isFile()) return null;
   if (st.isSymbolicLink()) return 'a symlink';
   if (st.isDirectory()) return 'a directory';
@@ -62,11 +70,11 @@ export async function readRegular(path: string): Promise<Buffer | NotRegular> {
 }
 
 /** SHA-256 of a regular file, streamed, or what the path is instead. */
-export async function sha256Regular(path: string): Promise<string | NotRegular> {
+export async function sha256Regular(path: string): Promise<{ sha256: string } | NotRegular> {
   const fh = await openRegular(path);
   if (typeof fh === 'string') return fh;
   const h = createHash('sha256');
   // The stream closes the handle when it ends or fails.
   for await (const chunk of createReadStream('', { fd: fh, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
+  return { sha256: h.digest('hex') };
 }

@@ -4,7 +4,19 @@ import { basename, dirname, join } from 'node:path';
 import { namingPath } from '../model/index.js';
 import { crashPoint } from './crash.js';
 import { isLockFile } from './lock.js';
-import { CURRENT, fsyncDir, LEGACY, lstatOrNull, revOf, SAFE_PATH, sha256, STAGING_PREFIX, STATE_MANIFEST, stateFileMode, switchCurrent } from './state-layout.js';
+import {
+  CURRENT,
+  fsyncDir,
+  LEGACY,
+  lstatOrNull,
+  revOf,
+  SAFE_PATH,
+  sha256,
+  STAGING_PREFIX,
+  STATE_MANIFEST,
+  stateFileMode,
+  switchCurrent,
+} from './state-layout.js';
 
 /** Writing the site state: a new revision committed in one step (see state-layout.ts), and copies. */
 
@@ -41,7 +53,12 @@ export async function commitState(dir: string, files: Map<string, string>): Prom
     if (!SAFE_PATH.test(p) || p === STATE_MANIFEST) throw new Error(`internal: ${p} is not a state member name`);
     await writeMember(staging, p, files.get(p)!, stateFileMode(p));
   }
-  const manifest = { apiVersion: 'kubeseed/v1alpha1', kind: 'StateManifest', revision: next, files: paths.map((p) => ({ path: p, sha256: sha256(files.get(p)!) })) };
+  const manifest = {
+    apiVersion: 'kubeseed/v1alpha1',
+    kind: 'StateManifest',
+    revision: next,
+    files: paths.map((p) => ({ path: p, sha256: sha256(files.get(p)!) })),
+  };
   await writeMember(staging, STATE_MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
   for (const d of new Set(paths.map((p) => dirname(p)).filter((d) => d !== '.'))) {
     await chmod(join(staging, d), 0o700);
@@ -92,4 +109,3 @@ export async function removePartialCopies(dir: string): Promise<string[]> {
   }
   return gone;
 }
-

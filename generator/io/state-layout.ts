@@ -68,4 +68,3 @@ export async function switchCurrent(dir: string, target: string): Promise<void> 
   crashPoint('state-link-switched');
   await fsyncDir(dir);
 }
-

@@ -3,7 +3,21 @@ import { join, relative } from 'node:path';
 import { InputError } from '../model/index.js';
 import { isLockFile } from './lock.js';
 import { kindOf, readRegular } from './regular.js';
-import { CURRENT, LEGACY, LINK_PREFIX, lstatOrNull, mode8, revOf, SAFE_PATH, sha256, STAGING_PREFIX, STATE_MANIFEST, stateFileMode, switchCurrent, type StateDamage } from './state-layout.js';
+import {
+  CURRENT,
+  LEGACY,
+  LINK_PREFIX,
+  lstatOrNull,
+  mode8,
+  revOf,
+  SAFE_PATH,
+  sha256,
+  STAGING_PREFIX,
+  STATE_MANIFEST,
+  stateFileMode,
+  switchCurrent,
+  type StateDamage,
+} from './state-layout.js';
 
 export { commitState, copyState, removePartialCopies } from './state-commit.js';
 export { CURRENT, STATE_MANIFEST, stateFileMode, type StateDamage } from './state-layout.js';
@@ -41,7 +55,12 @@ async function tighten(abs: string, label: string, mode: number, max: number, fi
 }
 
 /** Reads one revision: manifest first, then every member it lists, hashed; modes checked. */
-async function readRevision(dir: string, name: string, log: Log, fix = true): Promise<{ files: Map<string, string>; damage: StateDamage[] } | { invalid: StateDamage }> {
+async function readRevision(
+  dir: string,
+  name: string,
+  log: Log,
+  fix = true,
+): Promise<{ files: Map<string, string>; damage: StateDamage[] } | { invalid: StateDamage }> {
   const root = join(dir, name);
   const rootSt = await lstatOrNull(root);
   if (!rootSt) return { invalid: { path: name, what: `is missing (${CURRENT} points to it)` } };
@@ -53,7 +72,8 @@ async function readRevision(dir: string, name: string, log: Log, fix = true): Pr
     const m = JSON.parse(raw.toString('utf8')) as { kind?: unknown; files?: unknown };
     if (m.kind !== 'StateManifest' || !Array.isArray(m.files)) throw new Error('shape');
     entries = m.files as ManifestEntry[];
-    if (!entries.every((e) => typeof e?.path === 'string' && SAFE_PATH.test(e.path) && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256))) throw new Error('entry');
+    if (!entries.every((e) => typeof e?.path === 'string' && SAFE_PATH.test(e.path) && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)))
+      throw new Error('entry');
   } catch {
     return { invalid: { path: `${name}/${STATE_MANIFEST}`, what: 'is not a state manifest' } };
   }
@@ -94,7 +114,9 @@ async function readLegacy(dir: string, log: Log): Promise<{ files: Map<string, s
   for (const top of LEGACY) {
     const st = await lstatOrNull(join(dir, top));
     if (!st) continue;
-    const entries = st.isDirectory() ? (await readdir(join(dir, top), { recursive: true, withFileTypes: true })).map((e) => relative(dir, join(e.parentPath, e.name))) : [];
+    const entries = st.isDirectory()
+      ? (await readdir(join(dir, top), { recursive: true, withFileTypes: true })).map((e) => relative(dir, join(e.parentPath, e.name)))
+      : [];
     for (const rel of [top, ...entries]) {
       const abs = join(dir, rel);
       const s = await lstat(abs);
@@ -133,7 +155,8 @@ export async function openState(dir: string): Promise<OpenedState> {
   const log = { notes, warnings };
   const top = await lstatOrNull(dir);
   if (!top) return { files: new Map(), layout: 'empty', revision: 0, damage: [], notes, warnings };
-  if (!top.isDirectory()) throw new InputError(`the state ${dir} is ${kindOf(top) ?? 'not a directory'}`, [], 'point --state at a directory (it is created if missing)');
+  if (!top.isDirectory())
+    throw new InputError(`the state ${dir} is ${kindOf(top) ?? 'not a directory'}`, [], 'point --state at a directory (it is created if missing)');
   const n = await tighten(dir, 'the state directory', top.mode, 0o700);
   if (n) warnings.push(n);
 
@@ -142,14 +165,23 @@ export async function openState(dir: string): Promise<OpenedState> {
     await rm(join(dir, x), { recursive: true, force: true });
     notes.push(`removed ${x}, left by a run that stopped before it finished`);
   }
-  const revs = names.map(revOf).filter((r): r is number => r !== null).sort((a, b) => b - a);
+  const revs = names
+    .map(revOf)
+    .filter((r): r is number => r !== null)
+    .sort((a, b) => b - a);
 
   let current: string | null = null;
   const link = await lstatOrNull(join(dir, CURRENT));
   if (link) {
-    if (!link.isSymbolicLink()) throw new InputError(`the state's ${CURRENT} (${join(dir, CURRENT)}) is ${kindOf(link) ?? 'not a symlink'}, not a link to a revision`, [], 'restore the state from a backup');
+    if (!link.isSymbolicLink())
+      throw new InputError(
+        `the state's ${CURRENT} (${join(dir, CURRENT)}) is ${kindOf(link) ?? 'not a symlink'}, not a link to a revision`,
+        [],
+        'restore the state from a backup',
+      );
     current = await readlink(join(dir, CURRENT));
-    if (revOf(current) === null) throw new InputError(`the state's ${CURRENT} points to ${current}, not to a revision (rev-N)`, [], 'restore the state from a backup');
+    if (revOf(current) === null)
+      throw new InputError(`the state's ${CURRENT} points to ${current}, not to a revision (rev-N)`, [], 'restore the state from a backup');
   } else if (revs.length) {
     // A commit that stopped between renaming its revision in and switching the link: the newest
     // complete revision is the one it was committing, and the state it held is whole.
@@ -186,7 +218,11 @@ export async function openState(dir: string): Promise<OpenedState> {
   if (loose.files.size || loose.damage.length) {
     const differ = [...loose.files].filter(([p, c]) => read.files.get(p) !== c).map(([p]) => p);
     if (differ.length || loose.damage.length) {
-      throw new InputError(`the state holds both revision ${current} and loose files that differ from it: ${[...differ, ...loose.damage.map((d) => d.path)].slice(0, 5).join(', ')}`, [], `move ${LEGACY.join(', ')} out of ${dir}: a state is either one or the other`);
+      throw new InputError(
+        `the state holds both revision ${current} and loose files that differ from it: ${[...differ, ...loose.damage.map((d) => d.path)].slice(0, 5).join(', ')}`,
+        [],
+        `move ${LEGACY.join(', ')} out of ${dir}: a state is either one or the other`,
+      );
     }
     for (const x of LEGACY) await rm(join(dir, x), { recursive: true, force: true });
     notes.push(`removed the loose files of the state before revisions, already in ${current}`);

@@ -170,8 +170,32 @@ export function payloadPath(name: string): string {
  * the real servers in /run/systemd/resolve/resolv.conf (systemd-resolved.service(8)). Debian
  * (no resolved by default) and RHEL (NetworkManager) write the real file.
  */
-export const OS_PATHS: Record<OsFamily, { chronyConf: string; chronyDrift: string; chronyLogDir: string; nginx: string; nginxStreamModule: string; resolvConf: string }> = {
-  debian: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so', resolvConf: '/etc/resolv.conf' },
-  ubuntu: { chronyConf: '/etc/chrony/chrony.conf', chronyDrift: '/var/lib/chrony/chrony.drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so', resolvConf: '/run/systemd/resolve/resolv.conf' },
-  rhel: { chronyConf: '/etc/chrony.conf', chronyDrift: '/var/lib/chrony/drift', chronyLogDir: '/var/log/chrony', nginx: '/usr/sbin/nginx', nginxStreamModule: '/usr/lib64/nginx/modules/ngx_stream_module.so', resolvConf: '/etc/resolv.conf' },
+export const OS_PATHS: Record<
+  OsFamily,
+  { chronyConf: string; chronyDrift: string; chronyLogDir: string; nginx: string; nginxStreamModule: string; resolvConf: string }
+> = {
+  debian: {
+    chronyConf: '/etc/chrony/chrony.conf',
+    chronyDrift: '/var/lib/chrony/chrony.drift',
+    chronyLogDir: '/var/log/chrony',
+    nginx: '/usr/sbin/nginx',
+    nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so',
+    resolvConf: '/etc/resolv.conf',
+  },
+  ubuntu: {
+    chronyConf: '/etc/chrony/chrony.conf',
+    chronyDrift: '/var/lib/chrony/chrony.drift',
+    chronyLogDir: '/var/log/chrony',
+    nginx: '/usr/sbin/nginx',
+    nginxStreamModule: '/usr/lib/nginx/modules/ngx_stream_module.so',
+    resolvConf: '/run/systemd/resolve/resolv.conf',
+  },
+  rhel: {
+    chronyConf: '/etc/chrony.conf',
+    chronyDrift: '/var/lib/chrony/drift',
+    chronyLogDir: '/var/log/chrony',
+    nginx: '/usr/sbin/nginx',
+    nginxStreamModule: '/usr/lib64/nginx/modules/ngx_stream_module.so',
+    resolvConf: '/etc/resolv.conf',
+  },
 };

@@ -27,11 +27,31 @@ export interface IndexedPackage {
   stanza: string;
 }
 
-type TextField = 'name' | 'version' | 'arch' | 'priority' | 'multiArch' | 'depends' | 'preDepends' | 'provides' | 'conflicts' | 'breaks' | 'filename' | 'sha256' | 'status' | 'size' | 'essential';
+type TextField =
+  | 'name'
+  | 'version'
+  | 'arch'
+  | 'priority'
+  | 'multiArch'
+  | 'depends'
+  | 'preDepends'
+  | 'provides'
+  | 'conflicts'
+  | 'breaks'
+  | 'filename'
+  | 'sha256'
+  | 'status'
+  | 'size'
+  | 'essential';
 
 /** The fields read, by first letter: most lines of an index (Description, MD5sum, Maintainer, …) are skipped without making a string. */
 const FIELDS_BY_INITIAL: Record<string, [string, TextField][]> = {
-  P: [['Package:', 'name'], ['Priority:', 'priority'], ['Pre-Depends:', 'preDepends'], ['Provides:', 'provides']],
+  P: [
+    ['Package:', 'name'],
+    ['Priority:', 'priority'],
+    ['Pre-Depends:', 'preDepends'],
+    ['Provides:', 'provides'],
+  ],
   V: [['Version:', 'version']],
   A: [['Architecture:', 'arch']],
   M: [['Multi-Arch:', 'multiArch']],
@@ -39,7 +59,11 @@ const FIELDS_BY_INITIAL: Record<string, [string, TextField][]> = {
   C: [['Conflicts:', 'conflicts']],
   B: [['Breaks:', 'breaks']],
   F: [['Filename:', 'filename']],
-  S: [['SHA256:', 'sha256'], ['Size:', 'size'], ['Status:', 'status']],
+  S: [
+    ['SHA256:', 'sha256'],
+    ['Size:', 'size'],
+    ['Status:', 'status'],
+  ],
   E: [['Essential:', 'essential']],
 };
 const BY_CODE: ([string, TextField][] | undefined)[] = [];
@@ -60,7 +84,24 @@ export function parsePackages(text: string, onProblem?: (message: string) => voi
     if (pos >= n) break;
     let end = text.indexOf('\n\n', pos);
     if (end < 0) end = n;
-    const p: IndexedPackage = { name: '', version: '', arch: '', priority: '', essential: false, multiArch: 'no', depends: '', preDepends: '', provides: '', conflicts: '', breaks: '', filename: '', size: -1, sha256: '', status: '', stanza: text.slice(pos, text.charCodeAt(end - 1) === 0x0a ? end - 1 : end) };
+    const p: IndexedPackage = {
+      name: '',
+      version: '',
+      arch: '',
+      priority: '',
+      essential: false,
+      multiArch: 'no',
+      depends: '',
+      preDepends: '',
+      provides: '',
+      conflicts: '',
+      breaks: '',
+      filename: '',
+      size: -1,
+      sha256: '',
+      status: '',
+      stanza: text.slice(pos, text.charCodeAt(end - 1) === 0x0a ? end - 1 : end),
+    };
     const fields = p as unknown as Record<string, string>;
     let line = pos;
     let last: TextField | null = null;

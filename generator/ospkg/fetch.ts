@@ -45,7 +45,13 @@ export async function resolveOsRepo(repo: PlannedOsRepo, ctx: FetchContext, cata
     throw new FailureError(`${repo.id}: cannot read the archive keys ${keysFile}: ${e.code ?? e.message}`, 'the catalog ships them in keys/; restore the file');
   });
 
-  const warm = pins && paths.every((p) => pins.indexes[p]) && (await allCached(ctx, paths.map((p) => pins.indexes[p]!)));
+  const warm =
+    pins &&
+    paths.every((p) => pins.indexes[p]) &&
+    (await allCached(
+      ctx,
+      paths.map((p) => pins.indexes[p]!),
+    ));
   let release: { url: string; size: number; sha256: string };
   const indexes: Record<string, { url: string; size: number; sha256: string; unpacked?: string }> = {};
   if (warm) {
@@ -54,7 +60,9 @@ export async function resolveOsRepo(repo: PlannedOsRepo, ctx: FetchContext, cata
     // The InRelease is checked again when the cache still has it (the catalog's keys may have changed).
     if (await ctx.cache.has(pins.release.sha256)) {
       const signed = await verified(repo, (await ctx.cache.read(pins.release.sha256)).toString('utf8'), keys, u.inRelease);
-      for (const p of paths) if (signed.sha256.get(p)?.sha256 !== indexes[p]!.sha256) throw new LockMismatchError(`${repo.id}: the cached ${u.inRelease} does not list ${p} with the locked sha256 ${indexes[p]!.sha256}`, UPDATE_HINT);
+      for (const p of paths)
+        if (signed.sha256.get(p)?.sha256 !== indexes[p]!.sha256)
+          throw new LockMismatchError(`${repo.id}: the cached ${u.inRelease} does not list ${p} with the locked sha256 ${indexes[p]!.sha256}`, UPDATE_HINT);
     }
   } else {
     if (!ctx.http) throw new MissingError(`${repo.id}: package index ${u.inRelease}`);
@@ -68,14 +76,26 @@ export async function resolveOsRepo(repo: PlannedOsRepo, ctx: FetchContext, cata
     const signed = await verified(repo, res.body.toString('utf8'), keys, u.inRelease);
     // As apt: an archive that dates its InRelease refuses a stale copy (a mirror frozen or replayed).
     const validUntil = signed.fields['Valid-Until'] ? Date.parse(signed.fields['Valid-Until']) : NaN;
-    if (validUntil < Date.now()) throw new FailureError(`${repo.id}: ${u.inRelease} expired on ${signed.fields['Valid-Until']}`, 'the mirror is not being updated; point spec.artifacts.sources at a current one');
+    if (validUntil < Date.now())
+      throw new FailureError(
+        `${repo.id}: ${u.inRelease} expired on ${signed.fields['Valid-Until']}`,
+        'the mirror is not being updated; point spec.artifacts.sources at a current one',
+      );
     ctx.events.done(`${repo.id} InRelease`, { size: res.body.length, transferred: res.body.length, cached: false });
     release = { url: u.inRelease, size: res.body.length, sha256 };
     for (const p of paths) {
       const listed = signed.sha256.get(p);
-      if (!listed) throw new FailureError(`${repo.id}: ${u.inRelease} lists no ${p}`, `the archive has no component '${p.split('/')[0]}' for ${repo.arch}, or publishes no gzip index; check spec.artifacts.sources and ospkg.yaml`);
+      if (!listed)
+        throw new FailureError(
+          `${repo.id}: ${u.inRelease} lists no ${p}`,
+          `the archive has no component '${p.split('/')[0]}' for ${repo.arch}, or publishes no gzip index; check spec.artifacts.sources and ospkg.yaml`,
+        );
       const pin = pins?.indexes[p];
-      if (pin && pin.sha256 !== listed.sha256) throw new LockMismatchError(`${repo.id}: the archive changed: ${u.inRelease} now lists ${p} with sha256 ${listed.sha256}, the lock records ${pin.sha256}`, UPDATE_HINT);
+      if (pin && pin.sha256 !== listed.sha256)
+        throw new LockMismatchError(
+          `${repo.id}: the archive changed: ${u.inRelease} now lists ${p} with sha256 ${listed.sha256}, the lock records ${pin.sha256}`,
+          UPDATE_HINT,
+        );
       indexes[p] = { url: u.index(p), size: listed.size, sha256: listed.sha256 };
     }
     await ctx.cache.put(res.body, sha256);
@@ -84,7 +104,12 @@ export async function resolveOsRepo(repo: PlannedOsRepo, ctx: FetchContext, cata
       if (await ctx.cache.has(want.sha256)) continue;
       const id = `${repo.id} ${p}`;
       ctx.events.start(id, want.size);
-      const r = await downloadVerified(ctx, http, { id, url: want.url, expected: [{ algorithm: 'sha256', hex: want.sha256, from: `the signed ${u.inRelease}` }], size: want.size });
+      const r = await downloadVerified(ctx, http, {
+        id,
+        url: want.url,
+        expected: [{ algorithm: 'sha256', hex: want.sha256, from: `the signed ${u.inRelease}` }],
+        size: want.size,
+      });
       ctx.events.done(id, { size: r.size, transferred: r.transferred, cached: false });
     }
   }
@@ -95,7 +120,8 @@ export async function resolveOsRepo(repo: PlannedOsRepo, ctx: FetchContext, cata
   const entry: LockedOsRepo = { suite: repo.suite, arch: repo.arch, release, indexes: indexes as LockedOsRepo['indexes'], debs: {} };
   for (const d of debs) {
     const pin = pins?.debs[d.name];
-    if (pin && pin.version === d.version && pin.sha256 !== d.sha256) throw new LockMismatchError(`${repo.id}: ${d.filename}: the index says sha256 ${d.sha256}, the lock records ${pin.sha256}`, UPDATE_HINT);
+    if (pin && pin.version === d.version && pin.sha256 !== d.sha256)
+      throw new LockMismatchError(`${repo.id}: ${d.filename}: the index says sha256 ${d.sha256}, the lock records ${pin.sha256}`, UPDATE_HINT);
     entry.debs[d.name] = { version: d.version, arch: d.arch, url: d.url, size: d.size, sha256: d.sha256 };
   }
   return { id: repo.id, debs, entry };
@@ -130,11 +156,19 @@ async function verified(repo: PlannedOsRepo, text: string, keys: string, url: st
   try {
     release = (await verifyInRelease(text, keys, url)).release;
   } catch (e) {
-    if (e instanceof SignatureError) throw new FailureError(`${repo.id}: ${e.message}`, `nothing from this archive was trusted; check that spec.artifacts.sources points at the real archive or a faithful mirror (a mirror that re-signs needs its key in a catalog of its own, see ${repo.keys})`);
+    if (e instanceof SignatureError)
+      throw new FailureError(
+        `${repo.id}: ${e.message}`,
+        `nothing from this archive was trusted; check that spec.artifacts.sources points at the real archive or a faithful mirror (a mirror that re-signs needs its key in a catalog of its own, see ${repo.keys})`,
+      );
     throw e;
   }
   const f = release.fields;
-  if (f.Codename !== repo.suite && f.Suite !== repo.suite) throw new FailureError(`${repo.id}: ${url} is for ${f.Codename ?? f.Suite ?? 'an unnamed suite'}, not ${repo.suite}`, 'the mirror serves another release under this name');
+  if (f.Codename !== repo.suite && f.Suite !== repo.suite)
+    throw new FailureError(
+      `${repo.id}: ${url} is for ${f.Codename ?? f.Suite ?? 'an unnamed suite'}, not ${repo.suite}`,
+      'the mirror serves another release under this name',
+    );
   return release;
 }
 
@@ -145,12 +179,29 @@ export function closureOf(repo: PlannedOsRepo, indexes: readonly Buffer[], base:
   try {
     closure = resolveClosure(index, repo.packages, baselineFromIndex(index, repo.baseline ?? []));
   } catch (e) {
-    if (e instanceof ResolveError) throw new FailureError(`${repo.id}: ${e.message}`, 'check the package names in spec.os.packages against the release (packages.debian.org, packages.ubuntu.com)');
+    if (e instanceof ResolveError)
+      throw new FailureError(
+        `${repo.id}: ${e.message}`,
+        'check the package names in spec.os.packages against the release (packages.debian.org, packages.ubuntu.com)',
+      );
     throw e;
   }
   return closure.map((p) => {
-    if (!/^[0-9a-f]{64}$/.test(p.sha256) || !(p.size >= 0) || !p.filename) throw new FailureError(`${repo.id}: the index gives ${p.name} ${p.version} no Filename, Size or SHA256`, 'the archive index is damaged or not a Debian Packages file');
-    return { name: p.name, version: p.version, arch: p.arch, filename: p.filename.slice(p.filename.lastIndexOf('/') + 1), url: `${base}/${p.filename}`, size: p.size, sha256: p.sha256, stanza: p.stanza };
+    if (!/^[0-9a-f]{64}$/.test(p.sha256) || !(p.size >= 0) || !p.filename)
+      throw new FailureError(
+        `${repo.id}: the index gives ${p.name} ${p.version} no Filename, Size or SHA256`,
+        'the archive index is damaged or not a Debian Packages file',
+      );
+    return {
+      name: p.name,
+      version: p.version,
+      arch: p.arch,
+      filename: p.filename.slice(p.filename.lastIndexOf('/') + 1),
+      url: `${base}/${p.filename}`,
+      size: p.size,
+      sha256: p.sha256,
+      stanza: p.stanza,
+    };
   });
 }
 
@@ -163,6 +214,11 @@ export async function fetchDeb(repoId: string, deb: ResolvedDeb, ctx: FetchConte
   }
   if (!ctx.http) throw new MissingError(`${id} (${deb.url})`);
   ctx.events.start(id, deb.size);
-  const r = await downloadVerified(ctx, ctx.http, { id, url: deb.url, expected: [{ algorithm: 'sha256', hex: deb.sha256, from: `the signed index of ${repoId}` }], size: deb.size });
+  const r = await downloadVerified(ctx, ctx.http, {
+    id,
+    url: deb.url,
+    expected: [{ algorithm: 'sha256', hex: deb.sha256, from: `the signed index of ${repoId}` }],
+    size: deb.size,
+  });
   ctx.events.done(id, { size: r.size, transferred: r.transferred, cached: false });
 }

@@ -41,6 +41,10 @@ export async function verifyInRelease(text: string, armoredKeys: string, file: s
     }
   }
   if (bad.length) throw new SignatureError(`${file}: bad signature (${bad.join('; ')})`, file);
-  if (!good.length) throw new SignatureError(`${file}: no signature by the archive keys (signed by ${result.signatures.map((s) => s.keyID.toHex().toUpperCase()).join(', ') || 'nobody'})`, file);
-  return { release: parseRelease(result.data as string), signedBy: good.sort() };
+  if (!good.length)
+    throw new SignatureError(
+      `${file}: no signature by the archive keys (signed by ${result.signatures.map((s) => s.keyID.toHex().toUpperCase()).join(', ') || 'nobody'})`,
+      file,
+    );
+  return { release: parseRelease(result.data), signedBy: good.sort() };
 }

@@ -58,7 +58,11 @@ export class PackageIndex {
       // finding each "Package: " at a line start finds every stanza and its name in one scan.
       const base = this.starts.length;
       const starts: number[] = [];
-      for (let pos = text.startsWith('Package: ') ? 0 : text.indexOf('\nPackage: ') + 1; pos > 0 || (pos === 0 && starts.length === 0); pos = text.indexOf('\nPackage: ', pos) + 1) {
+      for (
+        let pos = text.startsWith('Package: ') ? 0 : text.indexOf('\nPackage: ') + 1;
+        pos > 0 || (pos === 0 && starts.length === 0);
+        pos = text.indexOf('\nPackage: ', pos) + 1
+      ) {
         let eol = text.indexOf('\n', pos);
         if (eol < 0) eol = text.length;
         let name = text.slice(pos + 9, eol);
@@ -217,17 +221,24 @@ export function resolveClosure(index: PackageIndex, request: readonly string[], 
     const held = chosen.get(atom.name) ?? have.get(atom.name);
     if (held && versionMatches(held.version, atom) && archMatches(atom, held.multiArch)) return true;
     // A Provides without a version satisfies only an unversioned dependency.
-    return (haveProvides.get(atom.name) ?? []).some((pr) => (atom.relation === undefined ? true : pr.version !== undefined && satisfies(pr.version, atom.relation, atom.version!)));
+    return (haveProvides.get(atom.name) ?? []).some((pr) =>
+      atom.relation === undefined ? true : pr.version !== undefined && satisfies(pr.version, atom.relation, atom.version!),
+    );
   };
 
   const candidateFor = (atom: DepAtom): IndexedPackage | undefined => {
     const real = index.candidate(atom.name);
     if (real && versionMatches(real.version, atom) && archMatches(atom, real.multiArch)) return real;
-    const providers = index.providers(atom.name).filter((pr) => (atom.relation === undefined ? true : pr.version !== undefined && satisfies(pr.version, atom.relation, atom.version!)));
+    const providers = index
+      .providers(atom.name)
+      .filter((pr) => (atom.relation === undefined ? true : pr.version !== undefined && satisfies(pr.version, atom.relation, atom.version!)));
     if (!providers.length) return undefined;
     return providers
       .map((pr) => pr.pkg)
-      .sort((a, b) => Number(b.essential) - Number(a.essential) || (PRIORITY_RANK[a.priority] ?? 5) - (PRIORITY_RANK[b.priority] ?? 5) || a.name.localeCompare(b.name))[0];
+      .sort(
+        (a, b) =>
+          Number(b.essential) - Number(a.essential) || (PRIORITY_RANK[a.priority] ?? 5) - (PRIORITY_RANK[b.priority] ?? 5) || a.name.localeCompare(b.name),
+      )[0];
   };
 
   const choose = (p: IndexedPackage): void => {
@@ -270,7 +281,14 @@ export function resolveClosure(index: PackageIndex, request: readonly string[], 
     if (!cand) {
       if (held || haveProvides.has(name)) continue;
       const providers = index.providers(name);
-      problems.push(providers.length ? `${name} is a virtual package (provided by ${providers.map((x) => x.pkg.name).sort().join(', ')}): ask for one of those` : `${name} is not in the index`);
+      problems.push(
+        providers.length
+          ? `${name} is a virtual package (provided by ${providers
+              .map((x) => x.pkg.name)
+              .sort()
+              .join(', ')}): ask for one of those`
+          : `${name} is not in the index`,
+      );
       continue;
     }
     if (held && !satisfies(cand.version, '>>', held.version)) continue;
@@ -299,7 +317,9 @@ function clashes(p: IndexedPackage, chosen: Map<string, IndexedPackage>, have: M
     if (!atom || atom.name === p.name) continue;
     const other = chosen.get(atom.name) ?? have.get(atom.name);
     if (other && (atom.relation === undefined || satisfies(other.version, atom.relation, atom.version!))) {
-      out.push(`${p.name} ${p.version} conflicts with ${formatAtom(atom)}, and ${atom.name} ${other.version} would be ${chosen.has(atom.name) ? 'installed' : 'present'}`);
+      out.push(
+        `${p.name} ${p.version} conflicts with ${formatAtom(atom)}, and ${atom.name} ${other.version} would be ${chosen.has(atom.name) ? 'installed' : 'present'}`,
+      );
     }
   }
   return out;

@@ -38,7 +38,18 @@ const OUTPUTS: Record<OutputFormat, string> = {
 export async function packDist(dist: string, d: DistInput): Promise<{ files: number; payload: string | null }> {
   const payload: Payload | null = d.payload ? await packPayload(d.payloadCache, dist, d.payload, d.epoch, d.say) : null;
   for (const n of d.nodes) {
-    await packNode({ site: d.site, node: n.node, files: n.files, seed: n.seed, list: n.list, dist, epoch: d.epoch, engine: d.engine, payload, embedPayload: d.embedPayload });
+    await packNode({
+      site: d.site,
+      node: n.node,
+      files: n.files,
+      seed: n.seed,
+      list: n.list,
+      dist,
+      epoch: d.epoch,
+      engine: d.engine,
+      payload,
+      embedPayload: d.embedPayload,
+    });
   }
   const vm = d.site.output.formats.includes('nocloud-iso');
   if (vm) await writeFile(join(dist, DIST.vagrantfile), vagrantfile(d.engine, d.site, payload?.iso ?? null), { mode: 0o644 });
@@ -50,7 +61,7 @@ export async function packDist(dist: string, d: DistInput): Promise<{ files: num
   await writeFile(join(dist, DIST.verify), verifyScript(d.engine), { mode: 0o755 });
   await writeFile(join(dist, DIST.readme), readme(d, payload, vm), { mode: 0o644 });
   await applyDistModes(dist);
-  const files = await writeManifest(dist, d.site, d.plan, d.catalog, payload?.tar ?? null, d.epoch, payload?.known ?? new Map());
+  const files = await writeManifest(dist, d.site, d.plan, d.catalog, payload?.tar ?? null, d.epoch, payload?.known ?? new Map<string, string>());
   return { files, payload: payload?.tar ?? null };
 }
 

@@ -16,7 +16,8 @@ export const LATEST_ARCHIVE_TIME = Date.UTC(2155, 11, 31, 23, 59, 59) / 1000;
 export function parseSourceDateEpoch(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const hint = `a whole number of seconds since 1970-01-01 UTC, at most ${LATEST_ARCHIVE_TIME} (2155-12-31T23:59:59Z, the last second an ISO 9660 directory record holds)`;
-  if (!/^\d{1,20}$/.test(raw)) throw new InputError(`SOURCE_DATE_EPOCH=${JSON.stringify(raw).slice(1, -1).slice(0, 40)} is not a whole number of seconds`, [], hint);
+  if (!/^\d{1,20}$/.test(raw))
+    throw new InputError(`SOURCE_DATE_EPOCH=${JSON.stringify(raw).slice(1, -1).slice(0, 40)} is not a whole number of seconds`, [], hint);
   const n = Number(raw);
   if (n > LATEST_ARCHIVE_TIME) throw new InputError(`SOURCE_DATE_EPOCH=${raw} is later than the archives can record`, [], hint);
   return n;

@@ -51,7 +51,6 @@ interface Node {
   continuation?: { sector: number; offset: number; length: number };
 }
 
-
 function both16(b: Buffer, off: number, v: number): void {
   b.writeUInt16LE(v, off);
   b.writeUInt16BE(v, off + 2);
@@ -91,7 +90,13 @@ function volDate(mtime: number | null): Buffer {
   if (mtime === null) return Buffer.concat([Buffer.from('0000000000000000', 'ascii'), Buffer.from([0])]);
   const d = new Date(mtime * 1000);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return Buffer.concat([Buffer.from(`${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}00`, 'ascii'), Buffer.from([0])]);
+  return Buffer.concat([
+    Buffer.from(
+      `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}00`,
+      'ascii',
+    ),
+    Buffer.from([0]),
+  ]);
 }
 
 const sectorsFor = (bytes: number) => Math.ceil(bytes / SECTOR);
@@ -140,7 +145,13 @@ function isoNames(dir: Node): void {
     // A file's extension is after its last dot; a directory has none.
     const dot = isDir ? -1 : clean.lastIndexOf('.');
     const stem = (dot > 0 ? clean.slice(0, dot) : clean).replaceAll('.', '_');
-    const ext = dot > 0 ? clean.slice(dot + 1).replaceAll('.', '_').slice(0, 8) : '';
+    const ext =
+      dot > 0
+        ? clean
+            .slice(dot + 1)
+            .replaceAll('.', '_')
+            .slice(0, 8)
+        : '';
     const max = isDir ? 31 : 30 - ext.length - 1;
     let candidate: string;
     for (let n = 0; ; n++) {
@@ -181,7 +192,8 @@ export interface IsoImage {
 /** Lays out an image of `files`; nothing is read until `stream()` runs. */
 export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
   // A directory record's year is one byte from 1900: a later time would wrap, not fail.
-  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME) throw new IsoError(`ISO time ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
+  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME)
+    throw new IsoError(`ISO time ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
   const uid = opts.uid ?? 0;
   const gid = opts.gid ?? 0;
   const root: Node = { name: '', kind: 'dir', mode: 0o40755, children: new Map() };
@@ -205,7 +217,9 @@ export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
   };
   for (const f of files) {
     if (f.size > MAX_FILE_SIZE) {
-      throw new IsoError(`${f.path} is ${f.size} bytes; this ISO writer stores a file in one extent of at most ${MAX_FILE_SIZE} bytes (4 GiB). Split the file, or carry it in the payload tarball instead of the ISO.`);
+      throw new IsoError(
+        `${f.path} is ${f.size} bytes; this ISO writer stores a file in one extent of at most ${MAX_FILE_SIZE} bytes (4 GiB). Split the file, or carry it in the payload tarball instead of the ISO.`,
+      );
     }
     const { dir, name } = place(f.path);
     dir.children.set(name, { name, kind: 'file', mode: 0o100000 | (f.mode & 0o7777), children: new Map(), file: f, parent: dir });
@@ -334,17 +348,32 @@ export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
   const isoDir = (d: Node): Buffer => {
     const parent = d.parent ?? root;
     const selfSu = Buffer.concat([...(d === root ? [rootSelfPrefix(root.continuation!)] : []), rrFor(d, true)]);
-    const recs = [record(d.extent!, d.dirSize!, 2, Buffer.from([0]), selfSu), record(parent.extent!, parent.dirSize!, 2, Buffer.from([1]), rrFor(parent, true))];
-    for (const c of sortedChildren(d)) recs.push(record(c.kind === 'dir' ? c.extent! : c.extent ?? 0, dataOf(c), c.kind === 'dir' ? 2 : 0, Buffer.from(c.isoName!, 'ascii'), rrFor(c, false)));
+    const recs = [
+      record(d.extent!, d.dirSize!, 2, Buffer.from([0]), selfSu),
+      record(parent.extent!, parent.dirSize!, 2, Buffer.from([1]), rrFor(parent, true)),
+    ];
+    for (const c of sortedChildren(d))
+      recs.push(record(c.kind === 'dir' ? c.extent! : (c.extent ?? 0), dataOf(c), c.kind === 'dir' ? 2 : 0, Buffer.from(c.isoName!, 'ascii'), rrFor(c, false)));
     return layoutDir(recs, d.dirSize!);
   };
   const jolietDir = (d: Node): Buffer => {
     const parent = d.parent ?? root;
-    const recs = [record(d.jolietExtent!, d.jolietDirSize!, 2, Buffer.from([0]), Buffer.alloc(0)), record(parent.jolietExtent!, parent.jolietDirSize!, 2, Buffer.from([1]), Buffer.alloc(0))];
+    const recs = [
+      record(d.jolietExtent!, d.jolietDirSize!, 2, Buffer.from([0]), Buffer.alloc(0)),
+      record(parent.jolietExtent!, parent.jolietDirSize!, 2, Buffer.from([1]), Buffer.alloc(0)),
+    ];
     for (const c of sortedChildren(d)) {
       // No ';1' version suffix, as genisoimage writes Joliet names.
       const id = ucs2(c.jolietName!);
-      recs.push(record(c.kind === 'dir' ? c.jolietExtent! : c.extent ?? 0, c.kind === 'dir' ? c.jolietDirSize! : dataOf(c), c.kind === 'dir' ? 2 : 0, id, Buffer.alloc(0)));
+      recs.push(
+        record(
+          c.kind === 'dir' ? c.jolietExtent! : (c.extent ?? 0),
+          c.kind === 'dir' ? c.jolietDirSize! : dataOf(c),
+          c.kind === 'dir' ? 2 : 0,
+          id,
+          Buffer.alloc(0),
+        ),
+      );
     }
     return layoutDir(recs, d.jolietDirSize!);
   };
@@ -402,10 +431,22 @@ export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
       yield descriptor(false);
       yield descriptor(true);
       yield terminator();
-      yield padded(pathTable(false, false, (d) => d.extent!), ptSectors);
-      yield padded(pathTable(false, true, (d) => d.extent!), ptSectors);
-      yield padded(pathTable(true, false, (d) => d.jolietExtent!), jptSectors);
-      yield padded(pathTable(true, true, (d) => d.jolietExtent!), jptSectors);
+      yield padded(
+        pathTable(false, false, (d) => d.extent!),
+        ptSectors,
+      );
+      yield padded(
+        pathTable(false, true, (d) => d.extent!),
+        ptSectors,
+      );
+      yield padded(
+        pathTable(true, false, (d) => d.jolietExtent!),
+        jptSectors,
+      );
+      yield padded(
+        pathTable(true, true, (d) => d.jolietExtent!),
+        jptSectors,
+      );
       yield padded(erEntry, 1);
       for (const d of dirs) yield isoDir(d);
       for (const d of dirs) yield jolietDir(d);
@@ -422,4 +463,3 @@ export function buildIso(files: IsoFile[], opts: IsoOptions): IsoImage {
     },
   };
 }
-

@@ -40,10 +40,18 @@ export function kickstart(engine: Engine, site: ResolvedSite, node: ResolvedNode
     site: site.name,
     timezone: site.os.timezone,
     ntpServers: site.os.ntpServers,
-    network: { device: node.mac ?? site.network.interface ?? 'link', ip: node.ip, netmask: netmask(node.prefixLength), gateway: node.gateway, nameservers: node.dns.join(',') },
+    network: {
+      device: node.mac ?? site.network.interface ?? 'link',
+      ip: node.ip,
+      netmask: netmask(node.prefixLength),
+      gateway: node.gateway,
+      nameservers: node.dns.join(','),
+    },
     sshKeys: site.os.sshAuthorizedKeys.map((k) => JSON.stringify(k)),
     packages: packages(site, node),
-    archive: Buffer.from(archive).toString('base64').replace(/.{1,76}/g, '$&\n'),
+    archive: Buffer.from(archive)
+      .toString('base64')
+      .replace(/.{1,76}/g, '$&\n'),
     list,
     layout: PACK_LAYOUT,
     wantsDir: dirname(FILES.firstbootWants),

@@ -10,7 +10,15 @@ import { DIST } from './dist-layout.js';
  * `manifest.json` (what the bundle holds: versions, images, nodes, every file with size, mode
  * and sha256) and `SHA256SUMS` over every file, manifest included. Returns the number of files.
  */
-export async function writeManifest(dist: string, site: ResolvedSite, plan: BundlePlan, catalog: Catalog, payload: string | null, epoch: number, known: Map<string, string>): Promise<number> {
+export async function writeManifest(
+  dist: string,
+  site: ResolvedSite,
+  plan: BundlePlan,
+  catalog: Catalog,
+  payload: string | null,
+  epoch: number,
+  known: Map<string, string>,
+): Promise<number> {
   const files = await realFs.listFiles(dist);
   const entries = [];
   for (const f of files) {

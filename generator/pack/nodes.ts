@@ -71,7 +71,12 @@ const FORMATS: Record<OutputFormat, (o: NodeOutputInput) => Promise<void>> = {
 export async function packNode(o: NodeOutputInput): Promise<void> {
   await mkdir(at(o, DIST.nodeDir(o.node.name)), { recursive: true });
   const archive = at(o, DIST.nodeFiles(o.node.name));
-  await writeTarTo(archive, o.files.map((f) => memFile(f.path.slice(1), f.content, Number.parseInt(f.mode, 8))), o.epoch, true);
+  await writeTarTo(
+    archive,
+    o.files.map((f) => memFile(f.path.slice(1), f.content, Number.parseInt(f.mode, 8))),
+    o.epoch,
+    true,
+  );
   await chmod(archive, 0o600);
   for (const format of o.site.output.formats) await FORMATS[format](o);
 }

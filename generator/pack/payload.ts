@@ -42,7 +42,8 @@ async function writeOnce(target: string, write: (tmp: string) => Promise<unknown
 /** The payload's files from --artifacts DIR, each checked against DIR/SHA256SUMS. */
 export async function collectArtifacts(dirArg: string, say: (l: string) => void): Promise<ArtifactFile[]> {
   const sumsFile = join(dirArg, 'SHA256SUMS');
-  if ((await stat(sumsFile).catch(() => null))?.isFile() === false) throw new InputError(`${sumsFile} is not a regular file`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
+  if ((await stat(sumsFile).catch(() => null))?.isFile() === false)
+    throw new InputError(`${sumsFile} is not a regular file`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
   const sumsText = await readFile(sumsFile, 'utf8').catch(() => {
     throw new InputError(`${dirArg}/SHA256SUMS is missing`, [], 'the artifacts directory must list every file with its sha256 (sha256sum * > SHA256SUMS)');
   });
@@ -53,7 +54,12 @@ export async function collectArtifacts(dirArg: string, say: (l: string) => void)
   }
   const out: ArtifactFile[] = [];
   for (const [name, expected] of [...sums].sort()) {
-    if (name.includes('/') || name.startsWith('.')) throw new InputError(`${dirArg}/SHA256SUMS lists ${JSON.stringify(name)}, which is not a file name of that directory`, [], 'the payload files sit directly in the artifacts directory, named as gen plan names them');
+    if (name.includes('/') || name.startsWith('.'))
+      throw new InputError(
+        `${dirArg}/SHA256SUMS lists ${JSON.stringify(name)}, which is not a file name of that directory`,
+        [],
+        'the payload files sit directly in the artifacts directory, named as gen plan names them',
+      );
     const source = join(dirArg, name);
     const st = await stat(source).catch(() => null);
     if (!st) throw new InputError(`${source} is listed in SHA256SUMS but missing`);
@@ -70,11 +76,19 @@ export async function collectArtifacts(dirArg: string, say: (l: string) => void)
  * The image archive of each architecture, written once into the payload cache under a name made
  * from what it holds, and returned as payload files.
  */
-export async function imageArchives(archives: { arch: string; archive: ImageArchive }[], cache: string, mtime: number, say: (l: string) => void): Promise<ArtifactFile[]> {
+export async function imageArchives(
+  archives: { arch: string; archive: ImageArchive }[],
+  cache: string,
+  mtime: number,
+  say: (l: string) => void,
+): Promise<ArtifactFile[]> {
   await mkdir(cache, { recursive: true });
   const out: ArtifactFile[] = [];
   for (const { arch, archive } of archives) {
-    const key = createHash('sha256').update(`${mtime}\n${archive.indexJson}\n${archive.blobs.join('\n')}`).digest('hex').slice(0, 16);
+    const key = createHash('sha256')
+      .update(`${mtime}\n${archive.indexJson}\n${archive.blobs.join('\n')}`)
+      .digest('hex')
+      .slice(0, 16);
     const target = join(cache, `images-${arch}-${key}.oci.tar`);
     if (await writeOnce(target, (tmp) => writeImageArchive(archive, tmp, mtime))) say(`  wrote ${imageArchiveName(arch)} (${archive.blobs.length} blobs)`);
     out.push({ name: imageArchiveName(arch), source: target, sha256: await sha256FileRemembered(target), size: (await stat(target)).size });
@@ -104,13 +118,16 @@ export function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): Artifact
   for (const a of plan.artifacts) {
     const f = byName.get(payloadName(a));
     if (!f) problems.push(`${payloadName(a)} (${a.id}) is missing`);
-    else if (a.checksum.kind === 'pinned' && a.checksum.sha256 !== f.sha256) problems.push(`${payloadName(a)}: sha256 ${f.sha256} is not the catalog's pin ${a.checksum.sha256}`);
+    else if (a.checksum.kind === 'pinned' && a.checksum.sha256 !== f.sha256)
+      problems.push(`${payloadName(a)}: sha256 ${f.sha256} is not the catalog's pin ${a.checksum.sha256}`);
   }
   const arches = [...new Set(plan.images.map((i) => i.platform.split('/')[1]!))];
   for (const arch of arches) if (!byName.has(imageArchiveName(arch))) problems.push(`${imageArchiveName(arch)} (the ${arch} image archive) is missing`);
   // A repository's .debs are whatever its index lists; the index itself must be there.
-  for (const r of plan.osPackages.repos) if (!byName.has(`${osRepoDir(r.id)}/Packages`)) problems.push(`${osRepoDir(r.id)}/Packages (the OS packages of ${r.id}) is missing`);
-  if (problems.length) throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
+  for (const r of plan.osPackages.repos)
+    if (!byName.has(`${osRepoDir(r.id)}/Packages`)) problems.push(`${osRepoDir(r.id)}/Packages (the OS packages of ${r.id}) is missing`);
+  if (problems.length)
+    throw new InputError(`the artifacts do not cover the plan:\n  ${problems.join('\n  ')}`, [], 'gen plan lists every file the payload needs');
   const needed = new Set([...plan.artifacts.map(payloadName), ...arches.map(imageArchiveName)]);
   const repoDirs = plan.osPackages.repos.map((r) => `${osRepoDir(r.id)}/`);
   return files.filter((f) => needed.has(f.name) || repoDirs.some((d) => f.name.startsWith(d)));

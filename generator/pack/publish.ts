@@ -9,7 +9,9 @@ import { crashPoint } from '../io/crash.js';
  */
 export async function publishDist(staging: string, dist: string): Promise<void> {
   const old = `${dist}.old-${process.pid}`;
-  const hadOld = await stat(dist).then(() => true).catch(() => false);
+  const hadOld = await stat(dist)
+    .then(() => true)
+    .catch(() => false);
   if (hadOld) {
     await rename(dist, old);
     crashPoint('dist-old-renamed');
@@ -43,7 +45,7 @@ export async function recoverDist(outRoot: string): Promise<string[]> {
     await rename(join(outRoot, newest), dist);
     said.push(`restored ${dist} from ${newest}: a previous run stopped while publishing`);
   }
-  for (const n of names.filter((x) => (/^dist\.old-\d+$/.test(x) || /^\.dist-staging-\d+$/.test(x)))) {
+  for (const n of names.filter((x) => /^dist\.old-\d+$/.test(x) || /^\.dist-staging-\d+$/.test(x))) {
     if (!(await stat(join(outRoot, n)).catch(() => null))) continue;
     await rm(join(outRoot, n), { recursive: true, force: true });
     said.push(`removed ${n}, left by a run that stopped`);
@@ -64,4 +66,3 @@ async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

@@ -26,7 +26,12 @@ export function verifyScript(engine: Engine): string {
 
 /** A QEMU command line for one node: its seed ISO and the payload volume attached. */
 export function qemuScript(engine: Engine, node: ResolvedNode, payloadIso: string | null): string {
-  return engine.render('pack/qemu.sh', { node: node.name, mac: node.mac ?? '', seedIso: DIST.seedIso(node.name), payloadIso: payloadIso ? DIST.payload(payloadIso) : '' });
+  return engine.render('pack/qemu.sh', {
+    node: node.name,
+    mac: node.mac ?? '',
+    seedIso: DIST.seedIso(node.name),
+    payloadIso: payloadIso ? DIST.payload(payloadIso) : '',
+  });
 }
 
 export function vagrantfile(engine: Engine, site: ResolvedSite, payloadIso: string | null): string {

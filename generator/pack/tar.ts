@@ -28,7 +28,8 @@ const MAX_OCTAL_11 = 8 ** 11 - 1;
  * writes no name and a zero mtime in its header, so compressed output is deterministic too.
  */
 export async function writeTar(files: TarFile[], out: Writable, opts: TarOptions): Promise<void> {
-  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME) throw new Error(`tar mtime ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
+  if (!Number.isInteger(opts.mtime) || opts.mtime < 0 || opts.mtime > LATEST_ARCHIVE_TIME)
+    throw new Error(`tar mtime ${opts.mtime} is outside 0…${LATEST_ARCHIVE_TIME}`);
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const seen = new Set<string>();
   for (const f of sorted) {

@@ -3,7 +3,16 @@ import { join, resolve } from 'node:path';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
 import { readTemplates } from '../io/templates.js';
-import { FailureError, InputError, type BundlePlan, type Catalog, type ClockPort, type CryptoPort, type ResolvedNode, type ResolvedSite } from '../model/index.js';
+import {
+  FailureError,
+  InputError,
+  type BundlePlan,
+  type Catalog,
+  type ClockPort,
+  type CryptoPort,
+  type ResolvedNode,
+  type ResolvedSite,
+} from '../model/index.js';
 import { payloadName } from '../model/layout.js';
 import { packDist } from '../pack/dist.js';
 import { publishDist, recoverDist } from '../pack/publish.js';
@@ -52,7 +61,8 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const loc = { ...(opts.state ? { state: opts.state } : {}), ...(opts.out ? { out: opts.out } : {}), cwd: opts.cwd };
   const outRoot = outputDir(site, loc);
   const nodes = opts.node ? site.nodes.filter((n) => n.name === opts.node) : site.nodes;
-  if (opts.node && !nodes.length) throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
+  if (opts.node && !nodes.length)
+    throw new InputError(`no node named '${opts.node}' in site ${site.name}`, [], `nodes: ${site.nodes.map((n) => n.name).join(', ')}`);
   if (!opts.skipPayload && !opts.artifacts && !opts.fetch) throw new Error('internal: bundle needs a fetch stage, --artifacts or --skip-payload');
   // Checked before anything is written.
   const sourceDate = parseSourceDateEpoch(opts.env.SOURCE_DATE_EPOCH);
@@ -63,7 +73,12 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   });
 }
 
-async function stages(site: ResolvedSite, catalog: Catalog, opts: BundleOptions, at: { outRoot: string; stateDir: string; nodes: ResolvedNode[]; sourceDate: number | undefined }): Promise<BundleResult> {
+async function stages(
+  site: ResolvedSite,
+  catalog: Catalog,
+  opts: BundleOptions,
+  at: { outRoot: string; stateDir: string; nodes: ResolvedNode[]; sourceDate: number | undefined },
+): Promise<BundleResult> {
   const payloadCache = join(at.outRoot, 'payload-cache');
   opts.say('[1/6] plan');
   const plan = buildPlan(site, catalog);
@@ -129,8 +144,12 @@ async function payloadFiles(plan: BundlePlan, opts: BundleOptions, payloadCache:
 }
 
 function lintEgress(site: ResolvedSite, plan: BundlePlan, n: RenderedNode): void {
-  const findings = egressLint(site, plan, [...n.files, ...Object.entries(n.seed).map(([path, content]) => ({ path, content }))]);
+  const findings = egressLint(site, plan, [...n.files, ...Object.entries(n.seed).map(([path, content]: [string, string]) => ({ path, content }))]);
   // gen validate's egress rule names the blueprint field behind every finding it can foresee; one
   // that gets this far comes from kubeseed's own templates or catalog, not from the operator.
-  if (findings.length) throw new FailureError(`egress lint: ${n.name} would reach outside the site: ${findings.map((f) => `${f.path}:${f.line} ${f.what}`).join('; ')}`, 'this is a kubeseed bug (a template or the catalog names a public host); please report it');
+  if (findings.length)
+    throw new FailureError(
+      `egress lint: ${n.name} would reach outside the site: ${findings.map((f) => `${f.path}:${f.line} ${f.what}`).join('; ')}`,
+      'this is a kubeseed bug (a template or the catalog names a public host); please report it',
+    );
 }

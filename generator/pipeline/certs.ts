@@ -78,7 +78,12 @@ function applyDamagePolicy(site: ResolvedSite, st: OpenedState, opts: PkiOptions
  * committed revision, decide, and commit a new revision only when something changed (or to adopt
  * a state written before revisions). `--rotate-ca` first keeps the old state as `<dir>.prev-<time>`.
  */
-export async function certsStage(site: ResolvedSite, dir: string, ports: { crypto: CryptoPort; clock: ClockPort }, opts: CertsStageOptions): Promise<CertsStageResult> {
+export async function certsStage(
+  site: ResolvedSite,
+  dir: string,
+  ports: { crypto: CryptoPort; clock: ClockPort },
+  opts: CertsStageOptions,
+): Promise<CertsStageResult> {
   return withLock(dir, { what: 'the site state', ...(opts.say ? { say: opts.say } : {}) }, async () => {
     const st = await openState(dir);
     const notes = [...st.notes];
@@ -97,7 +102,10 @@ export async function certsStage(site: ResolvedSite, dir: string, ports: { crypt
     }
     if (result.changed.length || adopt) {
       revision = await commitState(dir, result.files);
-      if (adopt) notes.push(`adopted the state at ${dir}, written before state revisions: its ${st.files.size} files are recorded with their sha256 in rev-${revision}/manifest.json`);
+      if (adopt)
+        notes.push(
+          `adopted the state at ${dir}, written before state revisions: its ${st.files.size} files are recorded with their sha256 in rev-${revision}/manifest.json`,
+        );
     }
     return { ...result, previous, revision, notes };
   });

@@ -48,9 +48,13 @@ export function defaultLockPath(blueprintFile: string): string {
 export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: FetchOptions): Promise<FetchOutcome> {
   const cache = new BlobCache(opts.cacheDir);
   const previous = await readLock(opts.lockPath);
-  if (previous && previous.site !== site.name) throw new FailureError(`${opts.lockPath} is the lock of site '${previous.site}', not '${site.name}'`, 'give this site its own lock with --lock');
+  if (previous && previous.site !== site.name)
+    throw new FailureError(`${opts.lockPath} is the lock of site '${previous.site}', not '${site.name}'`, 'give this site its own lock with --lock');
   const http = opts.offline ? null : new HttpClient(opts.http);
-  const credentials = await readDockerConfig(opts.registryAuth ?? join(opts.http.env.HOME ?? homedir(), '.docker', 'config.json'), opts.registryAuth !== undefined);
+  const credentials = await readDockerConfig(
+    opts.registryAuth ?? join(opts.http.env.HOME ?? homedir(), '.docker', 'config.json'),
+    opts.registryAuth !== undefined,
+  );
   const registry = http ? new RegistryClient(http, credentials) : null;
   let transferred = 0;
   const events: FetchEvents = {
@@ -60,7 +64,16 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
       opts.events.done(id, r);
     },
   };
-  const ctx = { http, cache, lock: previous, updateLock: opts.updateLock, events, registry, mirrors: site.artifacts.registryMirrors, inflight: new Map<string, Promise<unknown>>() };
+  const ctx = {
+    http,
+    cache,
+    lock: previous,
+    updateLock: opts.updateLock,
+    events,
+    registry,
+    mirrors: site.artifacts.registryMirrors,
+    inflight: new Map<string, Promise<unknown>>(),
+  };
 
   const byRef = new Map<string, { ref: string; pullFrom: string; platforms: string[] }>();
   for (const i of plan.images) {
@@ -76,7 +89,10 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   const jobs: { id: string; run: () => Promise<void> }[] = [
     ...plan.artifacts.map((a) => ({ id: a.id, run: async () => void files.set(a.id, await fetchArtifact(a, ctx)) })),
     ...[...byRef.values()].map((img) => ({ id: img.ref, run: async () => void images.set(img.ref, await pullImage(img, ctx)) })),
-    ...plan.osPackages.repos.map((repo) => ({ id: repo.id, run: async () => void osRepos.set(repo.id, await resolveOsRepo(repo, ctx, site.artifacts.catalog)) })),
+    ...plan.osPackages.repos.map((repo) => ({
+      id: repo.id,
+      run: async () => void osRepos.set(repo.id, await resolveOsRepo(repo, ctx, site.artifacts.catalog)),
+    })),
   ];
   const runAll = (list: typeof jobs) =>
     eachLimited(list, opts.parallel, async (job) => {
@@ -98,7 +114,10 @@ export async function fetchSite(site: ResolvedSite, plan: BundlePlan, opts: Fetc
   }
   if (failures.length) throw summarize(failures);
   if (missing.length) {
-    throw new FailureError(`offline: ${missing.length} item(s) missing from the cache ${opts.cacheDir}:\n  ${missing.sort().join('\n  ')}`, 'run gen fetch with network access (same --cache and lock), then carry the cache over');
+    throw new FailureError(
+      `offline: ${missing.length} item(s) missing from the cache ${opts.cacheDir}:\n  ${missing.sort().join('\n  ')}`,
+      'run gen fetch with network access (same --cache and lock), then carry the cache over',
+    );
   }
 
   const lock: Lock = emptyLock(site.name);
@@ -121,6 +140,8 @@ function summarize(failures: Error[]): Error {
   if (lockErrors.length) return new FailureError(lockErrors.map((e) => e.message).join('\n'), (lockErrors[0] as FailureError).hint);
   const unreachable = new Set(failures.filter((f) => f instanceof UnreachableError).map((f) => `${f.host} (${f.code})`));
   const lines = failures.map((f) => `  ${f.message}`).sort();
-  const hint = unreachable.size ? `could not reach ${[...unreachable].join(', ')}: check the network, HTTPS_PROXY/NO_PROXY, or point spec.artifacts.sources/registryMirrors at a reachable mirror` : (failures.find((f) => f instanceof FailureError) as FailureError | undefined)?.hint;
+  const hint = unreachable.size
+    ? `could not reach ${[...unreachable].join(', ')}: check the network, HTTPS_PROXY/NO_PROXY, or point spec.artifacts.sources/registryMirrors at a reachable mirror`
+    : failures.find((f): f is FailureError => f instanceof FailureError)?.hint;
   return new FailureError(`${failures.length} item(s) failed:\n${lines.join('\n')}`, hint);
 }

@@ -28,7 +28,8 @@ export function looksLikePath(site: string): boolean {
 export async function locateSite(fs: FsPort, opts: LoadOptions): Promise<string> {
   if (looksLikePath(opts.site)) {
     const file = resolve(opts.cwd, opts.site);
-    if (!(await fs.exists(file))) throw new InputError(`site blueprint not found: ${file}`, [], 'give a path to a YAML file or the name of a site in blueprints/sites');
+    if (!(await fs.exists(file)))
+      throw new InputError(`site blueprint not found: ${file}`, [], 'give a path to a YAML file or the name of a site in blueprints/sites');
     return file;
   }
   const dir = join(opts.root, 'blueprints', 'sites');
@@ -57,7 +58,9 @@ export async function loadSite(fs: FsPort, opts: LoadOptions): Promise<LoadedSit
   const catalogDir = opts.catalog
     ? resolve(opts.cwd, opts.catalog)
     : fromSpec
-      ? isAbsolute(fromSpec) ? fromSpec : resolve(dirname(file), fromSpec)
+      ? isAbsolute(fromSpec)
+        ? fromSpec
+        : resolve(dirname(file), fromSpec)
       : join(opts.root, 'blueprints', 'catalog');
   const cat = await readCatalog(fs, catalogDir);
   if (!cat.catalog) return { file, issues: [...parsed.issues, ...cat.issues] };

@@ -28,7 +28,8 @@ const mode8 = (m: number) => (m & 0o777).toString(8).padStart(4, '0');
 
 /** The manifest's `files`, each entry checked for shape; anything else is not a manifest we can verify by. */
 function manifestFiles(doc: unknown, where: string): ManifestFile[] {
-  const bad = (what: string) => new InputError(`${where} ${what}`, [], 'a bundle is verified by the manifest.json gen bundle wrote; rebuild the bundle if it was edited');
+  const bad = (what: string) =>
+    new InputError(`${where} ${what}`, [], 'a bundle is verified by the manifest.json gen bundle wrote; rebuild the bundle if it was edited');
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('is not a JSON object');
   const m = doc as Record<string, unknown>;
   if (m.kind !== 'BundleManifest') throw bad('is not a kubeseed bundle manifest (kind is not BundleManifest)');
@@ -73,14 +74,21 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
   if (!top) {
     const parent = await readdir(dirname(dist)).catch(() => [] as string[]);
     const old = parent.find((n) => /^dist\.old-\d+$/.test(n));
-    throw new InputError(`${dist} does not exist`, [], old ? `a gen bundle run stopped while publishing: the previous bundle is ${join(dirname(dist), old)} (the next gen bundle puts it back)` : 'point gen verify at output/<site>/dist');
+    throw new InputError(
+      `${dist} does not exist`,
+      [],
+      old
+        ? `a gen bundle run stopped while publishing: the previous bundle is ${join(dirname(dist), old)} (the next gen bundle puts it back)`
+        : 'point gen verify at output/<site>/dist',
+    );
   }
   if (!top.isDirectory()) throw new InputError(`${dist} is ${kindOf(top) ?? 'not a directory'}`, [], 'point gen verify at output/<site>/dist');
 
   const manifestPath = join(dist, 'manifest.json');
   const mst = await lstat(manifestPath).catch(() => null);
   if (!mst) throw new InputError(`${dist} holds no manifest.json`, [], 'point gen verify at output/<site>/dist');
-  if (!mst.isFile()) throw new InputError(`${manifestPath} is ${kindOf(mst)}, not a file; not opened`, [], 'a bundle holds regular files only; rebuild it with gen bundle');
+  if (!mst.isFile())
+    throw new InputError(`${manifestPath} is ${kindOf(mst)}, not a file; not opened`, [], 'a bundle holds regular files only; rebuild it with gen bundle');
   if (mst.size > MAX_MANIFEST_BYTES) throw new InputError(`${manifestPath} is ${mst.size} bytes, more than a bundle manifest can be`);
   const raw = await readRegular(manifestPath);
   if (typeof raw === 'string') throw new InputError(`${manifestPath} is ${raw}, not a file; not opened`);
@@ -88,7 +96,11 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
   try {
     doc = JSON.parse(raw.toString('utf8'));
   } catch (e) {
-    throw new InputError(`${manifestPath} is not JSON: ${(e as Error).message}`, [], 'a bundle is verified by the manifest.json gen bundle wrote; rebuild the bundle if it was edited');
+    throw new InputError(
+      `${manifestPath} is not JSON: ${(e as Error).message}`,
+      [],
+      'a bundle is verified by the manifest.json gen bundle wrote; rebuild the bundle if it was edited',
+    );
   }
   const files = manifestFiles(doc, manifestPath);
 
@@ -106,12 +118,15 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
   if (typeof sumsRaw === 'string') problems.push(`SHA256SUMS: ${sumsRaw === 'missing' ? 'missing' : `${sumsRaw}, not a file; not opened`}`);
   else {
     const sums = new Map<string, string>();
-    sumsRaw.toString('utf8').split('\n').forEach((line, i) => {
-      if (!line) return;
-      const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-      if (!m) problems.push(`SHA256SUMS line ${i + 1}: not "<sha256>  <path>"`);
-      else sums.set(m[2]!, m[1]!);
-    });
+    sumsRaw
+      .toString('utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (!line) return;
+        const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+        if (!m) problems.push(`SHA256SUMS line ${i + 1}: not "<sha256>  <path>"`);
+        else sums.set(m[2]!, m[1]!);
+      });
     const mine = sums.get('manifest.json');
     if (!mine) problems.push('SHA256SUMS does not list manifest.json');
     else if (mine !== manifestSha) problems.push('manifest.json: sha256 differs from SHA256SUMS (the manifest was changed)');
@@ -130,7 +145,8 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
     if (e.kind === 'dir') {
       if (e.empty) problems.push(`${p}/: empty directory`);
       else if (![...listed.keys()].some((f) => f.startsWith(`${p}/`))) problems.push(`${p}/: not in the manifest`);
-      if (distDirMode(p) === 0o700 && (e.mode & 0o077) !== 0) problems.push(`${p}/: mode ${mode8(e.mode)}, must be 0700: it holds files that carry private keys or tokens`);
+      if (distDirMode(p) === 0o700 && (e.mode & 0o077) !== 0)
+        problems.push(`${p}/: mode ${mode8(e.mode)}, must be 0700: it holds files that carry private keys or tokens`);
       continue;
     }
     if (e.kind !== 'file') {
@@ -148,12 +164,13 @@ export async function verifyBundle(dist: string, now = new Date()): Promise<Veri
     if (e.kind !== 'file') continue;
     const st = await lstat(join(dist, f.path));
     if (st.size !== f.size) problems.push(`${f.path}: ${st.size} bytes, manifest says ${f.size}`);
-    if (isSecretDistFile(f.path) && (st.mode & 0o077) !== 0) problems.push(`${f.path}: mode ${mode8(st.mode)}, must be 0600: it carries private keys or tokens`);
+    if (isSecretDistFile(f.path) && (st.mode & 0o077) !== 0)
+      problems.push(`${f.path}: mode ${mode8(st.mode)}, must be 0600: it carries private keys or tokens`);
     else if (mode8(st.mode) !== f.mode) problems.push(`${f.path}: mode ${mode8(st.mode)}, manifest says ${f.mode}`);
     if (st.size === f.size) {
       const h = await sha256Regular(join(dist, f.path));
-      if (!HEX64.test(h)) problems.push(`${f.path}: ${h}; not opened`);
-      else if (h !== f.sha256) problems.push(`${f.path}: sha256 differs from the manifest`);
+      if (typeof h === 'string') problems.push(`${f.path}: ${h}; not opened`);
+      else if (h.sha256 !== f.sha256) problems.push(`${f.path}: sha256 differs from the manifest`);
     }
   }
 
@@ -166,7 +183,7 @@ async function checkAdmin(dist: string, now: Date, problems: string[], notes: st
     const caRaw = await readRegular(join(dist, 'admin', 'ca.crt'));
     const kcRaw = await readRegular(join(dist, 'admin', 'admin.kubeconfig'));
     if (typeof caRaw === 'string' || typeof kcRaw === 'string') {
-      problems.push(`admin credentials unreadable: ${typeof caRaw === 'string' ? `admin/ca.crt is ${caRaw}` : `admin/admin.kubeconfig is ${kcRaw}`}`);
+      problems.push(`admin credentials unreadable: ${typeof caRaw === 'string' ? `admin/ca.crt is ${caRaw}` : `admin/admin.kubeconfig is ${String(kcRaw)}`}`);
       return;
     }
     const ca = new X509Certificate(caRaw);
@@ -178,7 +195,10 @@ async function checkAdmin(dist: string, now: Date, problems: string[], notes: st
     }
     const admin = new X509Certificate(Buffer.from(data, 'base64'));
     if (!admin.verify(ca.publicKey)) problems.push('admin/admin.kubeconfig: its certificate is not signed by admin/ca.crt');
-    for (const [name, cert] of [['admin/ca.crt', ca], ['admin credential', admin]] as const) {
+    for (const [name, cert] of [
+      ['admin/ca.crt', ca],
+      ['admin credential', admin],
+    ] as const) {
       const left = (new Date(cert.validTo).getTime() - now.getTime()) / 86_400_000;
       if (left < 0) problems.push(`${name}: expired on ${cert.validTo}`);
       else notes.push(`${name} valid until ${new Date(cert.validTo).toISOString().slice(0, 10)} (${Math.floor(left)} days)`);

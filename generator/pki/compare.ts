@@ -22,18 +22,29 @@ function parseSubject(subject: string): { cn: string; o: string[] } {
 function parseSans(san: string | undefined): { dns: string[]; ips: string[] } {
   const parts = (san ?? '').split(', ').filter(Boolean);
   return {
-    dns: parts.filter((p) => p.startsWith('DNS:')).map((p) => p.slice(4)).sort(),
-    ips: parts.filter((p) => p.startsWith('IP Address:')).map((p) => normalizeIp(p.slice(11))).sort(),
+    dns: parts
+      .filter((p) => p.startsWith('DNS:'))
+      .map((p) => p.slice(4))
+      .sort(),
+    ips: parts
+      .filter((p) => p.startsWith('IP Address:'))
+      .map((p) => normalizeIp(p.slice(11)))
+      .sort(),
   };
 }
 
 /** Node prints ::1 as 0:0:0:0:0:0:0:1. */
 function normalizeIp(ip: string): string {
-  return ip.includes(':') ? ip.split(':').map((g) => g.replace(/^0+(?=.)/, '')).join(':').replace(/^0:0:0:0:0:0:0:1$/, '::1') : ip;
+  return ip.includes(':')
+    ? ip
+        .split(':')
+        .map((g) => g.replace(/^0+(?=.)/, ''))
+        .join(':')
+        .replace(/^0:0:0:0:0:0:0:1$/, '::1')
+    : ip;
 }
 
 export function notAfterOf(pem: string, inst: CertInstance): { notAfter?: string } {
   if (inst.spec.kind === 'keypair') return {};
   return { notAfter: new Date(new X509Certificate(pem).validTo).toISOString() };
 }
-

@@ -63,7 +63,12 @@ export const ENCRYPTION_KEY_PATH = 'secrets/encryption-key';
  * replaced with `rotateCa`; leaves are reissued with `renew`, or when the site changed what they
  * must say (names, addresses). A state that is damaged or belongs to another site is an error.
  */
-export async function ensurePki(site: ResolvedSite, existing: StateFiles | null, ports: { crypto: CryptoPort; clock: ClockPort }, opts: PkiOptions = {}): Promise<PkiResult> {
+export async function ensurePki(
+  site: ResolvedSite,
+  existing: StateFiles | null,
+  ports: { crypto: CryptoPort; clock: ClockPort },
+  opts: PkiOptions = {},
+): Promise<PkiResult> {
   const now = ports.clock.now();
   const fresh = !existing || existing.size === 0 || Boolean(opts.rotateCa);
   const files: StateFiles = new Map(fresh ? [] : existing);
@@ -77,7 +82,13 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
 
   let meta: StateMeta;
   if (fresh) {
-    meta = { apiVersion: 'kubeseed/v1alpha1', kind: 'SiteState', site: site.name, keyAlgorithm: site.pki.keyAlgorithm, created: Math.floor(now.getTime() / 1000) };
+    meta = {
+      apiVersion: 'kubeseed/v1alpha1',
+      kind: 'SiteState',
+      site: site.name,
+      keyAlgorithm: site.pki.keyAlgorithm,
+      created: Math.floor(now.getTime() / 1000),
+    };
     put(STATE_META, `${JSON.stringify(meta, null, 2)}\n`);
   } else {
     meta = readMeta(files, site);
@@ -98,7 +109,12 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
       reports.set(inst.id, { id: inst.id, kind: inst.spec.kind, cn: inst.cn, status: 'kept', ...notAfterOf(files.get(paths.crt)!, inst) });
       if (inst.spec.kind === 'ca') {
         const c = new X509Certificate(files.get(paths.crt)!);
-        caMaterial.set(inst.spec.name, { certPem: files.get(paths.crt)!, privateKeyPem: files.get(paths.key)!, notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo) });
+        caMaterial.set(inst.spec.name, {
+          certPem: files.get(paths.crt)!,
+          privateKeyPem: files.get(paths.key)!,
+          notBefore: new Date(c.validFrom),
+          notAfter: new Date(c.validTo),
+        });
       }
       return;
     }
@@ -118,7 +134,11 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
     let notAfter = new Date(now.getTime() + validityHours * HOUR_MS);
     if (!(notAfter <= LAST_TIME)) {
       const field = isCA ? 'caValidity' : 'certValidity';
-      throw new InputError(`spec.pki.${field}: a certificate issued now for ${isCA ? site.pki.caValidityHours : site.pki.certValidityHours}h would end after ${LAST_TIME.toISOString()}`, [], 'X.509 dates end with the year 9999; choose a shorter lifetime');
+      throw new InputError(
+        `spec.pki.${field}: a certificate issued now for ${isCA ? site.pki.caValidityHours : site.pki.certValidityHours}h would end after ${LAST_TIME.toISOString()}`,
+        [],
+        'X.509 dates end with the year 9999; choose a shorter lifetime',
+      );
     }
     let notBefore = new Date(now.getTime() - BACKDATE_MS);
     if (issuer) {
@@ -158,7 +178,10 @@ export async function ensurePki(site: ResolvedSite, existing: StateFiles | null,
     if (!cert.verify(new X509Certificate(ca.certPem).publicKey)) {
       throw corrupt(paths.crt, `is not signed by the ${inst.spec.ca} in this state`);
     }
-    if (new Date(cert.validTo) > ca.notAfter) warnings.push(`${inst.id} claims validity until ${new Date(cert.validTo).toISOString()}, after its CA ends (${ca.notAfter.toISOString()}): clients stop trusting it then`);
+    if (new Date(cert.validTo) > ca.notAfter)
+      warnings.push(
+        `${inst.id} claims validity until ${new Date(cert.validTo).toISOString()}, after its CA ends (${ca.notAfter.toISOString()}): clients stop trusting it then`,
+      );
   }
 
   // A new token or encryption key would silently lock every node (or every stored Secret) out:
@@ -225,17 +248,29 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
     const from = new Date(cert.validFrom);
     const to = new Date(cert.validTo);
     if (to <= now) {
-      throw new InputError(`the ${inst.id} CA (${crt}) expired on ${to.toISOString()}`, [], 'nothing it signed is trusted any more: start a new PKI with gen certs --rotate-ca (every node needs new seeds)');
+      throw new InputError(
+        `the ${inst.id} CA (${crt}) expired on ${to.toISOString()}`,
+        [],
+        'nothing it signed is trusted any more: start a new PKI with gen certs --rotate-ca (every node needs new seeds)',
+      );
     }
     if (from > now) {
-      throw new InputError(`the ${inst.id} CA (${crt}) is not valid before ${from.toISOString()}; this machine's clock says ${now.toISOString()}`, [], "check this machine's clock; if the CA really was made in the future, start a new PKI with gen certs --rotate-ca");
+      throw new InputError(
+        `the ${inst.id} CA (${crt}) is not valid before ${from.toISOString()}; this machine's clock says ${now.toISOString()}`,
+        [],
+        "check this machine's clock; if the CA really was made in the future, start a new PKI with gen certs --rotate-ca",
+      );
     }
     return { issue: false };
   }
   if (opts.renew) return { issue: true, reason: 'renewal requested' };
   const drift = describeDrift(cert, inst);
   if (drift) return { issue: true, reason: drift };
-  if (new Date(cert.validFrom) > now) return { issue: false, warning: `${inst.id} is not valid before ${new Date(cert.validFrom).toISOString()}: check this machine's clock, or run with --renew` };
+  if (new Date(cert.validFrom) > now)
+    return {
+      issue: false,
+      warning: `${inst.id} is not valid before ${new Date(cert.validFrom).toISOString()}: check this machine's clock, or run with --renew`,
+    };
   const daysLeft = (new Date(cert.validTo).getTime() - now.getTime()) / (24 * HOUR_MS);
   if (daysLeft < 0) return { issue: false, warning: `${inst.id} expired on ${new Date(cert.validTo).toISOString()}: run with --renew` };
   if (daysLeft < EXPIRY_WARNING_DAYS) return { issue: false, warning: `${inst.id} expires in ${Math.floor(daysLeft)} days: run with --renew` };
@@ -244,7 +279,12 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
 
 function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {
   const text = files.get(STATE_META);
-  if (text === undefined) throw new InputError(`the state holds files but no ${STATE_META}`, [], 'it was not made by kubeseed, or it is damaged; point --state at the right directory');
+  if (text === undefined)
+    throw new InputError(
+      `the state holds files but no ${STATE_META}`,
+      [],
+      'it was not made by kubeseed, or it is damaged; point --state at the right directory',
+    );
   let meta: StateMeta;
   try {
     meta = JSON.parse(text) as StateMeta;
@@ -252,15 +292,24 @@ function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {
     throw corrupt(STATE_META, 'is not JSON');
   }
   if (meta.kind !== 'SiteState' || typeof meta.site !== 'string' || typeof meta.created !== 'number') throw corrupt(STATE_META, 'is not a kubeseed site state');
-  if (meta.site !== site.name) throw new InputError(`the state belongs to site '${meta.site}', not '${site.name}'`, [], 'point --state at this site\'s state directory');
+  if (meta.site !== site.name)
+    throw new InputError(`the state belongs to site '${meta.site}', not '${site.name}'`, [], "point --state at this site's state directory");
   if (meta.keyAlgorithm !== site.pki.keyAlgorithm) {
-    throw new InputError(`the state's keys are ${meta.keyAlgorithm}, the site asks for ${site.pki.keyAlgorithm}`, [], 'change spec.pki.keyAlgorithm back, or re-key everything with --rotate-ca');
+    throw new InputError(
+      `the state's keys are ${meta.keyAlgorithm}, the site asks for ${site.pki.keyAlgorithm}`,
+      [],
+      'change spec.pki.keyAlgorithm back, or re-key everything with --rotate-ca',
+    );
   }
   return meta;
 }
 
 function missingCore(path: string): InputError {
-  return new InputError(`state file ${path} is missing`, [], 'it is made once, with the state, and never again (a new one would invalidate what the old one signed or encrypted): restore the state from a backup, or start a new PKI with --rotate-ca');
+  return new InputError(
+    `state file ${path} is missing`,
+    [],
+    'it is made once, with the state, and never again (a new one would invalidate what the old one signed or encrypted): restore the state from a backup, or start a new PKI with --rotate-ca',
+  );
 }
 
 /** The state member pairs `--renew` may replace when they are damaged: leaf certificates and their keys. */
@@ -275,7 +324,11 @@ export function renewablePairs(site: ResolvedSite): Map<string, { crt: string; k
 }
 
 function corrupt(path: string, what: string): InputError {
-  return new InputError(`state file ${path} ${what}`, [], 'restore the state from a backup; kubeseed never replaces a damaged state silently (--rotate-ca starts a new PKI)');
+  return new InputError(
+    `state file ${path} ${what}`,
+    [],
+    'restore the state from a backup; kubeseed never replaces a damaged state silently (--rotate-ca starts a new PKI)',
+  );
 }
 
 /** 128 random bits, top bit cleared so the DER integer stays positive, never zero. */

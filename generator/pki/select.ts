@@ -75,7 +75,13 @@ export function certFiles(site: ResolvedSite, node: ResolvedNode): CertFile[] {
     if (hasKey) out.push({ path: `${base}.key`, mode: '0600', secret: true, origin, content: (state) => must(state, p.key) });
   }
   if (node.roles.includes('control-plane')) {
-    out.push({ path: FILES.encryptionConfig, mode: '0600', secret: true, origin: 'render:encryption-config', content: (state) => encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()) });
+    out.push({
+      path: FILES.encryptionConfig,
+      mode: '0600',
+      secret: true,
+      origin: 'render:encryption-config',
+      content: (state) => encryptionConfig(must(state, ENCRYPTION_KEY_PATH).trim()),
+    });
     out.push({ path: FILES.auditPolicy, mode: '0644', secret: false, origin: 'render:audit-policy', content: () => auditPolicy() });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));

@@ -37,7 +37,18 @@ export function planOsPackages(site: ResolvedSite, catalog: OsPackageCatalog | u
     for (const need of catalog.needs) if (needApplies(need, site, node)) for (const p of need.packages[family] ?? []) wanted.add(p);
     const packages = [...wanted].sort();
     nodes[node.name] = { repo: id, packages };
-    const repo = repos.get(id) ?? { id, family, release, suite: dist.suite, components: dist.components, arch: node.arch, mirror, packages: [], keys: archive.keys, baseline: archive.baseline };
+    const repo = repos.get(id) ?? {
+      id,
+      family,
+      release,
+      suite: dist.suite,
+      components: dist.components,
+      arch: node.arch,
+      mirror,
+      packages: [],
+      keys: archive.keys,
+      baseline: archive.baseline,
+    };
     repo.packages = [...new Set([...repo.packages, ...packages])].sort();
     repos.set(id, repo);
   }

@@ -29,7 +29,12 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
         ? { kind: 'pinned', sha256: pin }
         : c.checksum.kind === 'pinned'
           ? c.checksum
-          : { ...c.checksum, path: expandTemplate(c.checksum.path, { version, arch }), url: joinUrl(base, expandTemplate(c.checksum.path, { version, arch })), ...(c.checksum.kind === 'sums-file' ? { entry: expandTemplate(c.checksum.entry, { version, arch }) } : {}) };
+          : {
+              ...c.checksum,
+              path: expandTemplate(c.checksum.path, { version, arch }),
+              url: joinUrl(base, expandTemplate(c.checksum.path, { version, arch })),
+              ...(c.checksum.kind === 'sums-file' ? { entry: expandTemplate(c.checksum.entry, { version, arch }) } : {}),
+            };
       artifacts.push({
         id: `${c.name}@${version}/${arch}`,
         component: c.name,
@@ -50,7 +55,14 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
     for (const arch of site.artifacts.arch) {
       const nodes = site.nodes.filter((n) => n.arch === arch && nodeMatches(img.when, site, n)).map((n) => n.name);
       if (!nodes.length) continue;
-      images.push({ name: img.name, ref: img.ref, pullFrom: mirrorFor(img.ref, site.artifacts.registryMirrors), aliases: img.aliases, platform: `linux/${arch}`, nodes });
+      images.push({
+        name: img.name,
+        ref: img.ref,
+        pullFrom: mirrorFor(img.ref, site.artifacts.registryMirrors),
+        aliases: img.aliases,
+        platform: `linux/${arch}`,
+        nodes,
+      });
     }
   }
 
@@ -73,7 +85,16 @@ export function buildPlan(site: ResolvedSite, catalog: Catalog): BundlePlan {
     files: nodeFiles(site, node, artifacts, images),
   }));
 
-  return { site: site.name, kubernetesVersion: site.kubernetes.version, mode: site.kubernetes.mode, artifacts, images, certificates, osPackages: planOsPackages(site, catalog.osPackages), nodes };
+  return {
+    site: site.name,
+    kubernetesVersion: site.kubernetes.version,
+    mode: site.kubernetes.mode,
+    artifacts,
+    images,
+    certificates,
+    osPackages: planOsPackages(site, catalog.osPackages),
+    nodes,
+  };
 }
 
 /**
@@ -84,7 +105,12 @@ function nodeFiles(site: ResolvedSite, node: ResolvedNode, artifacts: PlannedArt
   const files: PlannedFile[] = [];
   for (const a of artifacts.filter((x) => x.nodes.includes(node.name))) {
     const binary = a.format === 'binary';
-    files.push({ path: binary ? installTarget(a.component) : payloadPath(payloadName(a)), mode: binary ? '0755' : '0644', origin: `artifact:${a.id}`, secret: false });
+    files.push({
+      path: binary ? installTarget(a.component) : payloadPath(payloadName(a)),
+      mode: binary ? '0755' : '0644',
+      origin: `artifact:${a.id}`,
+      secret: false,
+    });
   }
   if (images.some((i) => i.nodes.includes(node.name))) {
     files.push({ path: payloadPath(imageArchiveName(node.arch)), mode: '0644', origin: 'payload:image-archive', secret: false });

@@ -63,7 +63,11 @@ export async function readDockerConfig(path: string, required: boolean): Promise
   } catch (e) {
     if (e instanceof InputError) throw e;
     if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new InputError(`${path}: ${(e as Error).message}`, [], '--registry-auth takes a file in Docker config.json format ({"auths": {"host": {"auth": "base64(user:password)"}}})');
+    throw new InputError(
+      `${path}: ${(e as Error).message}`,
+      [],
+      '--registry-auth takes a file in Docker config.json format ({"auths": {"host": {"auth": "base64(user:password)"}}})',
+    );
   }
   try {
     return credentialsFromDockerConfig(JSON.parse(text), path);

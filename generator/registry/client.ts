@@ -59,7 +59,13 @@ export class RegistryClient {
     if (res.status === 401) {
       await this.answer(repo, String(res.headers['www-authenticate'] ?? ''), url);
       res = await this.http.get(url, { ...headers, ...this.headers(repo) }, [401, 404]);
-      if (res.status === 401) throw new FailureError(`${repo.host}/${repo.repository}: the registry refused the credentials`, this.credentials.has(repo.host) ? 'check the credentials for this host (--registry-auth, ~/.docker/config.json)' : `no credentials for ${repo.host}: add them to ~/.docker/config.json or a file given with --registry-auth`);
+      if (res.status === 401)
+        throw new FailureError(
+          `${repo.host}/${repo.repository}: the registry refused the credentials`,
+          this.credentials.has(repo.host)
+            ? 'check the credentials for this host (--registry-auth, ~/.docker/config.json)'
+            : `no credentials for ${repo.host}: add them to ~/.docker/config.json or a file given with --registry-auth`,
+        );
     }
     if (res.status === 404) throw new FailureError(`${repo.host}/${repo.repository}: ${path} not found on the registry (${url})`);
     return res;
@@ -70,7 +76,11 @@ export class RegistryClient {
     const creds = this.credentials.get(repo.host);
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : null;
     if (ch?.scheme === 'basic') {
-      if (!basic) throw new FailureError(`${repo.host} asks for a user name and password (${url})`, `add credentials for ${repo.host} to ~/.docker/config.json or a file given with --registry-auth`);
+      if (!basic)
+        throw new FailureError(
+          `${repo.host} asks for a user name and password (${url})`,
+          `add credentials for ${repo.host} to ~/.docker/config.json or a file given with --registry-auth`,
+        );
       this.auth.set(key(repo), basic);
       return;
     }
@@ -80,7 +90,8 @@ export class RegistryClient {
     q.set('scope', `repository:${repo.repository}:pull`);
     const tokenUrl = `${ch.params.realm}${ch.params.realm.includes('?') ? '&' : '?'}${q.toString()}`;
     const res = await this.http.get(tokenUrl, basic ? { authorization: basic } : {}, [401, 403]);
-    if (res.status !== 200) throw new FailureError(`${repo.host}: the token service ${ch.params.realm} refused (HTTP ${res.status})`, 'check the credentials for this host');
+    if (res.status !== 200)
+      throw new FailureError(`${repo.host}: the token service ${ch.params.realm} refused (HTTP ${res.status})`, 'check the credentials for this host');
     const body = JSON.parse(res.body.toString('utf8')) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
     if (!token) throw new FailureError(`${repo.host}: the token service ${ch.params.realm} returned no token`);
@@ -92,8 +103,10 @@ export class RegistryClient {
     const res = await this.get(repo, `manifests/${reference}`, { accept: ACCEPT });
     const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
     const claimed = String(res.headers['docker-content-digest'] ?? '');
-    if (reference.startsWith('sha256:') && digest !== reference) throw new FailureError(`${repo.host}/${repo.repository}@${reference}: the registry sent a manifest whose digest is ${digest}`);
-    if (claimed.startsWith('sha256:') && claimed !== digest) throw new FailureError(`${repo.host}/${repo.repository}:${reference}: Docker-Content-Digest ${claimed} does not match the bytes (${digest})`);
+    if (reference.startsWith('sha256:') && digest !== reference)
+      throw new FailureError(`${repo.host}/${repo.repository}@${reference}: the registry sent a manifest whose digest is ${digest}`);
+    if (claimed.startsWith('sha256:') && claimed !== digest)
+      throw new FailureError(`${repo.host}/${repo.repository}:${reference}: Docker-Content-Digest ${claimed} does not match the bytes (${digest})`);
     return { bytes: res.body, digest, mediaType: mediaTypeOf(res.body, String(res.headers['content-type'] ?? '')) };
   }
 
@@ -116,4 +129,3 @@ export function mediaTypeOf(bytes: Buffer, contentType: string): string {
   }
   return contentType.split(';')[0]!.trim();
 }
-

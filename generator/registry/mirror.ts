@@ -47,7 +47,8 @@ export async function pullImage(img: { ref: string; pullFrom: string; platforms:
     started = true;
   };
   const manifestOf = async (reference: string): Promise<{ bytes: Buffer; digest: string }> => {
-    if (reference.startsWith('sha256:') && (await ctx.cache.has(reference.slice(7)))) return { bytes: await ctx.cache.read(reference.slice(7)), digest: reference };
+    if (reference.startsWith('sha256:') && (await ctx.cache.has(reference.slice(7))))
+      return { bytes: await ctx.cache.read(reference.slice(7)), digest: reference };
     if (!ctx.registry) throw new MissingError(`${img.ref}: manifest ${reference}`);
     start();
     const m = await ctx.registry.manifest(repo, reference);
@@ -69,9 +70,17 @@ export async function pullImage(img: { ref: string; pullFrom: string; platforms:
     let manifestBytes: Buffer;
     if (INDEX_TYPES.has(topType)) {
       const chosen = selectPlatform(topDoc.manifests ?? [], platform);
-      if (!chosen) throw new FailureError(`${img.ref}: the index ${top.digest} has no ${platform} image`, `it offers: ${(topDoc.manifests ?? []).map((m) => platformName(m)).join(', ')}`);
+      if (!chosen)
+        throw new FailureError(
+          `${img.ref}: the index ${top.digest} has no ${platform} image`,
+          `it offers: ${(topDoc.manifests ?? []).map((m) => platformName(m)).join(', ')}`,
+        );
       const lockedPlatform = locked?.platforms[platform];
-      if (lockedPlatform && lockedPlatform.digest !== chosen.digest) throw new LockMismatchError(`${img.ref}: ${platform} resolves to ${chosen.digest}, the lock records ${lockedPlatform.digest}`, 'refresh the lock on purpose with gen fetch --update-lock');
+      if (lockedPlatform && lockedPlatform.digest !== chosen.digest)
+        throw new LockMismatchError(
+          `${img.ref}: ${platform} resolves to ${chosen.digest}, the lock records ${lockedPlatform.digest}`,
+          'refresh the lock on purpose with gen fetch --update-lock',
+        );
       manifestBytes = (await manifestOf(chosen.digest)).bytes;
       manifestDesc = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
     } else {
@@ -79,7 +88,8 @@ export async function pullImage(img: { ref: string; pullFrom: string; platforms:
       manifestDesc = topDesc;
     }
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-    if (!manifest.config || !Array.isArray(manifest.layers)) throw new FailureError(`${img.ref}: ${manifestDesc.digest} is not an image manifest (mediaType ${manifestDesc.mediaType})`);
+    if (!manifest.config || !Array.isArray(manifest.layers))
+      throw new FailureError(`${img.ref}: ${manifestDesc.digest} is not an image manifest (mediaType ${manifestDesc.mediaType})`);
     const blobs = [manifest.config, ...manifest.layers];
     for (const b of blobs) total += b.size;
     await Promise.all(blobs.map((b) => ensureBlob(repo, b, img.ref, ctx, start, (n) => (transferred += n))));
@@ -115,7 +125,13 @@ async function ensureBlob(repo: Repo, desc: Descriptor, ref: string, ctx: ImageC
       if (!ctx.registry) throw new MissingError(`${ref}: blob ${desc.digest}`);
       start();
       const registry = ctx.registry;
-      const r = await downloadVerified(ctx, ctx.http!, { id: ref, url: registry.blobUrl(repo, desc.digest), headers: registry.headers(repo), expected: [{ algorithm: 'sha256', hex, from: 'the manifest' }], size: desc.size });
+      const r = await downloadVerified(ctx, ctx.http!, {
+        id: ref,
+        url: registry.blobUrl(repo, desc.digest),
+        headers: registry.headers(repo),
+        expected: [{ algorithm: 'sha256', hex, from: 'the manifest' }],
+        size: desc.size,
+      });
       count(r.transferred);
     })();
     ctx.inflight.set(hex, job);

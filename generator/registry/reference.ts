@@ -28,7 +28,8 @@ export function parseRef(ref: string): ImageRef {
   const tag = colon > path.lastIndexOf('/') && colon >= 0 ? path.slice(colon + 1) : null;
   if (tag !== null) path = path.slice(0, colon);
   if (registry === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path)) throw new InputError(`image reference '${ref}': '${path}' is not a repository name`, [], HINT);
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path))
+    throw new InputError(`image reference '${ref}': '${path}' is not a repository name`, [], HINT);
   if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new InputError(`image reference '${ref}': '${digest}' is not a sha256 digest`, [], HINT);
   if (tag === null && digest === null) throw new InputError(`image reference '${ref}' has neither tag nor digest`, [], HINT);
   return { registry, repository: path, tag, digest };

@@ -27,7 +27,10 @@ export function nodeFilesList(files: RenderedFile[]): string {
  * boot only) starts the orchestrator; its unit stays enabled so later boots resume or no-op.
  */
 export function noCloudSeed(site: ResolvedSite, node: ResolvedNode, files: RenderedFile[]): NoCloudSeed {
-  const written = [...files.filter((f) => BOOT_FILES.includes(f.path)), { path: NODE_FILES.list, mode: '0644', content: nodeFilesList(files), origin: 'render:node-files-list' }];
+  const written = [
+    ...files.filter((f) => BOOT_FILES.includes(f.path)),
+    { path: NODE_FILES.list, mode: '0644', content: nodeFilesList(files), origin: 'render:node-files-list' },
+  ];
   const userData = {
     hostname: node.name,
     preserve_hostname: false,

@@ -20,10 +20,22 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  */
 export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<RenderedFile, 'path' | 'content'>[]): EgressFinding[] {
   // The on-site registries count as the site's own: the operator named them as inside it.
-  const onSiteRegistries = Object.values(site.containerRuntime.registryMirrors).flat().map((u) => new globalThis.URL(u).hostname.toLowerCase());
-  const siteHosts = new Set(['127.0.0.1', 'localhost', ...site.nodes.flatMap((n) => [n.ip, n.name]), site.kubernetes.serviceIP, site.kubernetes.clusterDNS, ...(site.controlPlane.vip ? [site.controlPlane.vip] : []), ...onSiteRegistries]);
+  const onSiteRegistries = Object.values(site.containerRuntime.registryMirrors)
+    .flat()
+    .map((u) => new globalThis.URL(u).hostname.toLowerCase());
+  const siteHosts = new Set([
+    '127.0.0.1',
+    'localhost',
+    ...site.nodes.flatMap((n) => [n.ip, n.name]),
+    site.kubernetes.serviceIP,
+    site.kubernetes.clusterDNS,
+    ...(site.controlPlane.vip ? [site.controlPlane.vip] : []),
+    ...onSiteRegistries,
+  ]);
   const images = new Set(plan.images.flatMap((i) => [i.ref, ...i.aliases]));
-  const keyComments = site.os.sshAuthorizedKeys.flatMap((k) => /(?:ssh-|ecdsa-|sk-)[a-z0-9@.-]+\s+[A-Za-z0-9+/]+={0,2}\s+(.+)$/.exec(k.trim())?.[1]!.split(/\s+/) ?? []);
+  const keyComments = site.os.sshAuthorizedKeys.flatMap(
+    (k) => /(?:ssh-|ecdsa-|sk-)[a-z0-9@.-]+\s+[A-Za-z0-9+/]+={0,2}\s+(.+)$/.exec(k.trim())?.[1]!.split(/\s+/) ?? [],
+  );
   const findings: EgressFinding[] = [];
   for (const f of files) {
     f.content.split('\n').forEach((text, i) => {
@@ -33,7 +45,8 @@ export function egressLint(site: ResolvedSite, plan: BundlePlan, files: Pick<Ren
       for (const m of text.matchAll(URL)) {
         const host = m[1]!.toLowerCase();
         const clusterInternal = host.endsWith('.svc') || host.endsWith(`.svc.${site.kubernetes.clusterDomain}`);
-        if (!siteHosts.has(host) && !clusterInternal && !(IPV4.test(host) && isSiteAddress(site, host))) findings.push({ path: f.path, line, what: `URL to ${host}` });
+        if (!siteHosts.has(host) && !clusterInternal && !(IPV4.test(host) && isSiteAddress(site, host)))
+          findings.push({ path: f.path, line, what: `URL to ${host}` });
       }
       const img = IMAGE.exec(text);
       if (img && !images.has(img[1]!)) findings.push({ path: f.path, line, what: `image ${img[1]} is not in the payload` });

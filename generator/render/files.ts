@@ -1,5 +1,5 @@
 import type { BundlePlan } from '../model/index.js';
-import { FILES, installTarget, KUBECONFIG, manifestPath, NODE, OS_PATHS, registryHostsPath, unitPath } from '../model/layout.js';
+import { FILES, KUBECONFIG, manifestPath, NODE, OS_PATHS, registryHostsPath, unitPath } from '../model/layout.js';
 import { TOKEN_PATH, type StateFiles } from '../pki/issue.js';
 import { discoveryHash } from '../pki/secrets.js';
 import { certFiles } from '../pki/select.js';
@@ -34,7 +34,12 @@ export interface NodeFile {
 /** A row of the table: one file with its condition, or a family of files (one per unit, registry, manifest, certificate). */
 type Row = (NodeFile & { when?: (f: NodeFacts) => boolean }) | { each: (f: NodeFacts) => NodeFile[] };
 
-const file = (path: string, template: string, render: NodeFile['render'], opts: { mode?: NodeFile['mode']; secret?: boolean; when?: (f: NodeFacts) => boolean } = {}): Row => ({
+const file = (
+  path: string,
+  template: string,
+  render: NodeFile['render'],
+  opts: { mode?: NodeFile['mode']; secret?: boolean; when?: (f: NodeFacts) => boolean } = {},
+): Row => ({
   path,
   mode: opts.mode ?? '0644',
   secret: opts.secret ?? false,
@@ -52,7 +57,12 @@ const TABLE: Row[] = [
   file(FILES.sysctl, 'sysctl', (c) => c.engine.render('sysctl.conf', { settings: SYSCTL })),
   file(FILES.modules, 'modules-load', (c) => c.engine.render('modules-load.conf', { modules: kernelModules(c.site, c.node) })),
   // The whole chrony.conf, so the distribution's public pool is gone; where it lives depends on the family.
-  { each: (f) => (f.ntp ? [{ path: OS_PATHS[f.site.os.family].chronyConf, mode: '0644', secret: false, origin: 'render:chrony.conf', render: (c) => chronyConf(c.site) }] : []) },
+  {
+    each: (f) =>
+      f.ntp
+        ? [{ path: OS_PATHS[f.site.os.family].chronyConf, mode: '0644', secret: false, origin: 'render:chrony.conf', render: (c) => chronyConf(c.site) }]
+        : [],
+  },
   file(FILES.containerdConfig, 'containerd-config.toml', (c) => {
     const pause = c.plan.images.find((i) => i.name === 'pause');
     if (!pause) throw new UnsupportedError(`Kubernetes ${c.site.kubernetes.version} has no pause image in the catalog; containerd needs one for every pod`);
@@ -61,30 +71,72 @@ const TABLE: Row[] = [
   file(unitPath('containerd'), 'containerd.service', (c) => c.engine.render('systemd/containerd.service', { bin: NODE.bin, config: FILES.containerdConfig })),
   {
     each: (f) =>
-      Object.entries(f.site.containerRuntime.registryMirrors).map(([registry, mirrors]) => ({ path: registryHostsPath(registry), mode: '0644', secret: false, origin: 'render:containerd-hosts.toml', render: () => containerdHosts(mirrors) })),
+      Object.entries(f.site.containerRuntime.registryMirrors).map(([registry, mirrors]) => ({
+        path: registryHostsPath(registry),
+        mode: '0644',
+        secret: false,
+        origin: 'render:containerd-hosts.toml',
+        render: () => containerdHosts(mirrors),
+      })),
   },
   file(FILES.crictlConfig, 'crictl.yaml', () => crictlConfig()),
-  { each: (f) => f.units.map((u) => ({ path: unitPath(u.name), mode: '0644', secret: false, origin: `render:${u.name}.service`, render: (c) => c.engine.render('systemd/component.service', unitContext(u)) })) },
-  file(FILES.kubeletKubeadmDropIn, 'kubelet-kubeadm-dropin', (c) => c.engine.render('systemd/kubelet-kubeadm.conf', { bin: NODE.bin, layout: { ...FILES, kubeconfig: KUBECONFIG } }), { when: (f) => f.kubeadm }),
-  file(FILES.kubeadmConfig, 'kubeadm-config', (c) => kubeadmConfig(c.site, c.node, { token: c.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(c.state.get('pki/ca.crt')!) }), { mode: '0600', secret: true, when: (f) => f.kubeadm }),
+  {
+    each: (f) =>
+      f.units.map((u) => ({
+        path: unitPath(u.name),
+        mode: '0644',
+        secret: false,
+        origin: `render:${u.name}.service`,
+        render: (c) => c.engine.render('systemd/component.service', unitContext(u)),
+      })),
+  },
+  file(
+    FILES.kubeletKubeadmDropIn,
+    'kubelet-kubeadm-dropin',
+    (c) => c.engine.render('systemd/kubelet-kubeadm.conf', { bin: NODE.bin, layout: { ...FILES, kubeconfig: KUBECONFIG } }),
+    { when: (f) => f.kubeadm },
+  ),
+  file(
+    FILES.kubeadmConfig,
+    'kubeadm-config',
+    (c) => kubeadmConfig(c.site, c.node, { token: c.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(c.state.get('pki/ca.crt')!) }),
+    { mode: '0600', secret: true, when: (f) => f.kubeadm },
+  ),
   file(FILES.kubeletConfig, 'kubelet-config', (c) => kubeletConfig(c.site, c.node), { mode: '0600', when: (f) => !f.kubeadm }),
   file(FILES.kubeProxyConfig, 'kube-proxy-config', (c) => kubeProxyConfig(c.site, c.node), { mode: '0600' }),
   file(
     FILES.apiserverProxyConfig,
     'apiserver-proxy.conf',
-    (c) => c.engine.render('apiserver-proxy.conf', { port: c.site.controlPlane.endpoint.port, upstreams: apiserverUpstreams(c).map((n) => `${n.ip}:${c.site.controlPlane.apiserverPort}`), streamModule: OS_PATHS[c.site.os.family].nginxStreamModule, pid: FILES.apiserverProxyPid }),
+    (c) =>
+      c.engine.render('apiserver-proxy.conf', {
+        port: c.site.controlPlane.endpoint.port,
+        upstreams: apiserverUpstreams(c).map((n) => `${n.ip}:${c.site.controlPlane.apiserverPort}`),
+        streamModule: OS_PATHS[c.site.os.family].nginxStreamModule,
+        pid: FILES.apiserverProxyPid,
+      }),
     { when: (f) => f.local },
   ),
   file(
     unitPath('kubeseed-apiserver-proxy'),
     'apiserver-proxy.service',
-    (c) => c.engine.render('systemd/apiserver-proxy.service', { port: c.site.controlPlane.endpoint.port, nginx: OS_PATHS[c.site.os.family].nginx, config: FILES.apiserverProxyConfig, prefix: FILES.apiserverProxyPrefix }),
+    (c) =>
+      c.engine.render('systemd/apiserver-proxy.service', {
+        port: c.site.controlPlane.endpoint.port,
+        nginx: OS_PATHS[c.site.os.family].nginx,
+        config: FILES.apiserverProxyConfig,
+        prefix: FILES.apiserverProxyPrefix,
+      }),
     { when: (f) => f.local },
   ),
   file(
     FILES.haproxyConfig,
     'haproxy-vip.cfg',
-    (c) => c.engine.render('haproxy-vip.cfg', { vip: c.site.controlPlane.vip!, port: c.site.controlPlane.endpoint.port, upstreams: apiserverUpstreams(c).map((n) => ({ name: n.name, address: `${n.ip}:${c.site.controlPlane.apiserverPort}` })) }),
+    (c) =>
+      c.engine.render('haproxy-vip.cfg', {
+        vip: c.site.controlPlane.vip!,
+        port: c.site.controlPlane.endpoint.port,
+        upstreams: apiserverUpstreams(c).map((n) => ({ name: n.name, address: `${n.ip}:${c.site.controlPlane.apiserverPort}` })),
+      }),
     { when: (f) => f.vip },
   ),
   file(FILES.keepalivedConfig, 'keepalived.conf', (c) => keepalivedConf(c), { mode: '0600', secret: true, when: (f) => f.vip }),
@@ -92,14 +144,37 @@ const TABLE: Row[] = [
   file(
     unitPath('kubeseed-routes'),
     'kubeseed-routes.service',
-    (c) => c.engine.render('systemd/kubeseed-routes.service', { routes: c.site.nodes.filter((n) => n !== c.node).map((n) => ({ subnet: n.podSubnet!, via: n.ip })) }),
+    (c) =>
+      c.engine.render('systemd/kubeseed-routes.service', {
+        routes: c.site.nodes.filter((n) => n !== c.node).map((n) => ({ subnet: n.podSubnet!, via: n.ip })),
+      }),
     { when: (f) => f.routes },
   ),
-  { each: (f) => (f.bootstrap ? manifestTable(f.site).map(([name, build]) => ({ path: manifestPath(name), mode: '0644', secret: false, origin: 'render:cluster-manifests', render: (c) => build(c.plan.images) })) : []) },
+  {
+    each: (f) =>
+      f.bootstrap
+        ? manifestTable(f.site).map(([name, build]) => ({
+            path: manifestPath(name),
+            mode: '0644',
+            secret: false,
+            origin: 'render:cluster-manifests',
+            render: (c) => build(c.plan.images),
+          }))
+        : [],
+  },
   file(FILES.firstboot, 'firstboot.sh', (c) => c.engine.render('firstboot.sh', firstbootContext(c)), { mode: '0755' }),
-  file(FILES.firstbootUnit, 'kubeseed-firstboot.service', (c) => c.engine.render('systemd/kubeseed-firstboot.service', { node: c.node.name, site: c.site.name, firstboot: FILES.firstboot })),
-  file(FILES.status, 'kubeseed-status.sh', (c) => c.engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered] }), { mode: '0755' }),
-  { each: (f) => certFiles(f.site, f.node).map((p) => ({ path: p.path, mode: p.mode, secret: p.secret, origin: p.origin, render: (c) => p.content(c.state) })) },
+  file(FILES.firstbootUnit, 'kubeseed-firstboot.service', (c) =>
+    c.engine.render('systemd/kubeseed-firstboot.service', { node: c.node.name, site: c.site.name, firstboot: FILES.firstboot }),
+  ),
+  file(
+    FILES.status,
+    'kubeseed-status.sh',
+    (c) => c.engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered] }),
+    { mode: '0755' },
+  ),
+  {
+    each: (f) => certFiles(f.site, f.node).map((p) => ({ path: p.path, mode: p.mode, secret: p.secret, origin: p.origin, render: (c) => p.content(c.state) })),
+  },
 ];
 
 /** The node's files, in path order, without rendering any. */

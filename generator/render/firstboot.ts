@@ -41,7 +41,17 @@ export function firstbootContext(c: RenderContext): object {
   return {
     node: node.name,
     site: site.name,
-    layout: { ...NODE, ...FILES, payloadTarballName: PAYLOAD_TARBALL, kubeletKubeconfig: KUBECONFIG.kubelet, nodeFilesList: NODE_FILES.list, nodeFilesArchive: NODE_FILES.archive, nodeFilesCopied: NODE_FILES.copied, seedLabels: VOLUME_LABELS.seed, payloadLabel: VOLUME_LABELS.payload },
+    layout: {
+      ...NODE,
+      ...FILES,
+      payloadTarballName: PAYLOAD_TARBALL,
+      kubeletKubeconfig: KUBECONFIG.kubelet,
+      nodeFilesList: NODE_FILES.list,
+      nodeFilesArchive: NODE_FILES.archive,
+      nodeFilesCopied: NODE_FILES.copied,
+      seedLabels: VOLUME_LABELS.seed,
+      payloadLabel: VOLUME_LABELS.payload,
+    },
     steps: steps(c),
     modules: kernelModules(site, node),
     osPackages: osPackagesFor(c.plan, node.name),

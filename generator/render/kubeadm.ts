@@ -31,7 +31,6 @@ function args(minor: number, a: Args): Args | { name: string; value: string }[] 
   return quirk('kubeadmV1beta4', minor) ? Object.entries(a).map(([name, value]) => ({ name, value })) : a;
 }
 
-
 function nodeRegistration(site: ResolvedSite, node: ResolvedNode) {
   const m = site.kubernetes.minor;
   const worker = node.roles.includes('worker');
@@ -56,7 +55,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
   const m = k.minor;
   const cps = site.nodes.filter((n) => n.roles.includes('control-plane'));
   const apiserverArgs: Args = {
-    'profiling': 'false',
+    profiling: 'false',
     'authorization-mode': 'Node,RBAC',
     'enable-admission-plugins': 'NodeRestriction',
     'service-node-port-range': `${k.nodePortRange.from}-${k.nodePortRange.to}`,
@@ -71,7 +70,14 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
   const etcdTiming = etcdTimingArgs(site.controlPlane.timing);
   const etcd =
     k.etcdTopology === 'external'
-      ? { external: { endpoints: site.derived.etcdEndpoints, caFile: pkiPath('etcd/ca.crt'), certFile: pkiPath('apiserver-etcd-client.crt'), keyFile: pkiPath('apiserver-etcd-client.key') } }
+      ? {
+          external: {
+            endpoints: site.derived.etcdEndpoints,
+            caFile: pkiPath('etcd/ca.crt'),
+            certFile: pkiPath('apiserver-etcd-client.crt'),
+            keyFile: pkiPath('apiserver-etcd-client.key'),
+          },
+        }
       : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTiming).length ? { extraArgs: args(m, etcdTiming) } : {}) } };
   return {
     apiVersion,
@@ -87,9 +93,23 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
       ...(quirk('kubeadmV1beta4', m) ? {} : { timeoutForControlPlane: WAIT }),
       certSANs: [...new Set([...site.derived.apiserverSANs.dns, ...site.derived.apiserverSANs.ips, ...cps.flatMap((n) => [n.name, n.ip])])],
       extraArgs: args(m, apiserverArgs),
-      extraVolumes: FILE_VOLUMES.map((v) => ({ name: v.name, hostPath: v.path, mountPath: v.path, readOnly: v.file, pathType: v.file ? 'File' : 'DirectoryOrCreate' })),
+      extraVolumes: FILE_VOLUMES.map((v) => ({
+        name: v.name,
+        hostPath: v.path,
+        mountPath: v.path,
+        readOnly: v.file,
+        pathType: v.file ? 'File' : 'DirectoryOrCreate',
+      })),
     },
-    controllerManager: { extraArgs: args(m, { 'profiling': 'false', 'use-service-account-credentials': 'true', ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}), ...leaderElectionArgs(site.controlPlane.timing), ...nodeMonitorArgs(site.controlPlane.timing) }) },
+    controllerManager: {
+      extraArgs: args(m, {
+        profiling: 'false',
+        'use-service-account-credentials': 'true',
+        ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}),
+        ...leaderElectionArgs(site.controlPlane.timing),
+        ...nodeMonitorArgs(site.controlPlane.timing),
+      }),
+    },
     scheduler: { extraArgs: args(m, { profiling: 'false', ...leaderElectionArgs(site.controlPlane.timing) }) },
   };
 }
@@ -133,7 +153,15 @@ export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: K
     docs.push({
       apiVersion,
       kind: 'InitConfiguration',
-      bootstrapTokens: [{ token: secrets.token, description: `kubeseed: nodes of site ${site.name} join with this token`, ttl: '24h0m0s', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'] }],
+      bootstrapTokens: [
+        {
+          token: secrets.token,
+          description: `kubeseed: nodes of site ${site.name} join with this token`,
+          ttl: '24h0m0s',
+          usages: ['signing', 'authentication'],
+          groups: ['system:bootstrappers:kubeadm:default-node-token'],
+        },
+      ],
       localAPIEndpoint: endpoint,
       nodeRegistration: nodeRegistration(site, node),
       ...(quirk('kubeadmV1beta4', m) ? { timeouts: { controlPlaneComponentHealthCheck: WAIT, kubeletHealthCheck: WAIT } } : {}),
@@ -144,7 +172,11 @@ export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: K
       apiVersion,
       kind: 'JoinConfiguration',
       discovery: {
-        bootstrapToken: { apiServerEndpoint: `${site.controlPlane.endpoint.host}:${site.controlPlane.endpoint.port}`, token: secrets.token, caCertHashes: [secrets.caCertHash] },
+        bootstrapToken: {
+          apiServerEndpoint: `${site.controlPlane.endpoint.host}:${site.controlPlane.endpoint.port}`,
+          token: secrets.token,
+          caCertHashes: [secrets.caCertHash],
+        },
         ...(quirk('kubeadmV1beta4', m) ? {} : { timeout: WAIT }),
       },
       ...(quirk('kubeadmV1beta4', m) ? { timeouts: { discovery: WAIT, controlPlaneComponentHealthCheck: WAIT, kubeletHealthCheck: WAIT } } : {}),

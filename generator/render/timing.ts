@@ -8,11 +8,41 @@ import type { TimingProfile } from '../model/index.js';
  * times out is marked NotReady 40 s later. The price is slower failover and slower detection of a
  * dead node.
  */
-export const TIMING: Record<TimingProfile, { etcdHeartbeatMs: number; etcdElectionMs: number; leaseDuration: string; renewDeadline: string; retryPeriod: string; nodeStatusUpdate: string; nodeLeaseSeconds: number; nodeGracePeriod: string }> = {
-  standard: { etcdHeartbeatMs: 100, etcdElectionMs: 1000, leaseDuration: '15s', renewDeadline: '10s', retryPeriod: '2s', nodeStatusUpdate: '10s', nodeLeaseSeconds: 40, nodeGracePeriod: '40s' },
+export const TIMING: Record<
+  TimingProfile,
+  {
+    etcdHeartbeatMs: number;
+    etcdElectionMs: number;
+    leaseDuration: string;
+    renewDeadline: string;
+    retryPeriod: string;
+    nodeStatusUpdate: string;
+    nodeLeaseSeconds: number;
+    nodeGracePeriod: string;
+  }
+> = {
+  standard: {
+    etcdHeartbeatMs: 100,
+    etcdElectionMs: 1000,
+    leaseDuration: '15s',
+    renewDeadline: '10s',
+    retryPeriod: '2s',
+    nodeStatusUpdate: '10s',
+    nodeLeaseSeconds: 40,
+    nodeGracePeriod: '40s',
+  },
   // The kubelet's heartbeat timeout is the shorter of its status period and lease duration (20 s
   // here); the controller-manager waits six missed heartbeats before it calls a node NotReady.
-  relaxed: { etcdHeartbeatMs: 500, etcdElectionMs: 5000, leaseDuration: '60s', renewDeadline: '40s', retryPeriod: '10s', nodeStatusUpdate: '20s', nodeLeaseSeconds: 80, nodeGracePeriod: '2m0s' },
+  relaxed: {
+    etcdHeartbeatMs: 500,
+    etcdElectionMs: 5000,
+    leaseDuration: '60s',
+    renewDeadline: '40s',
+    retryPeriod: '10s',
+    nodeStatusUpdate: '20s',
+    nodeLeaseSeconds: 80,
+    nodeGracePeriod: '2m0s',
+  },
 };
 
 /** Flags (name → value) a profile adds to etcd; none for the upstream defaults. */

@@ -31,7 +31,14 @@ export function nodeUnits(f: Omit<NodeFacts, 'units'>): Unit[] {
   const units: Unit[] = [];
   if (f.etcdUnit) {
     units.push({
-      name: 'etcd', description: 'etcd key-value store', documentation: 'https://etcd.io/docs/', binary: `${NODE.bin}/etcd`, flags: etcdFlags(site, node), after: ['network-online.target'], wants: ['network-online.target'], notify: true,
+      name: 'etcd',
+      description: 'etcd key-value store',
+      documentation: 'https://etcd.io/docs/',
+      binary: `${NODE.bin}/etcd`,
+      flags: etcdFlags(site, node),
+      after: ['network-online.target'],
+      wants: ['network-online.target'],
+      notify: true,
       preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`],
       // A member reports ready only once a quorum has formed: waiting for its peers is normal while the site assembles.
       timeoutStartSec: 'infinity',
@@ -43,24 +50,73 @@ export function nodeUnits(f: Omit<NodeFacts, 'units'>): Unit[] {
   }
   if (f.cp && !f.kubeadm) {
     units.push({
-      name: 'kube-apiserver', description: 'Kubernetes API server', documentation: `${K8S_DOC}kube-apiserver/`, binary: `${NODE.bin}/kube-apiserver`, flags: apiserverFlags(site, node), after: ['network-online.target', ...(f.etcd ? ['etcd.service'] : [])], wants: ['network-online.target'], notify: true,
+      name: 'kube-apiserver',
+      description: 'Kubernetes API server',
+      documentation: `${K8S_DOC}kube-apiserver/`,
+      binary: `${NODE.bin}/kube-apiserver`,
+      flags: apiserverFlags(site, node),
+      after: ['network-online.target', ...(f.etcd ? ['etcd.service'] : [])],
+      wants: ['network-online.target'],
+      notify: true,
       preStart: [`/bin/mkdir -p ${NODE.logDir}`],
       // Killing an apiserver that is still filling its caches from a busy etcd only starts that work over
       // (three control planes under emulation needed more than ten minutes).
       timeoutStartSec: 'infinity',
     });
-    units.push({ name: 'kube-controller-manager', description: 'Kubernetes controller manager', documentation: `${K8S_DOC}kube-controller-manager/`, binary: `${NODE.bin}/kube-controller-manager`, flags: controllerManagerFlags(site), after: ['kube-apiserver.service'] });
-    units.push({ name: 'kube-scheduler', description: 'Kubernetes scheduler', documentation: `${K8S_DOC}kube-scheduler/`, binary: `${NODE.bin}/kube-scheduler`, flags: schedulerFlags(site), after: ['kube-apiserver.service'] });
+    units.push({
+      name: 'kube-controller-manager',
+      description: 'Kubernetes controller manager',
+      documentation: `${K8S_DOC}kube-controller-manager/`,
+      binary: `${NODE.bin}/kube-controller-manager`,
+      flags: controllerManagerFlags(site),
+      after: ['kube-apiserver.service'],
+    });
+    units.push({
+      name: 'kube-scheduler',
+      description: 'Kubernetes scheduler',
+      documentation: `${K8S_DOC}kube-scheduler/`,
+      binary: `${NODE.bin}/kube-scheduler`,
+      flags: schedulerFlags(site),
+      after: ['kube-apiserver.service'],
+    });
   }
   // Under kubeadm the kubelet takes its flags from kubeadm's drop-in; it restarts until kubeadm has written them.
-  units.push({ name: 'kubelet', description: 'Kubernetes node agent', documentation: `${K8S_DOC}kubelet/`, binary: `${NODE.bin}/kubelet`, flags: f.kubeadm ? [] : kubeletFlags(site, node), after: ['containerd.service', ...(f.local ? ['kubeseed-apiserver-proxy.service'] : [])], wants: ['containerd.service'], oomScoreAdjust: -999 });
-  units.push({ name: 'kube-proxy', description: 'Kubernetes service proxy', documentation: `${K8S_DOC}kube-proxy/`, binary: `${NODE.bin}/kube-proxy`, flags: kubeProxyFlags(), after: ['network-online.target'], wants: ['network-online.target'] });
+  units.push({
+    name: 'kubelet',
+    description: 'Kubernetes node agent',
+    documentation: `${K8S_DOC}kubelet/`,
+    binary: `${NODE.bin}/kubelet`,
+    flags: f.kubeadm ? [] : kubeletFlags(site, node),
+    after: ['containerd.service', ...(f.local ? ['kubeseed-apiserver-proxy.service'] : [])],
+    wants: ['containerd.service'],
+    oomScoreAdjust: -999,
+  });
+  units.push({
+    name: 'kube-proxy',
+    description: 'Kubernetes service proxy',
+    documentation: `${K8S_DOC}kube-proxy/`,
+    binary: `${NODE.bin}/kube-proxy`,
+    flags: kubeProxyFlags(),
+    after: ['network-online.target'],
+    wants: ['network-online.target'],
+  });
   return units;
 }
 
 /** The template context of a component unit. */
 export function unitContext(u: Unit): object {
-  return { ...u, flags: u.flags.filter(([, v]) => v !== null), after: u.after ?? [], wants: u.wants ?? [], requires: [], preStart: u.preStart ?? [], notify: u.notify ?? false, oomScoreAdjust: u.oomScoreAdjust ?? 0, timeoutStartSec: u.timeoutStartSec ?? '', nice: u.nice ?? 0 };
+  return {
+    ...u,
+    flags: u.flags.filter(([, v]) => v !== null),
+    after: u.after ?? [],
+    wants: u.wants ?? [],
+    requires: [],
+    preStart: u.preStart ?? [],
+    notify: u.notify ?? false,
+    oomScoreAdjust: u.oomScoreAdjust ?? 0,
+    timeoutStartSec: u.timeoutStartSec ?? '',
+    nice: u.nice ?? 0,
+  };
 }
 
 /**

@@ -46,11 +46,7 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
   const bootstrap = controlPlanes[0]!;
   const lb = spec.controlPlane.loadBalancer;
   const endpoint: ApiEndpoint =
-    lb === 'local'
-      ? endpointOf('127.0.0.1', LB_PORT)
-      : lb === 'vip'
-        ? endpointOf(spec.controlPlane.vip!, LB_PORT)
-        : endpointOf(bootstrap.ip, APISERVER_PORT);
+    lb === 'local' ? endpointOf('127.0.0.1', LB_PORT) : lb === 'vip' ? endpointOf(spec.controlPlane.vip!, LB_PORT) : endpointOf(bootstrap.ip, APISERVER_PORT);
 
   const serviceIP = formatIPv4(svc.network + 1);
   const domain = k.clusterDomain;
@@ -80,7 +76,13 @@ export function resolveSite(site: WrittenSite, catalog: Catalog, sourceFile: str
       serviceIP,
       clusterDNS: k.clusterDNS ?? formatIPv4(svc.network + 2),
     },
-    controlPlane: { loadBalancer: lb, ...(lb === 'vip' ? { vip: spec.controlPlane.vip! } : {}), endpoint, apiserverPort: APISERVER_PORT, timing: spec.controlPlane.timing },
+    controlPlane: {
+      loadBalancer: lb,
+      ...(lb === 'vip' ? { vip: spec.controlPlane.vip! } : {}),
+      endpoint,
+      apiserverPort: APISERVER_PORT,
+      timing: spec.controlPlane.timing,
+    },
     network: { plugin: spec.network.plugin, ...(spec.network.interface ? { interface: spec.network.interface } : {}) },
     addons: effectiveAddons(release, spec.addons),
     os: {
@@ -129,5 +131,3 @@ function must<T>(v: T | null): T {
   if (v === null) throw new Error('internal: resolving an unvalidated value');
   return v;
 }
-
-

@@ -37,10 +37,7 @@ const nodeSchema = z
       .optional()
       .describe('MAC address of the NIC the static address is bound to (matched in network-config).'),
     arch: z.enum(ARCHES).optional().describe('CPU architecture; defaults to the first of spec.artifacts.arch.'),
-    roles: z
-      .array(z.enum(ROLES))
-      .min(1)
-      .describe('What the node runs.'),
+    roles: z.array(z.enum(ROLES)).min(1).describe('What the node runs.'),
   })
   .describe('One machine of the site.');
 
@@ -60,26 +57,24 @@ export const siteSchema = z
           .string()
           .regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' })
           .describe('Kubernetes release; must exist in the catalog.'),
-        mode: z
-          .enum(MODES)
-          .default('binary')
-          .describe('binary: systemd units as in the "hard way"; kubeadm: kubeadm init/join with pre-made certificates.'),
+        mode: z.enum(MODES).default('binary').describe('binary: systemd units as in the "hard way"; kubeadm: kubeadm init/join with pre-made certificates.'),
         clusterDomain: z.string().default('cluster.local').describe('DNS domain of the cluster.'),
-        serviceCIDR: z
-          .string()
-          .default('10.254.0.0/16')
-          .describe('Service network; the apiserver service IP is its first address.'),
+        serviceCIDR: z.string().default('10.254.0.0/16').describe('Service network; the apiserver service IP is its first address.'),
         podCIDR: z.string().default('172.30.0.0/16').describe('Pod network.'),
         clusterDNS: z.string().optional().describe('Cluster DNS service IP; defaults to the second address of serviceCIDR.'),
         nodePortRange: z.string().default('30000-32767').describe('NodePort range, "from-to".'),
         proxyMode: z
           .enum(PROXY_MODES)
           .optional()
-          .describe('kube-proxy mode. Default: nftables from Kubernetes 1.33 (GA there, upstream\'s replacement for ipvs), ipvs before. nftables needs 1.31+; ipvs is deprecated from 1.35.'),
+          .describe(
+            "kube-proxy mode. Default: nftables from Kubernetes 1.33 (GA there, upstream's replacement for ipvs), ipvs before. nftables needs 1.31+; ipvs is deprecated from 1.35.",
+          ),
         etcdTopology: z
           .enum(ETCD_TOPOLOGIES)
           .optional()
-          .describe('kubeadm mode: stacked (kubeadm runs etcd on each control plane) or external (etcd units on the etcd nodes, as in binary mode). Default: stacked for kubeadm, external for binary.'),
+          .describe(
+            'kubeadm mode: stacked (kubeadm runs etcd on each control plane) or external (etcd units on the etcd nodes, as in binary mode). Default: stacked for kubeadm, external for binary.',
+          ),
       }),
       controlPlane: z
         .strictObject({
@@ -91,22 +86,23 @@ export const siteSchema = z
           timing: z
             .enum(TIMING_PROFILES)
             .default('standard')
-            .describe("standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader and whose nodes flap NotReady."),
+            .describe(
+              'standard: the upstream defaults; relaxed: five times longer etcd elections and leader leases, and node heartbeats every 20 s with a 2-minute grace, for slow, shared or emulated machines whose etcd otherwise keeps losing its leader and whose nodes flap NotReady.',
+            ),
         })
         .prefault({}),
       network: z
         .strictObject({
-          plugin: z
-            .enum(NETWORK_PLUGINS)
-            .default('flannel')
-            .describe('bridge uses static routes between nodes and needs no image.'),
+          plugin: z.enum(NETWORK_PLUGINS).default('flannel').describe('bridge uses static routes between nodes and needs no image.'),
           interface: z.string().optional().describe('Host interface the CNI binds to; defaults to the one holding the node address.'),
         })
         .prefault({}),
       addons: z
         .array(z.enum(ADDONS))
         .default(['coredns', 'metrics-server'])
-        .describe('Cluster add-ons applied at first boot. dashboard (archived upstream) becomes headlamp on releases that no longer carry it; ingress-nginx is retired upstream.'),
+        .describe(
+          'Cluster add-ons applied at first boot. dashboard (archived upstream) becomes headlamp on releases that no longer carry it; ingress-nginx is retired upstream.',
+        ),
       os: z
         .strictObject({
           family: z.enum(OS_FAMILIES).default('debian'),
@@ -115,7 +111,9 @@ export const siteSchema = z
             .string()
             .regex(/^\//, { error: 'must be an absolute path' })
             .optional()
-            .describe("resolv.conf the kubelet gives pods (absolute path); default by family: systemd-resolved's real file on Ubuntu, the system's own resolv.conf on Debian and RHEL."),
+            .describe(
+              "resolv.conf the kubelet gives pods (absolute path); default by family: systemd-resolved's real file on Ubuntu, the system's own resolv.conf on Debian and RHEL.",
+            ),
           timezone: z.string().default('UTC'),
           ntpServers: z.array(z.string()).default([]).describe('Time sources inside the site; none means the nodes keep their own clocks.'),
           sshAuthorizedKeys: z.array(z.string()).default([]),
@@ -126,7 +124,9 @@ export const siteSchema = z
           packages: z
             .array(z.string())
             .default([])
-            .describe('More OS packages every node installs from the payload (Debian and Ubuntu), e.g. [nfs-common]; resolved with their dependencies against the release\'s signed index.'),
+            .describe(
+              "More OS packages every node installs from the payload (Debian and Ubuntu), e.g. [nfs-common]; resolved with their dependencies against the release's signed index.",
+            ),
           firewall: z
             .enum(FIREWALL_MODES)
             .default('open-ports')
@@ -142,19 +142,9 @@ export const siteSchema = z
         .prefault({}),
       artifacts: z
         .strictObject({
-          arch: z
-            .array(z.enum(ARCHES))
-            .min(1)
-            .default(['amd64'])
-            .describe('Architectures to fetch for.'),
-          sources: z
-            .record(z.string(), z.string())
-            .default({})
-            .describe('Base-URL overrides per catalog source, e.g. kubernetes: http://mirror.local/k8s.'),
-          registryMirrors: z
-            .record(z.string(), z.string())
-            .default({})
-            .describe('Registry host → mirror URL, e.g. registry.k8s.io: http://127.0.0.1:5000.'),
+          arch: z.array(z.enum(ARCHES)).min(1).default(['amd64']).describe('Architectures to fetch for.'),
+          sources: z.record(z.string(), z.string()).default({}).describe('Base-URL overrides per catalog source, e.g. kubernetes: http://mirror.local/k8s.'),
+          registryMirrors: z.record(z.string(), z.string()).default({}).describe('Registry host → mirror URL, e.g. registry.k8s.io: http://127.0.0.1:5000.'),
           catalog: z.string().optional().describe('Directory of another catalog, relative to this file.'),
         })
         .prefault({}),
@@ -163,15 +153,14 @@ export const siteSchema = z
           registryMirrors: z
             .record(z.string(), z.array(z.string()).min(1))
             .default({})
-            .describe('On the nodes: registry host → registries inside the site that containerd asks first, in order (hosts.toml), e.g. docker.io: [https://registry.site.internal:5000].'),
+            .describe(
+              'On the nodes: registry host → registries inside the site that containerd asks first, in order (hosts.toml), e.g. docker.io: [https://registry.site.internal:5000].',
+            ),
         })
         .prefault({}),
       output: z
         .strictObject({
-          formats: z
-            .array(z.enum(OUTPUT_FORMATS))
-            .min(1)
-            .default(['nocloud-iso', 'tarball']),
+          formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).default(['nocloud-iso', 'tarball']),
           embedPayload: z.boolean().default(false).describe('Put the payload inside every seed ISO.'),
         })
         .prefault({}),

@@ -53,13 +53,18 @@ const EXAMPLE = 'paste one line of a .pub file, e.g. ssh-ed25519 AAAAC3NzaC1lZDI
 /** The problem with one authorized_keys line, or undefined when sshd would accept it. */
 export function sshKeyProblem(line: string): SshKeyProblem | undefined {
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(line)) return { message: 'the line holds a line break or another control character', hint: 'one key per list entry, on one line' };
+  if (/[\u0000-\u001f\u007f]/.test(line))
+    return { message: 'the line holds a line break or another control character', hint: 'one key per list entry, on one line' };
   const text = line.trim();
   if (!text) return { message: 'the line is empty', hint: EXAMPLE };
   let rest = text;
   const first = rest.split(' ', 1)[0]!;
   if (!KEY_TYPES.has(first)) {
-    if (first === 'ssh-dss') return { message: 'ssh-dss (DSA) keys are no longer accepted by OpenSSH (disabled in 7.0, removed in 9.8)', hint: 'use an ed25519 key (ssh-keygen -t ed25519)' };
+    if (first === 'ssh-dss')
+      return {
+        message: 'ssh-dss (DSA) keys are no longer accepted by OpenSSH (disabled in 7.0, removed in 9.8)',
+        hint: 'use an ed25519 key (ssh-keygen -t ed25519)',
+      };
     const looksLikeOptions = first.split(',').some((o) => o.split('=', 1)[0]!.toLowerCase() in OPTIONS);
     if (!looksLikeOptions) return { message: `'${first.slice(0, 40)}' is not a key type sshd accepts`, hint: `key types: ${[...KEY_TYPES].join(', ')}` };
     const options = splitOptions(rest);
@@ -70,19 +75,28 @@ export function sshKeyProblem(line: string): SshKeyProblem | undefined {
       if (!(name in OPTIONS)) return { message: `sshd knows no option '${name.slice(0, 40)}'`, hint: 'see AUTHORIZED_KEYS FILE FORMAT in sshd(8)' };
       const value = eq < 0 ? undefined : o.slice(eq + 1);
       const quoted = value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"');
-      if (OPTIONS[name] ? !quoted : value !== undefined) return { message: OPTIONS[name] ? `option ${name} needs a quoted value (${name}="…")` : `option ${name} takes no value`, hint: 'see AUTHORIZED_KEYS FILE FORMAT in sshd(8)' };
+      if (OPTIONS[name] ? !quoted : value !== undefined)
+        return {
+          message: OPTIONS[name] ? `option ${name} needs a quoted value (${name}="…")` : `option ${name} takes no value`,
+          hint: 'see AUTHORIZED_KEYS FILE FORMAT in sshd(8)',
+        };
     }
     rest = options.rest.trimStart();
   }
   const [type, body] = rest.split(/ +/, 2);
-  if (!type || !KEY_TYPES.has(type)) return { message: `'${(type ?? '').slice(0, 40)}' is not a key type sshd accepts`, hint: `key types: ${[...KEY_TYPES].join(', ')}` };
+  if (!type || !KEY_TYPES.has(type))
+    return { message: `'${(type ?? '').slice(0, 40)}' is not a key type sshd accepts`, hint: `key types: ${[...KEY_TYPES].join(', ')}` };
   if (!body) return { message: `${type} is followed by no key`, hint: EXAMPLE };
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) return { message: 'the key is not base64', hint: EXAMPLE };
   const blob = Buffer.from(body, 'base64');
   const named = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
   if (named < 1 || 4 + named > blob.length) return { message: 'the key holds no SSH public key (no type inside)', hint: EXAMPLE };
   const inner = blob.subarray(4, 4 + named).toString('latin1');
-  if (inner !== type) return { message: `the line says ${type} but the key inside is ${/^[\x20-\x7e]+$/.test(inner) ? inner : 'of no known type'}`, hint: 'copy the line unchanged from the .pub file' };
+  if (inner !== type)
+    return {
+      message: `the line says ${type} but the key inside is ${/^[\x20-\x7e]+$/.test(inner) ? inner : 'of no known type'}`,
+      hint: 'copy the line unchanged from the .pub file',
+    };
   if (blob.length <= 4 + named + 4) return { message: `the ${type} key holds no key material`, hint: EXAMPLE };
   return undefined;
 }

@@ -34,7 +34,19 @@ const fmt = (x) => x.toFixed(2);
 //    sizes (about 560 MiB of binaries and archives, served on loopback) and its images.
 async function warmRuns(mirror) {
   const MIB = 1024 ** 2;
-  const SIZES = { 'kube-apiserver': 90, 'kube-controller-manager': 80, 'kube-scheduler': 60, 'kube-proxy': 60, kubelet: 75, kubectl: 55, etcd: 25, containerd: 35, runc: 12, crictl: 20, 'cni-plugins': 50 };
+  const SIZES = {
+    'kube-apiserver': 90,
+    'kube-controller-manager': 80,
+    'kube-scheduler': 60,
+    'kube-proxy': 60,
+    kubelet: 75,
+    kubectl: 55,
+    etcd: 25,
+    containerd: 35,
+    runc: 12,
+    crictl: 20,
+    'cni-plugins': 50,
+  };
   const up = await new UpstreamServer().start();
   try {
     // lab1 as it is, its five images from the local registry (pushed above), its binaries from loopback.
@@ -58,7 +70,9 @@ async function warmRuns(mirror) {
     const first = await runCliAsync(bundleArgs, { env: { HOME: dir, SOURCE_DATE_EPOCH: '1700000000' } });
     if (first.code !== 0) throw new Error(first.stderr);
     const bundleWarm = await best(bundleArgs, (r) => /bundle written/.test(r.stdout));
-    console.log(`fetch: lab1's 11 artifacts at their real sizes (${Object.values(SIZES).reduce((a, b) => a + b, 0)} MiB) and its 5 images over a warm cache, best of 3`);
+    console.log(
+      `fetch: lab1's 11 artifacts at their real sizes (${Object.values(SIZES).reduce((a, b) => a + b, 0)} MiB) and its 5 images over a warm cache, best of 3`,
+    );
     console.log(`  second gen fetch            ${fmt(fetchWarm)} s  (target < 1 s; 0 bytes transferred)`);
     console.log(`  no-change gen bundle re-run ${fmt(bundleWarm)} s  (target < 2 s; payload reused, not rehashed)`);
   } finally {
@@ -82,7 +96,10 @@ try {
   closeSync(fd);
   const expected = whole.digest('hex');
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;\nevents {}\nhttp { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${dir}/www; } }\n`);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;\nevents {}\nhttp { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${dir}/www; } }\n`,
+  );
   const nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
   await sleep(500);
   const url = `http://127.0.0.1:${port}/big.bin`;
@@ -102,7 +119,9 @@ try {
       rmSync(join(dir, 'curl.out'));
       execFileSync('sync');
       t = now();
-      const piped = execFileSync('bash', ['-c', 'set -o pipefail; curl -fsS "$1" | tee "$2" | openssl dgst -sha256 -r', 'bash', url, join(dir, 'curl.out')], { encoding: 'utf8' });
+      const piped = execFileSync('bash', ['-c', 'set -o pipefail; curl -fsS "$1" | tee "$2" | openssl dgst -sha256 -r', 'bash', url, join(dir, 'curl.out')], {
+        encoding: 'utf8',
+      });
       curlHashed.push(now() - t);
       if (!piped.startsWith(expected)) throw new Error(`bench curl pipeline: digest ${piped.trim()}`);
       rmSync(join(dir, 'curl.out'));
@@ -130,7 +149,13 @@ try {
   rmSync(join(dir, 'www'), { recursive: true });
 
   // 2. Five images: one shared base layer, one own layer each, two platforms per index.
-  const refs = ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/coredns/coredns:v1.12.1', 'registry.k8s.io/metrics-server/metrics-server:v0.7.0', 'docker.io/flannel/flannel:v0.27.3', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'];
+  const refs = [
+    'registry.k8s.io/pause:3.10.1',
+    'registry.k8s.io/coredns/coredns:v1.12.1',
+    'registry.k8s.io/metrics-server/metrics-server:v0.7.0',
+    'docker.io/flannel/flannel:v0.27.3',
+    'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1',
+  ];
   const built = buildTestImages(join(dir, 'images'), refs, { baseBytes: 96 * 1024 ** 2, ownBytes: 32 * 1024 ** 2 });
   mkdirSync(join(dir, 'registry'));
   const reg = await new TestRegistry(join(dir, 'registry')).start();
@@ -139,7 +164,13 @@ try {
     for (const ref of refs) reg.push(built.layout, built.tags.get(ref), path(ref));
     let t = now();
     for (const [i, ref] of refs.entries()) {
-      execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${reg.host}/${path(ref)}`, `oci-archive:${join(dir, `skopeo-${i}.tar`)}:${ref}`]);
+      execFileSync('skopeo', [
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        `docker://${reg.host}/${path(ref)}`,
+        `oci-archive:${join(dir, `skopeo-${i}.tar`)}:${ref}`,
+      ]);
     }
     const skopeo = now() - t;
 
@@ -147,7 +178,16 @@ try {
     const mirrors = { 'registry.k8s.io': `http://${reg.host}`, 'docker.io': `http://${reg.host}` };
     const client = new HttpClient({ env: {}, timeoutMs: 30_000, retries: 2, backoffMs: 100 });
     const imgCache = new BlobCache(join(dir, 'img-cache'));
-    const ctx = { http: client, cache: imgCache, lock: null, updateLock: false, events: SILENT_EVENTS, registry: new RegistryClient(client, new Map()), mirrors, inflight: new Map() };
+    const ctx = {
+      http: client,
+      cache: imgCache,
+      lock: null,
+      updateLock: false,
+      events: SILENT_EVENTS,
+      registry: new RegistryClient(client, new Map()),
+      mirrors,
+      inflight: new Map(),
+    };
     const pulled = await Promise.all(refs.map((ref) => pullImage({ ref, pullFrom: `${reg.host}/${path(ref)}`, platforms: ['linux/amd64'] }, ctx)));
     const layout = ociArchiveLayout(pulled.map((p) => ({ names: [p.ref], top: p.top, blobs: p.platforms.get('linux/amd64').blobs })));
     await writeImageArchive({ ...layout, blobPath: (h) => imgCache.blobPath(h) }, join(dir, 'ours.oci.tar'), 0);
@@ -161,7 +201,6 @@ try {
   } finally {
     await reg.stop();
   }
-
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -3,7 +3,6 @@
 //  index read from the cache, InRelease signature checked again, baseline and closure computed,
 //  no network at all), target under 1 s; beside it `apt-get -s install` of the same request over
 //  the same index (the bare chroot's, scripts/fixtures/build-chroot.sh) with its package cache warm.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -30,7 +29,9 @@ const cpu = () => {
   return (u.user + u.system) / 1e6;
 };
 const childCpu = () => {
-  const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+  const f = readFileSync('/proc/self/stat', 'utf8')
+    .slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2)
+    .split(' ');
   return (Number(f[13]) + Number(f[14])) / 100;
 };
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -94,10 +95,16 @@ try {
     aptCpus.push(childCpu() - c);
   }
   const stanzas = index.toString('latin1').split('\n\nPackage: ').length;
-  console.log(`ospkg: lab1's OS packages (${repo.packages.length} asked, closure of ${debs} .debs beyond the baseline) over a cached, locked bookworm main index (${stanzas} stanzas, ${(index.length / 1048576).toFixed(0)} MiB), no network`);
+  console.log(
+    `ospkg: lab1's OS packages (${repo.packages.length} asked, closure of ${debs} .debs beyond the baseline) over a cached, locked bookworm main index (${stanzas} stanzas, ${(index.length / 1048576).toFixed(0)} MiB), no network`,
+  );
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-  console.log(`  gen fetch's warm resolution      best ${Math.min(...times).toFixed(3)} s wall, ${Math.min(...cpus).toFixed(3)} s CPU; first ${times[0].toFixed(3)} s  (target < 1 s)`);
-  console.log(`  apt-get -s install, same index   best ${Math.min(...aptTimes.slice(1)).toFixed(3)} s wall, ${Math.min(...aptCpus.slice(1)).toFixed(3)} s CPU; first ${aptTimes[0].toFixed(3)} s (builds its package cache)  (${aptCount} packages over the chroot's own status)`);
+  console.log(
+    `  gen fetch's warm resolution      best ${Math.min(...times).toFixed(3)} s wall, ${Math.min(...cpus).toFixed(3)} s CPU; first ${times[0].toFixed(3)} s  (target < 1 s)`,
+  );
+  console.log(
+    `  apt-get -s install, same index   best ${Math.min(...aptTimes.slice(1)).toFixed(3)} s wall, ${Math.min(...aptCpus.slice(1)).toFixed(3)} s CPU; first ${aptTimes[0].toFixed(3)} s (builds its package cache)  (${aptCount} packages over the chroot's own status)`,
+  );
   console.log(`  load average ${load} on ${(await import('node:os')).cpus().length} cores while measured`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

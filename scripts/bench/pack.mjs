@@ -50,9 +50,17 @@ async function compare(ours, ref, outOurs, outRef) {
   let a = Infinity;
   let b = Infinity;
   for (let i = 0; i < 3; i++) {
-    for (const [fn, out, set] of [[ours, outOurs, (v) => (a = Math.min(a, v))], [ref, outRef, (v) => (b = Math.min(b, v))]]) {
+    for (const [fn, out, set] of [
+      [ours, outOurs, (v) => (a = Math.min(a, v))],
+      [ref, outRef, (v) => (b = Math.min(b, v))],
+    ]) {
       execFileSync('sync');
-      set(await time(async () => { await fn(); execFileSync('sync'); }));
+      set(
+        await time(async () => {
+          await fn();
+          execFileSync('sync');
+        }),
+      );
       rmSync(out, { force: true });
     }
   }
@@ -64,14 +72,33 @@ const [isoOurs, isoRef] = await compare(
   join(dir, 'ours.iso'),
   join(dir, 'ref.iso'),
 );
-rows.push(['ISO 9660 + RR + Joliet', isoOurs.toFixed(2), isoRef.toFixed(2), mb(isoOurs), mb(isoRef), (isoRef / isoOurs).toFixed(2), `>= 0.8: ${isoRef / isoOurs >= 0.8 ? 'met' : 'MISSED'}`]);
+rows.push([
+  'ISO 9660 + RR + Joliet',
+  isoOurs.toFixed(2),
+  isoRef.toFixed(2),
+  mb(isoOurs),
+  mb(isoRef),
+  (isoRef / isoOurs).toFixed(2),
+  `>= 0.8: ${isoRef / isoOurs >= 0.8 ? 'met' : 'MISSED'}`,
+]);
 const [tarOurs, tarRef] = await compare(
   () => writeTarTo(join(dir, 'ours.tar'), files, 0, false),
-  async () => execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', join(dir, 'ref.tar'), '-C', tree, '.'], { stdio: 'ignore' }),
+  async () =>
+    execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', join(dir, 'ref.tar'), '-C', tree, '.'], {
+      stdio: 'ignore',
+    }),
   join(dir, 'ours.tar'),
   join(dir, 'ref.tar'),
 );
-rows.push(['tar', tarOurs.toFixed(2), tarRef.toFixed(2), mb(tarOurs), mb(tarRef), (tarRef / tarOurs).toFixed(2), `>= 0.8: ${tarRef / tarOurs >= 0.8 ? 'met' : 'MISSED'}`]);
+rows.push([
+  'tar',
+  tarOurs.toFixed(2),
+  tarRef.toFixed(2),
+  mb(tarOurs),
+  mb(tarRef),
+  (tarRef / tarOurs).toFixed(2),
+  `>= 0.8: ${tarRef / tarOurs >= 0.8 ? 'met' : 'MISSED'}`,
+]);
 rmSync(dir, { recursive: true, force: true });
 
 const cwd = mkdtempSync(join(tmpdir(), 'bench-bundle-'));
@@ -81,6 +108,8 @@ const rerun = await time(async () => gen(['bundle', '--site', 'lab1', '--skip-pa
 rows.push(['gen bundle lab1 re-run (no change)', rerun.toFixed(2), '-', '-', '-', '-', `< 2 s: ${rerun < 2 ? 'met' : 'MISSED'}`]);
 rmSync(cwd, { recursive: true, force: true });
 
-console.log(`\nPacking ${(bytes / GIB).toFixed(2)} GiB in ${files.length} files, output synced to disk, best of 3 alternating runs (ratio = reference time / our time, higher is better)`);
+console.log(
+  `\nPacking ${(bytes / GIB).toFixed(2)} GiB in ${files.length} files, output synced to disk, best of 3 alternating runs (ratio = reference time / our time, higher is better)`,
+);
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));

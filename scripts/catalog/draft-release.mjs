@@ -115,7 +115,10 @@ export async function draftRelease({ version, catalogDir, dl, source, date }) {
   const kept = doc
     .get('provenance')
     .toJSON()
-    .filter((line) => !/^(version and end of life|every Kubernetes binary|other Kubernetes binaries|kubeadm stacked etcd image|pause |kubelet, kubeadm, kubectl)/.test(line))
+    .filter(
+      (line) =>
+        !/^(version and end of life|every Kubernetes binary|other Kubernetes binaries|kubeadm stacked etcd image|pause |kubelet, kubeadm, kubectl)/.test(line),
+    )
     .map((line) => line.replace(/^kubelet, kubeadm, kubectl v[\d.]+, /, ''));
   doc.set('provenance', [
     `DRAFT by scripts/catalog/draft-release.mjs on ${date} from ${from}: review every line before committing`,
@@ -129,7 +132,12 @@ export async function draftRelease({ version, catalogDir, dl, source, date }) {
   const first = doc.contents.items[0];
   if (first?.key) first.key.commentBefore = undefined;
   doc.commentBefore = ` Kubernetes ${version}: DRAFT from ${from}; checked against upstream on ${date}.`;
-  return { from, text: doc.toString({ lineWidth: 0, flowCollectionPadding: false }), checked: [...checked, constantsUrl], images: { etcd: etcdImage, pause, coredns } };
+  return {
+    from,
+    text: doc.toString({ lineWidth: 0, flowCollectionPadding: false }),
+    checked: [...checked, constantsUrl],
+    images: { etcd: etcdImage, pause, coredns },
+  };
 }
 
 async function main() {
@@ -154,8 +162,11 @@ async function main() {
   const draft = await draftRelease({ version: positionals[0], catalogDir, dl: values.dl, source: values.source, date: values.date });
   const minor = minorOf(positionals[0]);
   const index = readFileSync(join(catalogDir, 'catalog.yaml'), 'utf8');
-  const notes = [`drafted ${positionals[0]} from ${draft.from}: pause ${draft.images.pause}, coredns ${draft.images.coredns}, etcd image ${draft.images.etcd}; ${draft.checked.length} upstream files checked`];
-  if (!index.includes(`"1.${minor}":`)) notes.push(`catalog.yaml has no lifecycle entry for 1.${minor}: add its end-of-life date from kubernetes.io/releases/1.${minor}`);
+  const notes = [
+    `drafted ${positionals[0]} from ${draft.from}: pause ${draft.images.pause}, coredns ${draft.images.coredns}, etcd image ${draft.images.etcd}; ${draft.checked.length} upstream files checked`,
+  ];
+  if (!index.includes(`"1.${minor}":`))
+    notes.push(`catalog.yaml has no lifecycle entry for 1.${minor}: add its end-of-life date from kubernetes.io/releases/1.${minor}`);
   if (values.write) {
     const out = join(catalogDir, 'releases', `${positionals[0]}.yaml`);
     if (existsSync(out) && !values.force) throw new DraftError(`${out} exists (--force to overwrite)`);

@@ -48,10 +48,22 @@ const need = (p) => {
 for (const bin of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm']) {
   copyFileSync(need(join(k8s, bin)), join(out, `${bin}-v1.20.2-amd64`));
 }
-writeFileSync(join(out, 'etcd-v3.4.23-linux-amd64.tar.gz'), await tarOf([{ name: 'etcd-v3.4.23-linux-amd64/etcd', source: need('/usr/bin/etcd') }, { name: 'etcd-v3.4.23-linux-amd64/etcdctl', source: need('/usr/bin/etcdctl') }], true));
+writeFileSync(
+  join(out, 'etcd-v3.4.23-linux-amd64.tar.gz'),
+  await tarOf(
+    [
+      { name: 'etcd-v3.4.23-linux-amd64/etcd', source: need('/usr/bin/etcd') },
+      { name: 'etcd-v3.4.23-linux-amd64/etcdctl', source: need('/usr/bin/etcdctl') },
+    ],
+    true,
+  ),
+);
 writeFileSync(
   join(out, 'containerd-1.6.20-linux-amd64.tar.gz'),
-  await tarOf(['containerd', 'containerd-shim-runc-v2', 'ctr'].map((b) => ({ name: `bin/${b}`, source: need(`/usr/bin/${b}`) })), true),
+  await tarOf(
+    ['containerd', 'containerd-shim-runc-v2', 'ctr'].map((b) => ({ name: `bin/${b}`, source: need(`/usr/bin/${b}`) })),
+    true,
+  ),
 );
 copyFileSync(need('/usr/sbin/runc'), join(out, 'runc-v1.1.5-amd64'));
 const cni = ['bridge', 'host-local', 'loopback', 'portmap'].map((b) => ({ name: `./${b}`, source: need(`/usr/lib/cni/${b}`) }));
@@ -61,22 +73,55 @@ writeFileSync(join(out, 'cni-plugins-linux-amd64-v1.1.1.tgz'), await tarOf(cni, 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 async function image(ref, layerEntries, cfg) {
   const layer = await tarOf(layerEntries, false);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: cfg, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] }, history: [{ created: EPOCH.toISOString(), created_by: `kubeseed e2e fixture ${ref}` }] }));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }] }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: cfg,
+      rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] },
+      history: [{ created: EPOCH.toISOString(), created_by: `kubeseed e2e fixture ${ref}` }],
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(config)}`, size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }],
+    }),
+  );
   return { ref, blobs: [config, manifest, layer], manifest };
 }
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'hostname', 'mkdir', 'nc', 'ip', 'true', 'nslookup', 'timeout'];
 const common = [
   await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(k8s, 'pause')) }], { Entrypoint: ['/pause'], User: '65535:65535' }),
-  await image('docker.io/library/busybox:1.35.0', [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))], { Cmd: ['sh'], Env: ['PATH=/bin'] }),
+  await image(
+    'docker.io/library/busybox:1.35.0',
+    [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))],
+    { Cmd: ['sh'], Env: ['PATH=/bin'] },
+  ),
 ];
 // kubeadm mode's control plane: static pods run the binary by name from PATH. They go only into
 // the kubeadm variant's archive: binary-mode guests would carry 230 MB they never run.
 const controlPlane = await Promise.all(
-  ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) => image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] })),
+  ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) =>
+    image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] }),
+  ),
 );
 async function archive(images) {
-  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((im) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(im.manifest)}`, size: im.manifest.length, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() } })) }));
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: images.map((im) => ({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: `sha256:${sha(im.manifest)}`,
+        size: im.manifest.length,
+        platform: { architecture: 'amd64', os: 'linux' },
+        annotations: { 'io.containerd.image.name': im.ref, 'org.opencontainers.image.ref.name': im.ref.split(':').pop() },
+      })),
+    }),
+  );
   const blobs = new Map(images.flatMap((im) => im.blobs).map((b) => [sha(b), b]));
   return tarOf(
     [
@@ -89,7 +134,15 @@ async function archive(images) {
 }
 writeFileSync(join(out, 'images-amd64.oci.tar'), await archive(common));
 
-const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm'].map((b) => `${b}-v1.20.2-amd64`).concat(['etcd-v3.4.23-linux-amd64.tar.gz', 'containerd-1.6.20-linux-amd64.tar.gz', 'runc-v1.1.5-amd64', 'cni-plugins-linux-amd64-v1.1.1.tgz', 'images-amd64.oci.tar']);
+const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm']
+  .map((b) => `${b}-v1.20.2-amd64`)
+  .concat([
+    'etcd-v3.4.23-linux-amd64.tar.gz',
+    'containerd-1.6.20-linux-amd64.tar.gz',
+    'runc-v1.1.5-amd64',
+    'cni-plugins-linux-amd64-v1.1.1.tgz',
+    'images-amd64.oci.tar',
+  ]);
 writeFileSync(join(out, 'SHA256SUMS'), names.map((n) => `${sha(readFileSync(join(out, n)))}  ${n}\n`).join(''));
 // The kubeadm variant: the same files (hard links), with the control-plane images in the archive.
 const outKubeadm = `${out}-kubeadm`;

@@ -79,7 +79,9 @@ const valueArb: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => (
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.oneof(fc.constantFrom('name', 'address', 'roles', 'spec', 'version', '<<', '', ' '), fc.string({ maxLength: 8 })), tie('value'), { maxKeys: 3 }),
+    fc.dictionary(fc.oneof(fc.constantFrom('name', 'address', 'roles', 'spec', 'version', '<<', '', ' '), fc.string({ maxLength: 8 })), tie('value'), {
+      maxKeys: 3,
+    }),
   ),
 })).value;
 
@@ -108,11 +110,22 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: valueArb }),
   fc.record({ kind: fc.constant('duplicate-key' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('duplicate-item' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('rename-key' as const), at: fc.nat(), name: fc.oneof(fc.constantFrom('nodes', 'node', 'adress', 'ntpservers', 'spec', 'apiVersion', '<<', 'roles'), fc.string({ maxLength: 10 })) }),
+  fc.record({
+    kind: fc.constant('rename-key' as const),
+    at: fc.nat(),
+    name: fc.oneof(fc.constantFrom('nodes', 'node', 'adress', 'ntpservers', 'spec', 'apiVersion', '<<', 'roles'), fc.string({ maxLength: 10 })),
+  }),
   fc.record({ kind: fc.constant('alias' as const), from: fc.nat(), to: fc.nat() }),
   fc.record({ kind: fc.constant('laughs' as const), at: fc.nat(), width: fc.integer({ min: 2, max: 12 }), depth: fc.integer({ min: 1, max: 9 }) }),
   fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('insert-text' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }), text: fc.oneof(fc.constantFrom(...ODD_STRINGS, ':', '- ', '{', '[', '&a ', '*a', '!!binary ', '!!js/function ', '? ', '|\n', '>-\n', '\t'), fc.string({ unit: 'binary', maxLength: 12 })) }),
+  fc.record({
+    kind: fc.constant('insert-text' as const),
+    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    text: fc.oneof(
+      fc.constantFrom(...ODD_STRINGS, ':', '- ', '{', '[', '&a ', '*a', '!!binary ', '!!js/function ', '? ', '|\n', '>-\n', '\t'),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    ),
+  }),
   fc.constant({ kind: 'second-document' as const }),
   fc.record({ kind: fc.constant('deep' as const), at: fc.nat(), depth: fc.integer({ min: 2, max: 200 }) }),
 );
@@ -124,7 +137,10 @@ export interface FuzzCase {
 
 /** Cases over `bases` blueprints of which the first `valid` are valid: those are the start half the time. */
 export function caseArb(bases: number, valid: number): fc.Arbitrary<FuzzCase> {
-  return fc.record({ base: fc.oneof(fc.nat({ max: valid - 1 }), fc.nat({ max: bases - 1 })), mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }) });
+  return fc.record({
+    base: fc.oneof(fc.nat({ max: valid - 1 }), fc.nat({ max: bases - 1 })),
+    mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+  });
 }
 
 interface Located {
@@ -160,7 +176,7 @@ const pick = <T>(list: T[], at: number): T | undefined => (list.length ? list[at
 /** Puts `value` in the place `loc` holds (the root when it has no parent). */
 function replace(doc: Document, loc: Located, value: unknown): void {
   const node = isNode(value) ? value : doc.createNode(value);
-  if (!loc.parent) doc.contents = node as typeof doc.contents;
+  if (!loc.parent) doc.contents = node;
   else if (isMap(loc.parent.collection)) loc.parent.collection.items[loc.parent.index]!.value = node;
   else if (isSeq(loc.parent.collection)) loc.parent.collection.items[loc.parent.index] = node;
 }
@@ -168,7 +184,10 @@ function replace(doc: Document, loc: Located, value: unknown): void {
 function applyToDocument(doc: Document, m: Mutation): void {
   switch (m.kind) {
     case 'delete': {
-      const loc = pick(nodesOf(doc).filter((l) => l.parent), m.at);
+      const loc = pick(
+        nodesOf(doc).filter((l) => l.parent),
+        m.at,
+      );
       if (!loc?.parent) return;
       const items = (loc.parent.collection as unknown as { items: unknown[] }).items;
       items.splice(loc.parent.index, 1);
@@ -180,7 +199,10 @@ function applyToDocument(doc: Document, m: Mutation): void {
       return;
     }
     case 'retext': {
-      const loc = pick(nodesOf(doc).filter((l) => isScalar(l.node) && typeof l.node.value === 'string'), m.at);
+      const loc = pick(
+        nodesOf(doc).filter((l) => isScalar(l.node) && typeof l.node.value === 'string'),
+        m.at,
+      );
       if (loc && isScalar(loc.node)) loc.node.value = m.value;
       return;
     }

@@ -13,7 +13,9 @@ if (![seed, seconds, spawns].every(Number.isInteger) || seconds < 1 || spawns < 
 }
 console.log(`fuzzing gen validate for ${seconds} s, seed ${seed} (replay: npm run fuzz -- --seed ${seed} --seconds ${seconds})`);
 const r = await fuzzValidate({ seconds, seed, spawns });
-console.log(`${r.cases} cases in process (exit codes ${JSON.stringify(r.codes)}), ${r.spawned} through the binary (${JSON.stringify(r.spawnCodes)}), ${r.seconds} s, seed ${r.seed}`);
+console.log(
+  `${r.cases} cases in process (exit codes ${JSON.stringify(r.codes)}), ${r.spawned} through the binary (${JSON.stringify(r.spawnCodes)}), ${r.seconds} s, seed ${r.seed}`,
+);
 if (r.failure) {
   console.error(`FAILED (seed ${r.seed}):\n${r.failure}`);
   process.exit(1);

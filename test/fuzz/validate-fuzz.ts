@@ -78,14 +78,27 @@ export async function fuzzValidate(opts: FuzzOptions): Promise<FuzzReport> {
         resolve({ cases: last.n, codes: {}, failure: `the worker died: ${e.stack ?? String(e)}\n--- last blueprint ---\n${last.text}` });
       });
     });
-    const report: FuzzReport = { seed: opts.seed, cases: outcome.cases, seconds: 0, codes: outcome.codes, spawned: 0, spawnCodes: {}, ...(outcome.failure ? { failure: outcome.failure } : {}) };
+    const report: FuzzReport = {
+      seed: opts.seed,
+      cases: outcome.cases,
+      seconds: 0,
+      codes: outcome.codes,
+      spawned: 0,
+      spawnCodes: {},
+      ...(outcome.failure ? { failure: outcome.failure } : {}),
+    };
     if (!report.failure) {
       // The same generator, a few cases through the binary: argument parsing, stdout and exit code as a shell sees them.
       const file = join(dir, 'spawned.yaml');
       for (const c of fc.sample(caseArb(bases.length, valid), { seed: opts.seed, numRuns: opts.spawns })) {
         const text = render(bases, c);
         writeFileSync(file, text);
-        const r = spawnSync(process.execPath, [cliPath, 'validate', '--site', file], { cwd: dir, encoding: 'utf8', timeout: hangMs, env: { ...process.env, NO_COLOR: '1' } });
+        const r = spawnSync(process.execPath, [cliPath, 'validate', '--site', file], {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: hangMs,
+          env: { ...process.env, NO_COLOR: '1' },
+        });
         report.spawned++;
         report.spawnCodes[String(r.status)] = (report.spawnCodes[String(r.status)] ?? 0) + 1;
         const problem = outcomeProblem(r.status, `${r.stdout}\n${r.stderr}`);

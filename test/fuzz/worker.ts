@@ -36,12 +36,19 @@ const property = fc.asyncProperty(caseArb(input.bases.length, input.valid), asyn
   if (v.code === 0) {
     // A blueprint validate accepts must plan: plan is pure and runs on the resolved site.
     const p = await gen(['plan', '--site', file, '--json']);
-    if (p.code !== 0) throw new Error(`gen plan exits ${p.code} on a blueprint gen validate accepted\n--- blueprint ---\n${text}\n--- output ---\n${p.output.slice(0, 4000)}`);
+    if (p.code !== 0)
+      throw new Error(`gen plan exits ${p.code} on a blueprint gen validate accepted\n--- blueprint ---\n${text}\n--- output ---\n${p.output.slice(0, 4000)}`);
   }
 });
 
 try {
-  await fc.assert(property, { includeErrorInReport: true, seed: input.seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: input.seconds * 1000, markInterruptAsFailure: false });
+  await fc.assert(property, {
+    includeErrorInReport: true,
+    seed: input.seed,
+    numRuns: Number.MAX_SAFE_INTEGER,
+    interruptAfterTimeLimit: input.seconds * 1000,
+    markInterruptAsFailure: false,
+  });
   post({ type: 'done', cases, codes });
 } catch (e) {
   post({ type: 'failed', cases, codes, message: (e as Error).message });

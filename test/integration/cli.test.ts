@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { repoRoot, runCli, runCliAsync } from '../helpers.js';
 
 const corpusDir = join(repoRoot, 'test', 'fixtures', 'sites', 'invalid');
-const corpus = readdirSync(corpusDir).filter((f) => f.endsWith('.yaml')).sort();
+const corpus = readdirSync(corpusDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 /** `# expect: <path> <rule>` header lines of a fixture; `-` stands for a whole-document issue. */
 function expectations(file: string): { path: string; rule: string }[] {
@@ -73,7 +75,13 @@ for (const file of corpus) {
     try {
       const before = snapshot(repoRoot + '/test/fixtures') + snapshot(cwd);
       const site = join(corpusDir, file);
-      const [json, human, plan] = await slot(() => Promise.all([runCliAsync(['validate', '--json', '--site', site], { cwd }), runCliAsync(['validate', '--site', site], { cwd }), runCliAsync(['plan', '--site', site], { cwd })]));
+      const [json, human, plan] = await slot(() =>
+        Promise.all([
+          runCliAsync(['validate', '--json', '--site', site], { cwd }),
+          runCliAsync(['validate', '--site', site], { cwd }),
+          runCliAsync(['plan', '--site', site], { cwd }),
+        ]),
+      );
       t.is(json.code, 2, json.stderr);
       const report = JSON.parse(json.stdout) as { valid: boolean; issues: { path: string; rule: string; line?: number; severity: string }[] };
       t.false(report.valid);
@@ -87,7 +95,11 @@ for (const file of corpus) {
       if (first !== undefined) t.true(human.stderr.split('\n')[0]!.endsWith(first), `first line: ${human.stderr.split('\n')[0]}`);
       t.notRegex(human.stderr, /\n\s+at /, 'no stack trace');
       for (const e of expected.filter((x) => x.path)) {
-        t.regex(human.stderr, new RegExp(`${file.replace('.', '\\.')}:\\d+:\\d+ +(error|warning) +${e.path.replace(/[.[\]]/g, '\\$&')}: `), `human output names ${e.path} with line:col`);
+        t.regex(
+          human.stderr,
+          new RegExp(`${file.replace('.', '\\.')}:\\d+:\\d+ +(error|warning) +${e.path.replace(/[.[\]]/g, '\\$&')}: `),
+          `human output names ${e.path} with line:col`,
+        );
       }
       t.is(plan.code, 2, 'plan refuses an invalid blueprint too');
       t.is(snapshot(repoRoot + '/test/fixtures') + snapshot(cwd), before, 'nothing was written');

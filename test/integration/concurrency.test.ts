@@ -34,7 +34,11 @@ test('8 parallel commands (6 gen bundle, 2 gen certs) on one fresh state: one CA
     t.is(readFileSync(join(dist, 'admin/ca.crt'), 'utf8'), ca, `${o}: admin/ca.crt`);
     const kc = parse(readFileSync(join(dist, 'admin/admin.kubeconfig'), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
     t.is(Buffer.from(kc.clusters[0]!.cluster['certificate-authority-data']!, 'base64').toString(), ca, `${o}: the kubeconfig's CA`);
-    t.deepEqual(readdirSync(join(w.dir, o, 'lab1')).filter((n) => n !== 'dist'), [], `${o}: no staging or lock left`);
+    t.deepEqual(
+      readdirSync(join(w.dir, o, 'lab1')).filter((n) => n !== 'dist'),
+      [],
+      `${o}: no staging or lock left`,
+    );
   }
   const waited = runs.filter((r) => /waiting up to 600 s for the (site state|output directory), locked by pid \d+/.test(r.stderr)).length;
   t.true(waited >= 1, 'at least one run waited for another');

@@ -63,7 +63,14 @@ async function boot(file: string, socket: string): Promise<{ log: string; deprec
   child.kill('SIGTERM');
   await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('exit', r)));
   if (list.status !== 0) throw new Error(`ctr deprecations list: ${list.stderr}\n${log}`);
-  return { log, deprecations: list.stdout.split('\n').slice(1).filter((l) => l.trim()), plugins };
+  return {
+    log,
+    deprecations: list.stdout
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim()),
+    plugins,
+  };
 }
 
 test('a containerd 2.x loader is installed (scripts/setup-test-tools.sh)', (t) => {
@@ -78,7 +85,7 @@ for (const v of ['v1.35.9', 'v1.36.4', 'v1.37.1']) {
     const { dir, file } = scratchConfig(text);
     const dump = spawnSync(CONTAINERD2, ['--config', file, 'config', 'dump'], { encoding: 'utf8' });
     t.is(dump.status, 0, dump.stderr);
-    const cfg = parse(dump.stdout) as any;
+    const cfg = parse(dump.stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a TOML tree of containerd's own making, walked by key
     t.is(cfg.version, 3);
     const images = cfg.plugins['io.containerd.cri.v1.images'];
     const runtime = cfg.plugins['io.containerd.cri.v1.runtime'];
@@ -94,7 +101,12 @@ for (const v of ['v1.35.9', 'v1.36.4', 'v1.37.1']) {
     const { log, deprecations, plugins } = await boot(file, join(dir, 'c.sock'));
     t.regex(log, /successfully booted/);
     // The CRI plugins took the configuration (a bad value leaves them "error" here).
-    for (const [type, id] of [['io.containerd.cri.v1', 'images'], ['io.containerd.cri.v1', 'runtime'], ['io.containerd.grpc.v1', 'cri']] as const) t.regex(plugins, new RegExp(`^${type.replaceAll('.', '\\.')}\\s+${id}\\s+\\S+\\s+ok\\s*$`, 'm'), `${type} ${id}`);
+    for (const [type, id] of [
+      ['io.containerd.cri.v1', 'images'],
+      ['io.containerd.cri.v1', 'runtime'],
+      ['io.containerd.grpc.v1', 'cri'],
+    ] as const)
+      t.regex(plugins, new RegExp(`^${type.replaceAll('.', '\\.')}\\s+${id}\\s+\\S+\\s+ok\\s*$`, 'm'), `${type} ${id}`);
     t.notRegex(log, /failed to load plugin/);
     t.notRegex(log, /migrated from version/i);
     t.deepEqual(deprecations, []);
@@ -102,13 +114,16 @@ for (const v of ['v1.35.9', 'v1.36.4', 'v1.37.1']) {
 }
 
 test('controls: the same daemon reports a deprecated key, and migrates a version-2 config at every start (so the checks above can fail)', async (t) => {
-  const v3 = parse(containerdConfig({ version: '2.3.4', sandboxImage: pauseOf('v1.37.1') })) as any;
+  const v3 = parse(containerdConfig({ version: '2.3.4', sandboxImage: pauseOf('v1.37.1') })) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a TOML tree walked by key
   const cni = v3.plugins['io.containerd.cri.v1.runtime'].cni;
   delete cni.bin_dirs;
   cni.bin_dir = '/opt/cni/bin';
   const dep = scratchConfig(stringify(v3));
   const withBinDir = await boot(dep.file, join(dep.dir, 'c.sock'));
-  t.true(withBinDir.deprecations.some((l) => l.startsWith('io.containerd.deprecation/cri-cni-bin-dir')), withBinDir.deprecations.join('\n'));
+  t.true(
+    withBinDir.deprecations.some((l) => l.startsWith('io.containerd.deprecation/cri-cni-bin-dir')),
+    withBinDir.deprecations.join('\n'),
+  );
 
   const old = scratchConfig(containerdConfig({ version: '1.7.28', sandboxImage: pauseOf('v1.37.1') }));
   const v2 = await boot(old.file, join(old.dir, 'c.sock'));

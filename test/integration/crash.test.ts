@@ -62,9 +62,11 @@ function select(points: string[]): string[] {
 
 async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
+    }),
+  );
 }
 
 /** What the next run will see in a copy of the state (openState finishes or discards leftovers). */
@@ -94,7 +96,10 @@ test('kill -9 at every point of the first gen certs: no state or the whole new o
     t.is(killed.signal, 'SIGKILL', `${point}: killed`);
     const after = await seen(state);
     t.deepEqual(after.damage, [], `${point}: no damage`);
-    t.true(after.layout === 'empty' || (after.layout === 'revision' && after.files.size === 59), `${point}: old (nothing) or new (59 files), saw ${after.layout} ${after.files.size}`);
+    t.true(
+      after.layout === 'empty' || (after.layout === 'revision' && after.files.size === 59),
+      `${point}: old (nothing) or new (59 files), saw ${after.layout} ${after.files.size}`,
+    );
     const caAfterKill = after.files.get('pki/ca.crt');
     const next = await gen(w, cwd, ['certs']);
     t.is(next.code, 0, `${point}: ${next.stderr}`);
@@ -129,8 +134,13 @@ test('kill -9 at every point of gen certs --renew: the old leaves or all new one
     t.is(after.files.size, 59, point);
     const renewed = leaves.filter((p) => after.files.get(p) !== old.get(p));
     t.true(renewed.length === 0 || renewed.length === leaves.length, `${point}: ${renewed.length} of ${leaves.length} leaves new`);
-    for (const ca of ['pki/ca.crt', 'pki/ca.key', 'pki/sa.key', 'secrets/encryption-key', 'secrets/bootstrap-token']) t.is(after.files.get(ca), old.get(ca), `${point}: ${ca} kept`);
-    for (const p of leaves) t.true(new X509Certificate(after.files.get(p)!).checkPrivateKey(createPrivateKey(after.files.get(p.replace(/\.crt$/, '.key'))!)), `${point}: ${p} matches its key`);
+    for (const ca of ['pki/ca.crt', 'pki/ca.key', 'pki/sa.key', 'secrets/encryption-key', 'secrets/bootstrap-token'])
+      t.is(after.files.get(ca), old.get(ca), `${point}: ${ca} kept`);
+    for (const p of leaves)
+      t.true(
+        new X509Certificate(after.files.get(p)!).checkPrivateKey(createPrivateKey(after.files.get(p.replace(/\.crt$/, '.key'))!)),
+        `${point}: ${p} matches its key`,
+      );
     const next = await gen(w, cwd, ['certs']);
     t.is(next.code, 0, `${point}: ${next.stderr}`);
     t.deepEqual(leftovers(state), [], `${point}: nothing left behind`);
@@ -152,7 +162,10 @@ test('kill -9 at every point of the dist swap: the old bundle or the new one; th
   const points = await pointsOf(w, probe, ['bundle', '--skip-payload']);
   const newDist = listing(join(probe, 'output/lab1/dist'));
   t.notDeepEqual(newDist, oldDist);
-  t.true(points.every((p) => p.startsWith('dist-')), `only dist points: ${points.join(' ')}`);
+  t.true(
+    points.every((p) => p.startsWith('dist-')),
+    `only dist points: ${points.join(' ')}`,
+  );
   t.log(`gen bundle (dist swap): ${points.length} points, all killed`);
   await pool(points, PARALLEL, async (point) => {
     const cwd = mkdtempSync(join(w.dir, 'k-'));
@@ -173,7 +186,11 @@ test('kill -9 at every point of the dist swap: the old bundle or the new one; th
     const next = await gen(w, cwd, ['bundle', '--skip-payload']);
     t.is(next.code, 0, `${point}: ${next.stderr}`);
     t.deepEqual(listing(dist), newDist, `${point}: the next run publishes the new bundle`);
-    t.deepEqual(readdirSync(out).filter((n) => n.startsWith('dist.old-') || n.startsWith('.dist-staging-')), [], `${point}: nothing left behind`);
+    t.deepEqual(
+      readdirSync(out).filter((n) => n.startsWith('dist.old-') || n.startsWith('.dist-staging-')),
+      [],
+      `${point}: nothing left behind`,
+    );
     rmSync(cwd, { recursive: true, force: true });
   });
 });
@@ -200,11 +217,19 @@ test('kill -9 at every point of gen certs --rotate-ca: the old PKI or the whole 
     t.is(after.files.size, 59, point);
     const changed = [...old.keys()].filter((p) => after.files.get(p) !== old.get(p));
     t.true(changed.length === 0 || after.files.get('pki/ca.crt') !== old.get('pki/ca.crt'), `${point}: old, or new with a new CA`);
-    if (changed.length) t.true(['pki/ca.key', 'pki/etcd-ca.key', 'pki/sa.key', 'secrets/encryption-key'].every((p) => after.files.get(p) !== old.get(p)), `${point}: all new`);
+    if (changed.length)
+      t.true(
+        ['pki/ca.key', 'pki/etcd-ca.key', 'pki/sa.key', 'secrets/encryption-key'].every((p) => after.files.get(p) !== old.get(p)),
+        `${point}: all new`,
+      );
     const next = await gen(w, cwd, ['certs']);
     t.is(next.code, 0, `${point}: ${next.stderr}`);
     t.deepEqual(leftovers(state), [], `${point}: nothing left behind`);
-    t.deepEqual(readdirSync(join(cwd, 'output/lab1')).filter((n) => n.includes('.partial-')), [], `${point}: no half copy`);
+    t.deepEqual(
+      readdirSync(join(cwd, 'output/lab1')).filter((n) => n.includes('.partial-')),
+      [],
+      `${point}: no half copy`,
+    );
     rmSync(cwd, { recursive: true, force: true });
   });
 });

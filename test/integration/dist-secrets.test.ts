@@ -39,7 +39,8 @@ function readableBytes(raw: Buffer, depth = 3): string {
     }
   }
   // Base64 blocks of 76-column lines (a kickstart's embedded archive), decoded and searched too.
-  for (const block of parts[0]!.match(/(?:^[A-Za-z0-9+/=]{60,76}\n){4,}/gm) ?? []) parts.push(readableBytes(Buffer.from(block.replace(/\n/g, ''), 'base64'), depth - 1));
+  for (const block of parts[0]!.match(/(?:^[A-Za-z0-9+/=]{60,76}\n){4,}/gm) ?? [])
+    parts.push(readableBytes(Buffer.from(block.replace(/\n/g, ''), 'base64'), depth - 1));
   return parts.join('\n');
 }
 
@@ -78,7 +79,8 @@ for (const mode of ['binary', 'kubeadm'] as const) {
     // Every node's seed ISO, tarball and node-files archive, and the admin kubeconfig.
     t.true(carriers.includes('admin/admin.kubeconfig'));
     for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
-      for (const f of ['seed.iso', `${n}.tar.gz`, 'node-files.tar.gz', ...(mode === 'kubeadm' ? ['ks.cfg'] : [])]) t.true(carriers.includes(`nodes/${n}/${f}`), `nodes/${n}/${f}`);
+      for (const f of ['seed.iso', `${n}.tar.gz`, 'node-files.tar.gz', ...(mode === 'kubeadm' ? ['ks.cfg'] : [])])
+        t.true(carriers.includes(`nodes/${n}/${f}`), `nodes/${n}/${f}`);
     }
     if (mode === 'kubeadm') {
       const token = readFileSync(join(w.state, 'current/secrets/bootstrap-token'), 'utf8').trim();
@@ -94,7 +96,11 @@ test('modes in dist/ and manifest.json do not depend on the umask (077 and 022 g
   const modes: string[] = [];
   for (const umask of ['077', '022', '002']) {
     const out = join(w.dir, `out-${umask}`);
-    const r = spawnSync('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, cliPath, 'bundle', ...w.args, '--skip-payload', '--out', out, '--state', w.state], { cwd: w.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(
+      'sh',
+      ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, cliPath, 'bundle', ...w.args, '--skip-payload', '--out', out, '--state', w.state],
+      { cwd: w.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+    );
     t.is(r.status, 0, r.stderr);
     const dist = join(out, 'lab1/dist');
     manifests.push(readFileSync(join(dist, 'manifest.json'), 'utf8') + readFileSync(join(dist, 'SHA256SUMS'), 'utf8'));

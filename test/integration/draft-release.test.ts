@@ -27,7 +27,9 @@ test.before(async () => {
     }
     up.files.set(
       `/src/${v}/cmd/kubeadm/app/constants/constants.go`,
-      Buffer.from('const (\n\t// DefaultEtcdVersion indicates the default etcd version that kubeadm uses\n\tDefaultEtcdVersion = "3.6.13-0"\n\tCoreDNSVersion = "v1.14.3"\n\tPauseVersion = "3.10.3"\n)\n'),
+      Buffer.from(
+        'const (\n\t// DefaultEtcdVersion indicates the default etcd version that kubeadm uses\n\tDefaultEtcdVersion = "3.6.13-0"\n\tCoreDNSVersion = "v1.14.3"\n\tPauseVersion = "3.10.3"\n)\n',
+      ),
     );
   }
 });
@@ -44,7 +46,9 @@ function catalogCopy(): string {
 }
 
 async function draft(args: string[]) {
-  const child = spawn(process.execPath, [SCRIPT, ...args, '--dl', `${up.base}/dl`, '--source', `${up.base}/src`, '--date', '2026-11-28'], { env: { ...process.env, HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '' } });
+  const child = spawn(process.execPath, [SCRIPT, ...args, '--dl', `${up.base}/dl`, '--source', `${up.base}/src`, '--date', '2026-11-28'], {
+    env: { ...process.env, HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -58,7 +62,8 @@ test('drafts the next patch from the newest of its minor: published binaries che
   const r = await draft(['v1.37.2', '--catalog', dir, '--write']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /drafted v1\.37\.2 from v1\.37\.1: pause 3\.10\.3, coredns v1\.14\.3, etcd image 3\.6\.13-0; 15 upstream files checked/);
-  for (const arch of ['amd64', 'arm64']) for (const bin of BINARIES) t.true(up.log.some((l) => l.path === `/dl/release/v1.37.2/bin/linux/${arch}/${bin}.sha256` && l.status === 200));
+  for (const arch of ['amd64', 'arm64'])
+    for (const bin of BINARIES) t.true(up.log.some((l) => l.path === `/dl/release/v1.37.2/bin/linux/${arch}/${bin}.sha256` && l.status === 200));
 
   const loaded = await readCatalog(realFs, dir);
   t.deepEqual(loaded.issues, []);

@@ -79,7 +79,10 @@ test('an interrupted transfer resumes with Range: no byte is downloaded twice, i
   up.decide = (p) => (p === path && n++ === 0 ? { kind: 'truncate', bytes: 1_200_000 } : { kind: 'ok' });
   await fetchSite(fx.site, one, options(dir));
   const gets = up.log.filter((l) => l.path === path);
-  t.deepEqual(gets.map((g) => g.range), [null, 'bytes=1200000-']);
+  t.deepEqual(
+    gets.map((g) => g.range),
+    [null, 'bytes=1200000-'],
+  );
   t.is(up.sentFor(path), 3_000_000);
 
   // Next run: the first run stalls at 30 % and gives up (no retries), the second continues from there.
@@ -87,7 +90,9 @@ test('an interrupted transfer resumes with Range: no byte is downloaded twice, i
   up.log.length = 0;
   n = 0;
   up.decide = (p) => (p === path && n++ === 0 ? { kind: 'stall', bytes: 900_000, ms: 3000 } : { kind: 'ok' });
-  const first = await fetchSite(fx.site, one, options(dir2, { http: { env: { HOME: dir2 }, timeoutMs: 400, retries: 0, backoffMs: 5 } })).catch((e: unknown) => e as Error);
+  const first = await fetchSite(fx.site, one, options(dir2, { http: { env: { HOME: dir2 }, timeoutMs: 400, retries: 0, backoffMs: 5 } })).catch(
+    (e: unknown) => e as Error,
+  );
   t.true(first instanceof FailureError && /kubelet@v1\.37\.1\/amd64: download failed/.test(first.message));
   t.is(readdirSync(join(dir2, 'cache', 'partial')).length, 1, 'the partial file is kept for the next run');
   t.false(existsSync(join(dir2, 'lab1.lock.json')), 'no lock from a failed run');
@@ -108,7 +113,10 @@ test('a wrong checksum fails with the artifact named and leaves nothing in the c
   const evil = Buffer.from(bytes.get(victim.id)!);
   evil[100] = evil[100]! ^ 1;
   up.files.set(new URL(victim.url).pathname, evil);
-  const err = (await fetchSite(fx.site, fx.plan, options(dir)).then(() => new Error('no error'), (e: unknown) => e)) as Error;
+  const err = (await fetchSite(fx.site, fx.plan, options(dir)).then(
+    () => new Error('no error'),
+    (e: unknown) => e,
+  )) as Error;
   t.true(err instanceof FailureError);
   t.regex(err.message, /etcd@v3\.6\.14\/amd64: checksum mismatch/);
   t.false(existsSync(join(dir, 'cache', 'blobs', 'sha256', sha256(evil))));
@@ -132,7 +140,10 @@ test('the lock: a changed upstream checksum is an error naming the artifact; --u
   // Upstream republishes kubelet under the same name; a fresh cache must download it again.
   serveArtifacts(up, { ...fx.plan, artifacts: [kubelet] }, () => 30_000);
   const fresh = options(dir, { cacheDir: join(dir, 'cache2') });
-  const err = (await fetchSite(fx.site, fx.plan, fresh).then(() => new Error('no error'), (e: unknown) => e)) as Error;
+  const err = (await fetchSite(fx.site, fx.plan, fresh).then(
+    () => new Error('no error'),
+    (e: unknown) => e,
+  )) as Error;
   t.true(err instanceof FailureError);
   t.regex(err.message, /kubelet@v1\.37\.1\/amd64: upstream's checksum changed/);
   t.is(readFileSync(join(dir, 'lab1.lock.json'), 'utf8'), `${JSON.stringify(lock, null, 2)}\n`.replace(/\n/g, '\n'), 'lock untouched');
@@ -157,7 +168,11 @@ test('a damaged cache entry is detected and fetched again; --verify-cache finds 
   const second = await fetchSite(fx.site, fx.plan, options(dir));
   t.true(readFileSync(second.files.get(fx.plan.artifacts[0]!.id)!.path).equals(good));
   const artifactPaths = new Set(fx.plan.artifacts.map((a) => new URL(a.url).pathname));
-  t.deepEqual(up.log.filter((l) => artifactPaths.has(l.path)).map((l) => l.path), [new URL(fx.plan.artifacts[0]!.url).pathname], 'only the damaged one was downloaded');
+  t.deepEqual(
+    up.log.filter((l) => artifactPaths.has(l.path)).map((l) => l.path),
+    [new URL(fx.plan.artifacts[0]!.url).pathname],
+    'only the damaged one was downloaded',
+  );
 
   // Same size, mtime put back: only a full re-hash can tell.
   const st = statSync(victim.path);
@@ -188,7 +203,9 @@ test('gen fetch twice: the second run sends no request and transfers nothing; --
   t.regex(second.stdout, /0 B transferred/);
   t.regex(second.stdout, /\(unchanged\)/);
 
-  const offline = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'empty'), '--offline'], { env: { HOME: dir } });
+  const offline = await runCliAsync(['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', join(dir, 'empty'), '--offline'], {
+    env: { HOME: dir },
+  });
   t.is(offline.code, 1);
   t.regex(offline.stderr, /offline: 11 item\(s\) missing from the cache/);
   for (const a of fx.plan.artifacts) t.true(offline.stderr.includes(a.id), a.id);
@@ -213,7 +230,9 @@ test('gen fetch goes through HTTP(S)_PROXY and skips it for NO_PROXY hosts', asy
   const direct = await fetchFixture(dir2, up.base);
   serveArtifacts(up, direct.plan, () => 10_000);
   const before = proxy.hosts.length;
-  const r = await runCliAsync(['fetch', '--site', direct.siteFile, '--catalog', direct.catalogDir, '--cache', join(dir2, 'cache')], { env: { HOME: dir2, HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: '127.0.0.1' } });
+  const r = await runCliAsync(['fetch', '--site', direct.siteFile, '--catalog', direct.catalogDir, '--cache', join(dir2, 'cache')], {
+    env: { HOME: dir2, HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: '127.0.0.1' },
+  });
   t.is(r.code, 0, r.stderr);
   t.is(proxy.hosts.length, before, 'NO_PROXY host went direct');
 });

@@ -35,10 +35,20 @@ const ARCHIVES: Record<string, (version: string, arch: string) => { members: str
 /** path → mode of every regular file and symlink under root. */
 function tree(root: string): Map<string, string> {
   const out = new Map<string, string>();
-  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '/%P\\n'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '/%P\\n'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   for (const p of list.split('\n').filter(Boolean)) {
     const st = lstatSync(join(root, p));
-    out.set(p, st.isSymbolicLink() ? `link ${readlinkSync(join(root, p))}` : `0${(st.mode & 0o777).toString(8)} ${createHash('sha256').update(readFileSync(join(root, p))).digest('hex')}`);
+    out.set(
+      p,
+      st.isSymbolicLink()
+        ? `link ${readlinkSync(join(root, p))}`
+        : `0${(st.mode & 0o777).toString(8)} ${createHash('sha256')
+            .update(readFileSync(join(root, p)))
+            .digest('hex')}`,
+    );
   }
   return out;
 }
@@ -88,7 +98,14 @@ function fakePayload(target: string, plan: BundlePlan, node: string): { unpacked
     writeFileSync(join(target, name), 'stand-in image archive\n');
     names.push(name);
   }
-  const sums = names.map((n) => `${createHash('sha256').update(readFileSync(join(target, n))).digest('hex')}  ${n}\n`).join('');
+  const sums = names
+    .map(
+      (n) =>
+        `${createHash('sha256')
+          .update(readFileSync(join(target, n)))
+          .digest('hex')}  ${n}\n`,
+    )
+    .join('');
   writeFileSync(join(target, 'SHA256SUMS'), sums);
   return { unpacked: installed, volume };
 }

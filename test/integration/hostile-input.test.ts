@@ -51,7 +51,12 @@ test('a catalog with a billion-laughs index: exit 2, the alias named with its li
     mkdirSync(join(dir, 'cat'));
     writeFileSync(join(dir, 'cat', 'catalog.yaml'), `${BILLION_LAUGHS}\n`);
     const r = runCli(['validate', '--site', 'lab1', '--catalog', 'cat'], { cwd: dir });
-    expectRefusal(t, r, 2, 'cat/catalog.yaml:2:8  error  aliases expand past the limit of 100  (write the values out; a blueprint needs no anchors or aliases)  [yaml-aliases]');
+    expectRefusal(
+      t,
+      r,
+      2,
+      'cat/catalog.yaml:2:8  error  aliases expand past the limit of 100  (write the values out; a blueprint needs no anchors or aliases)  [yaml-aliases]',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -62,10 +67,30 @@ test('command line: negative, exponent and out-of-range numbers, repeated and co
   expectRefusal(t, runCli(['bundle', '--skip-payload', '--parallel', '1e3']), 2, 'gen bundle: --parallel "1e3": expected a whole number from 1 to 64');
   expectRefusal(t, runCli(['fetch', '--timeout', '99999999']), 2, 'gen fetch: --timeout "99999999": expected a whole number from 1 to 86400');
   expectRefusal(t, runCli(['fetch', '--retries', '-1']), 2, 'gen fetch: --retries "-1": expected a whole number from 0 to 100');
-  expectRefusal(t, runCli(['validate', '--site', 'lab1', '--site', 'lab1-rocky']), 2, 'gen validate: --site is given 2 times ("lab1", "lab1-rocky"); give it once');
-  expectRefusal(t, runCli(['bundle', '--skip-payload', '--artifacts', '/tmp']), 2, 'gen bundle: --skip-payload and --artifacts cannot be used together: --skip-payload writes no payload, --artifacts names where to take it from: choose one');
-  expectRefusal(t, runCli(['bundle', '--artifacts', '/tmp', '--offline']), 2, 'gen bundle: --artifacts and --offline cannot be used together: --artifacts takes the payload from a directory instead of fetching, so fetch options do not apply');
-  expectRefusal(t, runCli(['fetch', '--offline', '--update-lock']), 2, 'gen fetch: --offline and --update-lock cannot be used together: --update-lock asks upstream for current checksums, which --offline does not reach');
+  expectRefusal(
+    t,
+    runCli(['validate', '--site', 'lab1', '--site', 'lab1-rocky']),
+    2,
+    'gen validate: --site is given 2 times ("lab1", "lab1-rocky"); give it once',
+  );
+  expectRefusal(
+    t,
+    runCli(['bundle', '--skip-payload', '--artifacts', '/tmp']),
+    2,
+    'gen bundle: --skip-payload and --artifacts cannot be used together: --skip-payload writes no payload, --artifacts names where to take it from: choose one',
+  );
+  expectRefusal(
+    t,
+    runCli(['bundle', '--artifacts', '/tmp', '--offline']),
+    2,
+    'gen bundle: --artifacts and --offline cannot be used together: --artifacts takes the payload from a directory instead of fetching, so fetch options do not apply',
+  );
+  expectRefusal(
+    t,
+    runCli(['fetch', '--offline', '--update-lock']),
+    2,
+    'gen fetch: --offline and --update-lock cannot be used together: --update-lock asks upstream for current checksums, which --offline does not reach',
+  );
 });
 
 test('SOURCE_DATE_EPOCH that is not a plain integer, or later than the archives hold: exit 2 before anything is written', (t) => {
@@ -105,11 +130,15 @@ test('GNU tar reads mtimes past 2038 and up to the last second we allow', async 
 
 /** Runs the CLI with `dir` replaced by a fresh tmpfs (own mount namespace, own user namespace: no root needed). */
 function onTmpfs(dir: string, mountOptions: string, args: string[]) {
-  const r = spawnSync('unshare', ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args], {
-    encoding: 'utf8',
-    cwd: repoRoot,
-    env: { ...process.env, NO_COLOR: '1' },
-  });
+  const r = spawnSync(
+    'unshare',
+    ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args],
+    {
+      encoding: 'utf8',
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1' },
+    },
+  );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -126,9 +155,19 @@ test('a read-only or full output file system: exit 1, one line naming the path (
   const dir = tmp('fs');
   const site = ecdsaSite(tmp('fs-site'));
   try {
-    expectRefusal(t, onTmpfs(dir, 'ro', ['certs', '--site', site, '--out', dir]), 1, new RegExp(`^gen certs: [a-z]+ ${escape(dir)}/\\S+: read-only file system \\(EROFS\\)$`));
+    expectRefusal(
+      t,
+      onTmpfs(dir, 'ro', ['certs', '--site', site, '--out', dir]),
+      1,
+      new RegExp(`^gen certs: [a-z]+ ${escape(dir)}/\\S+: read-only file system \\(EROFS\\)$`),
+    );
     // Four pages: the state's first few keys fit, the rest do not.
-    expectRefusal(t, onTmpfs(dir, 'size=16k', ['certs', '--site', site, '--out', dir]), 1, new RegExp(`^gen certs: [a-z]+ ${escape(dir)}/\\S+: no space left on device \\(ENOSPC\\)$`));
+    expectRefusal(
+      t,
+      onTmpfs(dir, 'size=16k', ['certs', '--site', site, '--out', dir]),
+      1,
+      new RegExp(`^gen certs: [a-z]+ ${escape(dir)}/\\S+: no space left on device \\(ENOSPC\\)$`),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(dirname(site), { recursive: true, force: true });
@@ -144,7 +183,12 @@ test('an output directory the user may not write: exit 1, one line naming the pa
     chmodSync(locked, 0o555);
     // root writes anywhere: as root, the CLI runs as nobody (65534) to meet the permission check.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [cliPath, 'certs', '--site', ecdsaSite(dir), '--out', locked], { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, ...asUser });
+    const r = spawnSync(process.execPath, [cliPath, 'certs', '--site', ecdsaSite(dir), '--out', locked], {
+      encoding: 'utf8',
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1' },
+      ...asUser,
+    });
     expectRefusal(t, { code: r.status, stderr: r.stderr }, 1, new RegExp(`^gen certs: mkdir ${escape(locked)}/\\S+: permission denied \\(EACCES\\)$`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -166,13 +210,21 @@ test('a catalog whose sources are file://, gopher://, a metadata address or carr
     const r = runCli(['validate', '--site', 'lab1', '--catalog', 'cat', '--json'], { cwd: dir });
     t.is(r.code, 2, r.stderr);
     const issues = (JSON.parse(r.stdout) as { issues: { path: string; rule: string; line?: number }[] }).issues;
-    t.deepEqual(
-      issues.map((i) => `${i.rule} ${i.path}`).sort(),
-      ['catalog-source-url sources.containerd', 'catalog-source-url sources.etcd', 'catalog-source-url sources.kubernetes', 'catalog-source-url sources.runc', 'catalog-template components.kube-apiserver.path'],
-    );
+    t.deepEqual(issues.map((i) => `${i.rule} ${i.path}`).sort(), [
+      'catalog-source-url sources.containerd',
+      'catalog-source-url sources.etcd',
+      'catalog-source-url sources.kubernetes',
+      'catalog-source-url sources.runc',
+      'catalog-template components.kube-apiserver.path',
+    ]);
     t.true(issues.every((i) => typeof i.line === 'number'));
     const human = runCli(['plan', '--site', 'lab1', '--catalog', 'cat'], { cwd: dir });
-    expectRefusal(t, human, 2, /^cat\/catalog\.yaml:\d+:\d+  error  sources\.kubernetes: http:\/\/\*\*\*:\*\*\*@mirror\.local\/k8s carries credentials  \(remove user:password@ from the URL; registry credentials go in the auth file/);
+    expectRefusal(
+      t,
+      human,
+      2,
+      /^cat\/catalog\.yaml:\d+:\d+ {2}error {2}sources\.kubernetes: http:\/\/\*\*\*:\*\*\*@mirror\.local\/k8s carries credentials {2}\(remove user:password@ from the URL; registry credentials go in the auth file/,
+    );
     t.false(`${r.stdout}${r.stderr}${human.stdout}${human.stderr}`.includes('hunter2'), 'the password is never printed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -181,7 +233,11 @@ test('a catalog whose sources are file://, gopher://, a metadata address or carr
 
 /** onTmpfs without blocking this process: the upstream server of the next test lives in it. */
 async function onTmpfsAsync(dir: string, mountOptions: string, args: string[], env: Record<string, string>) {
-  const child = spawn('unshare', ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env } });
+  const child = spawn(
+    'unshare',
+    ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args],
+    { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env } },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -199,7 +255,9 @@ test('gen fetch into a full cache: exit 1 at once, one line naming the partial f
     const cache = join(dir, 'cache');
     mkdirSync(cache);
     // 256 KiB of tmpfs: the first download that crosses it fails.
-    const r = await onTmpfsAsync(cache, 'size=256k', ['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', cache, '--parallel', '1'], { HOME: dir });
+    const r = await onTmpfsAsync(cache, 'size=256k', ['fetch', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--cache', cache, '--parallel', '1'], {
+      HOME: dir,
+    });
     expectRefusal(t, r, 1, new RegExp(`^gen fetch: [a-z]+ ${escape(cache)}/\\S+: no space left on device \\(ENOSPC\\)$`));
     t.notRegex(r.stderr, /retry/i, 'a full disk is not retried');
   } finally {
@@ -213,7 +271,12 @@ test('a public time server: gen bundle stops at validation (exit 2, the field na
   try {
     const site = join(repoRoot, 'test', 'fixtures', 'sites', 'invalid', '52-public-ntp-server.yaml');
     const r = runCli(['bundle', '--skip-payload', '--site', site, '--out', out], { cwd: out });
-    expectRefusal(t, r, 2, /52-public-ntp-server\.yaml:\d+:\d+  error  spec\.os\.ntpServers\[0\]: 0\.debian\.pool\.ntp\.org is on the public internet, which the nodes of an air-gapped site cannot reach/);
+    expectRefusal(
+      t,
+      r,
+      2,
+      /52-public-ntp-server\.yaml:\d+:\d+ {2}error {2}spec\.os\.ntpServers\[0\]: 0\.debian\.pool\.ntp\.org is on the public internet, which the nodes of an air-gapped site cannot reach/,
+    );
     t.deepEqual(readdirSync(out), [], 'no state, no dist');
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -233,11 +296,33 @@ test('--lock, --registry-auth and --artifacts naming a device, a FIFO or a path 
     t.is(spawnSync('mkfifo', [join(art, 'SHA256SUMS')]).status, 0);
     const out = join(dir, 'out');
     const sums = runCli(['bundle', '--artifacts', art, '--out', out]);
-    expectRefusal(t, { code: sums.code, stderr: sums.stderr.split('\n').filter((l) => !l.startsWith('[')).join('\n') }, 2, `gen bundle: ${art}/SHA256SUMS is not a regular file`);
+    expectRefusal(
+      t,
+      {
+        code: sums.code,
+        stderr: sums.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('['))
+          .join('\n'),
+      },
+      2,
+      `gen bundle: ${art}/SHA256SUMS is not a regular file`,
+    );
     rmSync(join(art, 'SHA256SUMS'));
     writeFileSync(join(art, 'SHA256SUMS'), `${'0'.repeat(64)}  ../../etc/hostname\n`);
     const outside = runCli(['bundle', '--artifacts', art, '--out', out]);
-    expectRefusal(t, { code: outside.code, stderr: outside.stderr.split('\n').filter((l) => !l.startsWith('[')).join('\n') }, 2, `gen bundle: ${art}/SHA256SUMS lists "../../etc/hostname", which is not a file name of that directory`);
+    expectRefusal(
+      t,
+      {
+        code: outside.code,
+        stderr: outside.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('['))
+          .join('\n'),
+      },
+      2,
+      `gen bundle: ${art}/SHA256SUMS lists "../../etc/hostname", which is not a file name of that directory`,
+    );
     t.false(existsSync(join(out, 'lab1', 'state')), 'refused before the PKI');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -29,7 +29,10 @@ function postBody(ks: string): string {
 }
 
 /** path → mode and size (or link target) of every regular file and symlink under root. */
-const tree = (root: string) => new Map(listTree(root).map((e) => [e.path, e.stat.isSymbolicLink() ? `link ${readlinkSync(e.abs)}` : `${(e.stat.mode & 0o7777).toString(8)} ${e.stat.size}`]));
+const tree = (root: string) =>
+  new Map(
+    listTree(root).map((e) => [e.path, e.stat.isSymbolicLink() ? `link ${readlinkSync(e.abs)}` : `${(e.stat.mode & 0o7777).toString(8)} ${e.stat.size}`]),
+  );
 
 test('every node has a ks.cfg (mode 0600: it carries keys) and the %post passes shellcheck as POSIX sh', (t) => {
   for (const node of ['k8s-01', 'k8s-02', 'k8s-03']) {
@@ -41,7 +44,7 @@ test('every node has a ks.cfg (mode 0600: it carries keys) and the %post passes 
   }
 });
 
-test('the %post run in a Debian chroot lays down exactly the node\'s files, with their modes, and enables first boot', (t) => {
+test("the %post run in a Debian chroot lays down exactly the node's files, with their modes, and enables first boot", (t) => {
   t.timeout(120_000);
   t.true(existsSync(join(CHROOT, 'bin', 'sh')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
   const root = join(dir, 'root');

@@ -71,14 +71,32 @@ function kubeadm(root: string, args: string[]) {
   return spawnSync('unshare', ['-m', '-n', 'sh', '-c', script, 'sh', KUBEADM, ...args], { encoding: 'utf8' });
 }
 
-const CERTS_STACKED = ['ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client', 'etcd/ca', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client', 'apiserver-etcd-client'];
+const CERTS_STACKED = [
+  'ca',
+  'apiserver',
+  'apiserver-kubelet-client',
+  'front-proxy-ca',
+  'front-proxy-client',
+  'etcd/ca',
+  'etcd/server',
+  'etcd/peer',
+  'etcd/healthcheck-client',
+  'apiserver-etcd-client',
+];
 
 test.before(() => {
   if (!existsSync(KUBEADM)) throw new Error(`no kubeadm at ${KUBEADM}: run scripts/e2e/build-kubernetes.sh`);
 });
 
 test('the kubeadm API version follows the release: v1beta2 to 1.21, v1beta3 from 1.22, v1beta4 from 1.31', (t) => {
-  t.deepEqual([20, 21, 22, 30, 31, 34].map(kubeadmApiVersion), ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4', 'kubeadm.k8s.io/v1beta4']);
+  t.deepEqual([20, 21, 22, 30, 31, 34].map(kubeadmApiVersion), [
+    'kubeadm.k8s.io/v1beta2',
+    'kubeadm.k8s.io/v1beta2',
+    'kubeadm.k8s.io/v1beta3',
+    'kubeadm.k8s.io/v1beta3',
+    'kubeadm.k8s.io/v1beta4',
+    'kubeadm.k8s.io/v1beta4',
+  ]);
 });
 
 test('kubeadm init --dry-run (real kubeadm 1.20.2, stacked etcd) uses every pre-issued certificate and generates none', async (t) => {
@@ -89,7 +107,8 @@ test('kubeadm init --dry-run (real kubeadm 1.20.2, stacked etcd) uses every pre-
   // The add-ons first boot skips too: kube-proxy runs as a host service, CoreDNS from the site's manifest.
   const r = kubeadm(root, ['init', '--config', config, '--dry-run', '--ignore-preflight-errors=all', '--skip-phases=addon/kube-proxy,addon/coredns']);
   t.is(r.status, 0, r.stdout + r.stderr);
-  for (const c of CERTS_STACKED) t.regex(r.stdout, new RegExp(`\\[certs\\] Using existing ${c.replace('/', '\\/')} (certificate authority|certificate and key on disk)`), c);
+  for (const c of CERTS_STACKED)
+    t.regex(r.stdout, new RegExp(`\\[certs\\] Using existing ${c.replace('/', '\\/')} (certificate authority|certificate and key on disk)`), c);
   t.notRegex(r.stdout, /Generating "(?!sa")[^"]+" certificate/);
   t.regex(r.stdout, /\[etcd\] Creating static Pod manifest for local etcd/);
   t.regex(r.stdout, /--encryption-provider-config=\/etc\/kubernetes\/encryption-config\.yaml/);
@@ -102,9 +121,16 @@ test('kubeadm init --dry-run (real kubeadm 1.20.2, stacked etcd) uses every pre-
   t.is(k.status, 0, k.stdout + k.stderr);
   // admin and kubelet go through the site's endpoint; kubeadm points the controller-manager and the
   // scheduler at their own node's apiserver.
-  const servers: Record<string, string> = { 'admin.conf': 'https://127.0.0.1:8443', 'kubelet.conf': 'https://127.0.0.1:8443', 'controller-manager.conf': 'https://192.168.93.45:6443', 'scheduler.conf': 'https://192.168.93.45:6443' };
+  const servers: Record<string, string> = {
+    'admin.conf': 'https://127.0.0.1:8443',
+    'kubelet.conf': 'https://127.0.0.1:8443',
+    'controller-manager.conf': 'https://192.168.93.45:6443',
+    'scheduler.conf': 'https://192.168.93.45:6443',
+  };
   for (const [f, server] of Object.entries(servers)) {
-    const conf = parseDocument(readFileSync(join(kc, f), 'utf8')).toJS() as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[] };
+    const conf = parseDocument(readFileSync(join(kc, f), 'utf8')).toJS() as {
+      clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+    };
     t.is(conf.clusters[0]!.cluster.server, server, f);
     t.is(Buffer.from(conf.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(), s.state.get('pki/ca.crt')!, `${f} trusts the site CA`);
   }
@@ -118,7 +144,8 @@ test('external etcd: kubeadm skips its etcd certificates and points the apiserve
   // Preflight is skipped here: it would wait 45 s for the external etcd, which this test does not run.
   const r = kubeadm(root, ['init', '--config', config, '--dry-run', '--skip-phases=preflight,addon/kube-proxy,addon/coredns']);
   t.is(r.status, 0, r.stdout + r.stderr);
-  for (const c of ['ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client']) t.regex(r.stdout, new RegExp(`\\[certs\\] Using existing ${c} `), c);
+  for (const c of ['ca', 'apiserver', 'apiserver-kubelet-client', 'front-proxy-ca', 'front-proxy-client'])
+    t.regex(r.stdout, new RegExp(`\\[certs\\] Using existing ${c} `), c);
   t.regex(r.stdout, /External etcd mode: Skipping etcd\/ca/);
   t.notRegex(r.stdout, /Generating "(?!sa")[^"]+" certificate/);
   t.regex(r.stdout, /--etcd-servers=https:\/\/192\.168\.93\.45:2379,https:\/\/192\.168\.93\.46:2379,https:\/\/192\.168\.93\.47:2379/);

@@ -47,7 +47,14 @@ async function renderCalicoSite(version: string, root: string) {
     mkdirSync(dirname(join(root, f.path)), { recursive: true });
     writeFileSync(join(root, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
   }
-  return { site, node, manifests: node.files.filter((f) => f.path.startsWith('/opt/kubeseed/manifests/')).map((f) => join(root, f.path)).sort() };
+  return {
+    site,
+    node,
+    manifests: node.files
+      .filter((f) => f.path.startsWith('/opt/kubeseed/manifests/'))
+      .map((f) => join(root, f.path))
+      .sort(),
+  };
 }
 
 test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dashboard (headlamp on 1.37) and ingress-nginx as rendered for 1.20.2 and 1.37.1', async (t) => {
@@ -59,23 +66,50 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
 
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const log = { etcd: '', apiserver: '' };
-  const etcd = spawn('etcd', ['--data-dir', join(work, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`, '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const etcd = spawn(
+    'etcd',
+    [
+      '--data-dir',
+      join(work, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   etcd.stderr.on('data', (d: Buffer) => (log.etcd += d.toString()));
   procs.push(etcd);
-  const apiserver = spawn(join(K8S_BIN, 'kube-apiserver'), [
-    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-    '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--insecure-port=0',
-    `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`, `--client-ca-file=${pki}/ca.crt`,
-    `--service-account-key-file=${pki}/sa.pub`, `--service-account-signing-key-file=${pki}/sa.key`, '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    // As the rendered apiserver units have it: the CNI DaemonSets run privileged.
-    '--allow-privileged=true', '--authorization-mode=Node,RBAC', `--service-cluster-ip-range=${old.site.kubernetes.serviceCIDR}`, `--cert-dir=${join(work, 'apiserver-certs')}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const apiserver = spawn(
+    join(K8S_BIN, 'kube-apiserver'),
+    [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      '--insecure-port=0',
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
+      `--client-ca-file=${pki}/ca.crt`,
+      `--service-account-key-file=${pki}/sa.pub`,
+      `--service-account-signing-key-file=${pki}/sa.key`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      // As the rendered apiserver units have it: the CNI DaemonSets run privileged.
+      '--allow-privileged=true',
+      '--authorization-mode=Node,RBAC',
+      `--service-cluster-ip-range=${old.site.kubernetes.serviceCIDR}`,
+      `--cert-dir=${join(work, 'apiserver-certs')}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   apiserver.stderr.on('data', (d: Buffer) => (log.apiserver = (log.apiserver + d.toString()).slice(-20000)));
   procs.push(apiserver);
 
   // The bootstrap node's own credential (system:masters), pointed at this apiserver instead of the site's proxy.
   const kubeconfig = join(work, 'v120', 'etc/kubernetes/kubeseed-bootstrap.conf');
-  const kubectl = (args: string[], input?: string) => spawnSync(debianKubectl, ['--kubeconfig', kubeconfig, '--server', `https://127.0.0.1:${apiPort}`, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  const kubectl = (args: string[], input?: string) =>
+    spawnSync(debianKubectl, ['--kubeconfig', kubeconfig, '--server', `https://127.0.0.1:${apiPort}`, ...args], { encoding: 'utf8', input, timeout: 60_000 });
   let ready = kubectl(['get', '--raw', '/readyz']);
   for (let i = 0; i < 120 && ready.stdout.trim() !== 'ok'; i++) {
     await new Promise((r) => setTimeout(r, 500));
@@ -84,9 +118,27 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   t.is(ready.stdout.trim(), 'ok', `apiserver not ready:\n${ready.stderr}\n${log.apiserver.slice(-3000)}\n${log.etcd.slice(-1000)}`);
 
   const names = (files: string[]) => files.map((f) => f.split('/').pop());
-  t.deepEqual(names(old.manifests), ['00-kubeseed-site.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-dashboard.yaml', '50-ingress-nginx.yaml']);
-  t.deepEqual(names(cur.manifests), ['00-kubeseed-site.yaml', '01-cluster-admins.yaml', '10-calico.yaml', '20-coredns.yaml', '30-metrics-server.yaml', '40-headlamp.yaml', '50-ingress-nginx.yaml']);
-  for (const [label, set] of [['1.20.2', old.manifests], ['1.37.1', cur.manifests]] as const) {
+  t.deepEqual(names(old.manifests), [
+    '00-kubeseed-site.yaml',
+    '10-calico.yaml',
+    '20-coredns.yaml',
+    '30-metrics-server.yaml',
+    '40-dashboard.yaml',
+    '50-ingress-nginx.yaml',
+  ]);
+  t.deepEqual(names(cur.manifests), [
+    '00-kubeseed-site.yaml',
+    '01-cluster-admins.yaml',
+    '10-calico.yaml',
+    '20-coredns.yaml',
+    '30-metrics-server.yaml',
+    '40-headlamp.yaml',
+    '50-ingress-nginx.yaml',
+  ]);
+  for (const [label, set] of [
+    ['1.20.2', old.manifests],
+    ['1.37.1', cur.manifests],
+  ] as const) {
     // A Job's pod template is immutable: the other version's certgen jobs go first (no controller runs, nothing else to clean).
     if (label === '1.37.1') t.is(kubectl(['-n', 'ingress-nginx', 'delete', 'jobs', '--all']).status, 0);
     for (const f of set) {
@@ -104,8 +156,18 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   }
 
   // Calico's resources are served: an IP pool and a network policy are stored and read back.
-  const ipPool = { apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: 'test-pool' }, spec: { cidr: old.site.kubernetes.podCIDR, vxlanMode: 'Always', natOutgoing: true } };
-  const policy = { apiVersion: 'crd.projectcalico.org/v1', kind: 'NetworkPolicy', metadata: { name: 'test', namespace: 'default' }, spec: { selector: 'all()' } };
+  const ipPool = {
+    apiVersion: 'crd.projectcalico.org/v1',
+    kind: 'IPPool',
+    metadata: { name: 'test-pool' },
+    spec: { cidr: old.site.kubernetes.podCIDR, vxlanMode: 'Always', natOutgoing: true },
+  };
+  const policy = {
+    apiVersion: 'crd.projectcalico.org/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'test', namespace: 'default' },
+    spec: { selector: 'all()' },
+  };
   const created = kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [ipPool, policy] }));
   t.is(created.status, 0, created.stderr);
   t.is(kubectl(['get', 'ippools.crd.projectcalico.org', 'test-pool', '-o', 'jsonpath={.spec.vxlanMode}']).stdout, 'Always');
@@ -118,15 +180,40 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   t.is(canI('calico-cni-plugin', 'create', 'ipamblocks.crd.projectcalico.org'), 'yes');
   t.is(canI('calico-cni-plugin', 'delete', 'ippools.crd.projectcalico.org'), 'no');
   // The dashboard's own account reads no secret but its own.
-  t.is(kubectl(['auth', 'can-i', '--as=system:serviceaccount:kubernetes-dashboard:kubernetes-dashboard', 'get', 'secrets', '-n', 'kube-system']).stdout.trim(), 'no');
+  t.is(
+    kubectl(['auth', 'can-i', '--as=system:serviceaccount:kubernetes-dashboard:kubernetes-dashboard', 'get', 'secrets', '-n', 'kube-system']).stdout.trim(),
+    'no',
+  );
   // Headlamp has no rights of its own: it acts with the token an operator signs in with.
   t.is(kubectl(['auth', 'can-i', '--as=system:serviceaccount:headlamp:headlamp', 'list', 'pods', '-A']).stdout.trim(), 'no');
-  t.is(kubectl(['-n', 'headlamp', 'get', 'deploy', 'headlamp', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).stdout, 'ghcr.io/headlamp-k8s/headlamp:v0.45.0');
+  t.is(
+    kubectl(['-n', 'headlamp', 'get', 'deploy', 'headlamp', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).stdout,
+    'ghcr.io/headlamp-k8s/headlamp:v0.45.0',
+  );
 
   // The site's pod CIDR and its own apiserver endpoint reached the objects.
-  const env = kubectl(['-n', 'kube-system', 'get', 'ds', 'calico-node', '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CALICO_IPV4POOL_CIDR")].value}']).stdout;
+  const env = kubectl([
+    '-n',
+    'kube-system',
+    'get',
+    'ds',
+    'calico-node',
+    '-o',
+    'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CALICO_IPV4POOL_CIDR")].value}',
+  ]).stdout;
   t.is(env, old.site.kubernetes.podCIDR);
-  t.is(kubectl(['-n', 'kube-system', 'get', 'cm', 'kubernetes-services-endpoint', '-o', 'jsonpath={.data.KUBERNETES_SERVICE_HOST}:{.data.KUBERNETES_SERVICE_PORT}']).stdout, '127.0.0.1:8443');
+  t.is(
+    kubectl([
+      '-n',
+      'kube-system',
+      'get',
+      'cm',
+      'kubernetes-services-endpoint',
+      '-o',
+      'jsonpath={.data.KUBERNETES_SERVICE_HOST}:{.data.KUBERNETES_SERVICE_PORT}',
+    ]).stdout,
+    '127.0.0.1:8443',
+  );
   const args = kubectl(['-n', 'ingress-nginx', 'get', 'deploy', 'ingress-nginx-controller', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']).stdout;
   t.regex(args, /--controller-class=k8s.io\/ingress-nginx/, 'the 1.37 manifest (applied last) carries the 1.x controller flags');
 });

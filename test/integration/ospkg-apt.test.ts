@@ -29,7 +29,8 @@ function work(t: { teardown(f: () => void): void }) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(dir, 'cache', 'archives', 'partial'), { recursive: true });
-  for (const f of readdirSync(listsDir).filter((x) => x.startsWith(index.replace(/_main_binary-amd64_Packages$/, '_')))) copyFileSync(join(listsDir, f), join(dir, 'lists', f));
+  for (const f of readdirSync(listsDir).filter((x) => x.startsWith(index.replace(/_main_binary-amd64_Packages$/, '_'))))
+    copyFileSync(join(listsDir, f), join(dir, 'lists', f));
   copyFileSync(join(chroot, 'var', 'lib', 'dpkg', 'status'), join(dir, 'status'));
   // The list file's name says which source line it belongs to: deb.debian.org_debian_dists_bookworm_… → that URI and suite.
   const m = /^(.+)_dists_([^_]+)_main_binary-amd64_Packages$/.exec(index)!;

@@ -31,11 +31,14 @@ test('lab1 against the real, signed bookworm index: InRelease verified, closure 
   const ctx: FetchContext = { http, cache: new BlobCache(join(dir, 'cache')), lock: null, updateLock: false, events: SILENT_EVENTS };
   const r = await resolveOsRepo(repo, ctx, catalog.dir);
   const names = r.debs.map((d) => d.name);
-  for (const must of ['conntrack', 'nftables', 'socat', 'nginx', 'nginx-light', 'libnginx-mod-stream', 'chrony', 'iptables', 'ebtables', 'ethtool']) t.true(names.includes(must), must);
+  for (const must of ['conntrack', 'nftables', 'socat', 'nginx', 'nginx-light', 'libnginx-mod-stream', 'chrony', 'iptables', 'ebtables', 'ethtool'])
+    t.true(names.includes(must), must);
   for (const never of ['libc6', 'util-linux', 'mount', 'systemd', 'apt', 'iproute2']) t.false(names.includes(never), `${never} is in the baseline`);
   for (const d of r.debs) await fetchDeb(repo.id, d, ctx);
   for (const d of r.debs) t.true(await ctx.cache.has(d.sha256), d.filename);
-  t.log(`${r.debs.length} .debs, ${(r.debs.reduce((s, d) => s + d.size, 0) / 1048576).toFixed(1)} MiB; InRelease sha256 ${r.entry.release.sha256.slice(0, 12)}…`);
+  t.log(
+    `${r.debs.length} .debs, ${(r.debs.reduce((s, d) => s + d.size, 0) / 1048576).toFixed(1)} MiB; InRelease sha256 ${r.entry.release.sha256.slice(0, 12)}…`,
+  );
 
   // apt over the same (uncompressed, verified) index, with the baseline installed.
   const index = readFileSync(ctx.cache.blobPath(r.entry.indexes['main/binary-amd64/Packages.gz']!.unpacked));

@@ -15,7 +15,13 @@ test('the shell scripts a bundle ships (install.sh, verify.sh, the VM scripts) p
   t.is(r.code, 0, r.stderr);
   const dist = join(dir, 'out', 'lab1', 'dist');
   execFileSync('tar', ['-xzf', join(dist, 'nodes', 'k8s-01', 'k8s-01.tar.gz'), '-C', dir]);
-  const scripts = [join(dir, 'k8s-01', 'install.sh'), join(dist, 'verify.sh'), ...readdirSync(join(dist, 'vm')).filter((f) => f.endsWith('.sh')).map((f) => join(dist, 'vm', f))];
+  const scripts = [
+    join(dir, 'k8s-01', 'install.sh'),
+    join(dist, 'verify.sh'),
+    ...readdirSync(join(dist, 'vm'))
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => join(dist, 'vm', f)),
+  ];
   t.is(scripts.length, 5);
   for (const s of scripts) {
     t.true(readFileSync(s, 'utf8').startsWith('#!/bin/sh\n'), s);

@@ -41,7 +41,10 @@ test('xorriso, isoinfo -R and isoinfo -J read every file back byte-identical, wi
   const iso = await isoOf(dir, files);
   t.regex(execFileSync('isoinfo', ['-d', '-i', iso], { encoding: 'utf8' }), /Volume id: cidata/);
   t.is(execFileSync('blkid', ['-o', 'value', '-s', 'LABEL', iso], { encoding: 'utf8' }).trim(), 'cidata');
-  const listing = execFileSync('xorriso', ['-indev', iso, '-find', '/', '-type', 'f', '-exec', 'lsdl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const listing = execFileSync('xorriso', ['-indev', iso, '-find', '/', '-type', 'f', '-exec', 'lsdl'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   for (const f of files) {
     const want = readFileSync(await contentPath(dir, f));
     const rr = execFileSync('isoinfo', ['-R', '-i', iso, '-x', `/${f.path}`], { maxBuffer: 1 << 26 });
@@ -89,10 +92,18 @@ test('a FUSE mount (fuseiso) reads the files back: this machine has no iso9660 k
 
 test("our NoCloud seed and cloud-localds' seed pass the same reader test", async (t) => {
   const dir = tmp('kubeseed-seed-');
-  const seed = { 'user-data': '#cloud-config\nhostname: n1\n', 'meta-data': 'instance-id: n1\nlocal-hostname: n1\n', 'network-config': 'version: 2\nethernets: {}\n' };
+  const seed = {
+    'user-data': '#cloud-config\nhostname: n1\n',
+    'meta-data': 'instance-id: n1\nlocal-hostname: n1\n',
+    'network-config': 'version: 2\nethernets: {}\n',
+  };
   for (const [k, v] of Object.entries(seed)) writeFileSync(join(dir, k), v);
   const ours = join(dir, 'ours.iso');
-  await writeIsoTo(ours, Object.entries(seed).map(([k, v]) => memFile(k, v, 0o644)), { volumeId: 'cidata', mtime: 1_600_000_000 });
+  await writeIsoTo(
+    ours,
+    Object.entries(seed).map(([k, v]) => memFile(k, v, 0o644)),
+    { volumeId: 'cidata', mtime: 1_600_000_000 },
+  );
   const theirs = join(dir, 'theirs.iso');
   execFileSync('cloud-localds', ['-N', join(dir, 'network-config'), theirs, join(dir, 'user-data'), join(dir, 'meta-data')]);
   for (const iso of [ours, theirs]) {
@@ -116,7 +127,14 @@ test('a file over 4 GiB is refused with a clear error (sparse test file, nothing
   const fd = openSync(big, 'w');
   ftruncateSync(fd, MAX_FILE_SIZE + 1);
   closeSync(fd);
-  const err = t.throws(() => buildIso([{ ...memFile('x', 'x', 0o644) }, { path: 'images-amd64.oci.tar', mode: 0o644, size: statSync(big).size, open: () => (async function* () {})() }], { volumeId: 'KSPAYLOAD', mtime: 0 }), { instanceOf: IsoError });
+  const err = t.throws(
+    () =>
+      buildIso(
+        [{ ...memFile('x', 'x', 0o644) }, { path: 'images-amd64.oci.tar', mode: 0o644, size: statSync(big).size, open: () => (async function* () {})() }],
+        { volumeId: 'KSPAYLOAD', mtime: 0 },
+      ),
+    { instanceOf: IsoError },
+  );
   t.regex(err.message, /images-amd64\.oci\.tar is 4294965249 bytes; .* at most 4294965248 bytes \(4 GiB\)/);
 });
 
@@ -126,7 +144,12 @@ test('tar: sorted entries, owner root 0/0, fixed mtime, exact modes; gzip output
   await writeTarTo(join(dir, 'x.tar.gz'), files, 1_600_000_000, true);
   await writeTarTo(join(dir, 'y.tar.gz'), [...files].reverse(), 1_600_000_000, true);
   t.is(sha(readFileSync(join(dir, 'x.tar.gz'))), sha(readFileSync(join(dir, 'y.tar.gz'))), 'input order does not matter');
-  const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'x.tar.gz')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).trim().split('\n');
+  const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'x.tar.gz')], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+  })
+    .trim()
+    .split('\n');
   t.deepEqual(
     listing.map((l) => l.replace(/\s+/g, ' ')),
     ['-rwxr-xr-x 0/0 10 2020-09-13 12:26:40 a/run.sh', '-rw------- 0/0 1 2020-09-13 12:26:40 b/key.pem', '-rw-r--r-- 0/0 1 2020-09-13 12:26:40 c.txt'],
@@ -147,7 +170,10 @@ test('two runs of gen bundle on the same site and state give byte-identical dist
   t.true(first['nodes/k8s-01/node-files.tar.gz']!.startsWith('600 '));
   const verify = spawnSync('sh', [join(cwd, 'output/lab1/dist/verify.sh')], { encoding: 'utf8' });
   t.is(verify.status, 0, verify.stdout + verify.stderr);
-  t.regex(execFileSync('tar', ['-tvzf', join(cwd, 'output/lab1/dist/nodes/k8s-01/node-files.tar.gz')], { encoding: 'utf8' }), /-rw------- root\/root +\d+ .* etc\/kubernetes\/pki\/ca\.key/);
+  t.regex(
+    execFileSync('tar', ['-tvzf', join(cwd, 'output/lab1/dist/nodes/k8s-01/node-files.tar.gz')], { encoding: 'utf8' }),
+    /-rw------- root\/root +\d+ .* etc\/kubernetes\/pki\/ca\.key/,
+  );
 });
 
 test('a bundle killed mid-pack leaves the previous dist untouched', async (t) => {
@@ -182,9 +208,15 @@ test('gen bundle refuses an artifacts directory that does not cover the plan, an
   writeFileSync(join(cwd, 'art', 'SHA256SUMS'), `${sha('x')}  x\n`);
   const r = runCli(['bundle', '--site', 'lab1', '--artifacts', 'art'], { cwd });
   t.is(r.code, 2);
-  t.regex(r.stderr, /the artifacts do not cover the plan:[\s\S]*kube-apiserver-v1\.37\.1-amd64 \(kube-apiserver@v1\.37\.1\/amd64\) is missing[\s\S]*images-amd64\.oci\.tar/);
+  t.regex(
+    r.stderr,
+    /the artifacts do not cover the plan:[\s\S]*kube-apiserver-v1\.37\.1-amd64 \(kube-apiserver@v1\.37\.1\/amd64\) is missing[\s\S]*images-amd64\.oci\.tar/,
+  );
   t.false(existsSync(join(cwd, 'output/lab1/dist')));
-  t.deepEqual(readdirSync(join(cwd, 'output/lab1')).filter((x) => x.startsWith('.dist')), []);
+  t.deepEqual(
+    readdirSync(join(cwd, 'output/lab1')).filter((x) => x.startsWith('.dist')),
+    [],
+  );
 });
 
 test('gen verify: a fresh bundle is ok; a changed file, a widened key mode and an extra file are reported (exit 1)', (t) => {

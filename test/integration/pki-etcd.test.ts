@@ -33,11 +33,28 @@ function loopbackSite(catalog: Catalog) {
 }
 
 function etcdctl(root: string, certBase: string, endpoints: string[]) {
-  return spawnSync('etcdctl', ['--endpoints', endpoints.join(','), '--cacert', `${root}/etc/kubernetes/pki/etcd/ca.crt`, '--cert', `${certBase}.crt`, '--key', `${certBase}.key`, '--command-timeout=5s', '--dial-timeout=3s', 'endpoint', 'health'], {
-    encoding: 'utf8',
-    env: { ...process.env, ETCDCTL_API: '3' },
-    timeout: 30_000,
-  });
+  return spawnSync(
+    'etcdctl',
+    [
+      '--endpoints',
+      endpoints.join(','),
+      '--cacert',
+      `${root}/etc/kubernetes/pki/etcd/ca.crt`,
+      '--cert',
+      `${certBase}.crt`,
+      '--key',
+      `${certBase}.key`,
+      '--command-timeout=5s',
+      '--dial-timeout=3s',
+      'endpoint',
+      'health',
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ETCDCTL_API: '3' },
+      timeout: 30_000,
+    },
+  );
 }
 
 test('three etcd members form a cluster with the site certificates; etcdctl needs the apiserver-etcd-client certificate', async (t) => {
@@ -57,19 +74,44 @@ test('three etcd members form a cluster with the site certificates; etcdctl need
     const pki = `${root}/etc/kubernetes/pki/etcd`;
     const data = join(root, 'var/lib/etcd');
     mkdirSync(data, { recursive: true, mode: 0o700 });
-    const p = spawn('etcd', [
-      '--name', node.name,
-      '--data-dir', data,
-      '--listen-client-urls', `https://${node.ip}:2379`,
-      '--advertise-client-urls', `https://${node.ip}:2379`,
-      '--listen-peer-urls', `https://${node.ip}:2380`,
-      '--initial-advertise-peer-urls', `https://${node.ip}:2380`,
-      '--initial-cluster', site.derived.etcdInitialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', 'kubeseed-test',
-      '--client-cert-auth', '--trusted-ca-file', `${pki}/ca.crt`, '--cert-file', `${pki}/server.crt`, '--key-file', `${pki}/server.key`,
-      '--peer-client-cert-auth', '--peer-trusted-ca-file', `${pki}/ca.crt`, '--peer-cert-file', `${pki}/peer.crt`, '--peer-key-file', `${pki}/peer.key`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'etcd',
+      [
+        '--name',
+        node.name,
+        '--data-dir',
+        data,
+        '--listen-client-urls',
+        `https://${node.ip}:2379`,
+        '--advertise-client-urls',
+        `https://${node.ip}:2379`,
+        '--listen-peer-urls',
+        `https://${node.ip}:2380`,
+        '--initial-advertise-peer-urls',
+        `https://${node.ip}:2380`,
+        '--initial-cluster',
+        site.derived.etcdInitialCluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        'kubeseed-test',
+        '--client-cert-auth',
+        '--trusted-ca-file',
+        `${pki}/ca.crt`,
+        '--cert-file',
+        `${pki}/server.crt`,
+        '--key-file',
+        `${pki}/server.key`,
+        '--peer-client-cert-auth',
+        '--peer-trusted-ca-file',
+        `${pki}/ca.crt`,
+        '--peer-cert-file',
+        `${pki}/peer.crt`,
+        '--peer-key-file',
+        `${pki}/peer.key`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     logs[node.name] = '';
     p.stderr.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
     p.stdout.on('data', (d: Buffer) => (logs[node.name] += d.toString()));
@@ -83,10 +125,31 @@ test('three etcd members form a cluster with the site certificates; etcdctl need
     await new Promise((r) => setTimeout(r, 500));
     health = etcdctl(cp, good, site.derived.etcdEndpoints);
   }
-  t.is(health.status, 0, `etcdctl endpoint health failed:\n${health.stdout}${health.stderr}\n${Object.entries(logs).map(([n, l]) => `--- ${n}\n${l.slice(-2000)}`).join('\n')}`);
+  t.is(
+    health.status,
+    0,
+    `etcdctl endpoint health failed:\n${health.stdout}${health.stderr}\n${Object.entries(logs)
+      .map(([n, l]) => `--- ${n}\n${l.slice(-2000)}`)
+      .join('\n')}`,
+  );
   for (const ip of LOOPBACK) t.regex(health.stdout + health.stderr, new RegExp(`https://${ip.replaceAll('.', '\\.')}:2379 is healthy`));
 
-  const members = spawnSync('etcdctl', ['--endpoints', site.derived.etcdEndpoints[0]!, '--cacert', `${cp}/etc/kubernetes/pki/etcd/ca.crt`, '--cert', `${good}.crt`, '--key', `${good}.key`, 'member', 'list'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  const members = spawnSync(
+    'etcdctl',
+    [
+      '--endpoints',
+      site.derived.etcdEndpoints[0]!,
+      '--cacert',
+      `${cp}/etc/kubernetes/pki/etcd/ca.crt`,
+      '--cert',
+      `${good}.crt`,
+      '--key',
+      `${good}.key`,
+      'member',
+      'list',
+    ],
+    { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } },
+  );
   t.is(members.stdout.trim().split('\n').length, 3, members.stdout + members.stderr);
 
   // A kubelet's certificate is issued by the cluster CA, not the etcd CA: etcd must refuse it.
@@ -101,5 +164,9 @@ test('three etcd members form a cluster with the site certificates; etcdctl need
   t.regex(refused.stdout + refused.stderr, /unhealthy/);
   // The client only sees a failed connection; the member's own log names the reason.
   await new Promise((r) => setTimeout(r, 300));
-  t.regex(Object.values(logs).join('\n'), /rejected connection from .*(certificate signed by unknown authority|bad certificate)/, 'etcd rejected the client certificate itself');
+  t.regex(
+    Object.values(logs).join('\n'),
+    /rejected connection from .*(certificate signed by unknown authority|bad certificate)/,
+    'etcd rejected the client certificate itself',
+  );
 });

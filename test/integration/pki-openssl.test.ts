@@ -97,7 +97,10 @@ test("Debian's kubectl accepts every kubeconfig, each pointing at the right serv
   const site = siteFromLab1(catalog, ecdsa);
   const st = await makeState(site);
   tmp.adopt(st.root);
-  const files = [...site.nodes.flatMap((n) => selectForNode(site, n, st.files).map((f) => ({ ...f, node: n.name }))), ...operatorFiles(site, st.files).map((f) => ({ ...f, node: 'operator' }))];
+  const files = [
+    ...site.nodes.flatMap((n) => selectForNode(site, n, st.files).map((f) => ({ ...f, node: n.name }))),
+    ...operatorFiles(site, st.files).map((f) => ({ ...f, node: 'operator' })),
+  ];
   const kubeconfigs = files.filter((f) => f.path.endsWith('.conf') || f.path.endsWith('kubeconfig'));
   t.is(kubeconfigs.length, 3 * 4 + 1 + 1, 'controller-manager, scheduler, kubelet, kube-proxy per node; bootstrapper; admin');
   const dir = tmp('kubeseed-kc-');
@@ -106,9 +109,18 @@ test("Debian's kubectl accepts every kubeconfig, each pointing at the right serv
     writeFileSync(file, f.content, { mode: 0o600 });
     const r = spawnSync(debianKubectl, ['config', 'view', '--raw', '-o', 'json', '--kubeconfig', file], { encoding: 'utf8' });
     t.is(r.status, 0, `${f.node}:${f.path}: ${r.stderr}`);
-    const cfg = JSON.parse(r.stdout) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: Record<string, string> }[]; 'current-context': string };
+    const cfg = JSON.parse(r.stdout) as {
+      clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+      users: { user: Record<string, string> }[];
+      'current-context': string;
+    };
     const server = cfg.clusters[0]!.cluster.server;
-    const expected = f.path.includes('controller-manager') || f.path.includes('scheduler') || f.path.includes('kubeseed-bootstrap') ? 'https://127.0.0.1:6443' : f.node === 'operator' ? 'https://192.168.93.45:6443' : 'https://127.0.0.1:8443';
+    const expected =
+      f.path.includes('controller-manager') || f.path.includes('scheduler') || f.path.includes('kubeseed-bootstrap')
+        ? 'https://127.0.0.1:6443'
+        : f.node === 'operator'
+          ? 'https://192.168.93.45:6443'
+          : 'https://127.0.0.1:8443';
     t.is(server, expected, `${f.node}:${f.path} server`);
     t.is(Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(), st.files.get('pki/ca.crt')!);
     const cert = new X509Certificate(Buffer.from(cfg.users[0]!.user['client-certificate-data']!, 'base64'));

@@ -58,7 +58,10 @@ test('a changed node address reissues exactly the certificates that name it', as
     nodeNamed(s, 'k8s-03').address = '192.168.93.57/24';
   });
   const second = await makeState(moved, first.root);
-  const reissued = second.report.filter((r) => r.status === 'reissued').map((r) => r.id).sort();
+  const reissued = second.report
+    .filter((r) => r.status === 'reissued')
+    .map((r) => r.id)
+    .sort();
   t.deepEqual(reissued, ['apiserver/k8s-01', 'apiserver/k8s-02', 'apiserver/k8s-03', 'etcd-peer/k8s-03', 'etcd-server/k8s-03', 'kubelet-serving/k8s-03']);
   t.true(second.report.filter((r) => r.status === 'reissued').every((r) => r.reason === 'subject alternative names changed'));
 });
@@ -79,11 +82,30 @@ test('--rotate-ca makes a new PKI and keeps the old state beside it', async (t) 
 
 /** Each damage, and what a state from before revisions (no manifest) says about it. */
 const corruptions: [string, (dir: string, other: string) => void, RegExp][] = [
-  ['a truncated key', (d) => writeFileSync(join(d, 'pki/apiserver-etcd-client.key'), '-----BEGIN PRIVATE KEY-----\nMIIB\n'), /pki\/apiserver-etcd-client\.key is not a private key/],
-  ['a key that belongs to another certificate', (d) => cpSync(join(d, 'pki/scheduler.key'), join(d, 'pki/admin.key')), /pki\/admin\.crt does not match its private key/],
-  ['a leaf signed by a foreign CA', (d, o) => { cpSync(join(o, 'pki/kube-proxy.crt'), join(d, 'pki/kube-proxy.crt')); cpSync(join(o, 'pki/kube-proxy.key'), join(d, 'pki/kube-proxy.key')); }, /pki\/kube-proxy\.crt is not signed by the ca in this state/],
+  [
+    'a truncated key',
+    (d) => writeFileSync(join(d, 'pki/apiserver-etcd-client.key'), '-----BEGIN PRIVATE KEY-----\nMIIB\n'),
+    /pki\/apiserver-etcd-client\.key is not a private key/,
+  ],
+  [
+    'a key that belongs to another certificate',
+    (d) => cpSync(join(d, 'pki/scheduler.key'), join(d, 'pki/admin.key')),
+    /pki\/admin\.crt does not match its private key/,
+  ],
+  [
+    'a leaf signed by a foreign CA',
+    (d, o) => {
+      cpSync(join(o, 'pki/kube-proxy.crt'), join(d, 'pki/kube-proxy.crt'));
+      cpSync(join(o, 'pki/kube-proxy.key'), join(d, 'pki/kube-proxy.key'));
+    },
+    /pki\/kube-proxy\.crt is not signed by the ca in this state/,
+  ],
   ['a certificate without its key', (d) => rmSync(join(d, 'pki/sa.key')), /pki\/sa\.key is missing while its pair is present/],
-  ['a state of another site', (d) => writeFileSync(join(d, 'state.json'), readFileSync(join(d, 'state.json'), 'utf8').replace('"lab1"', '"lab2"')), /belongs to site 'lab2'/],
+  [
+    'a state of another site',
+    (d) => writeFileSync(join(d, 'state.json'), readFileSync(join(d, 'state.json'), 'utf8').replace('"lab1"', '"lab2"')),
+    /belongs to site 'lab2'/,
+  ],
   ['files without state.json', (d) => rmSync(join(d, 'state.json')), /no state\.json/],
   ['a damaged bootstrap token', (d) => writeFileSync(join(d, TOKEN_PATH), 'nope\n'), /bootstrap-token is not a bootstrap token/],
 ];
@@ -92,7 +114,8 @@ const corruptions: [string, (dir: string, other: string) => void, RegExp][] = [
 const touched: Record<string, RegExp> = {
   'a truncated key': /^state file pki\/apiserver-etcd-client\.key changed since kubeseed wrote it/,
   'a key that belongs to another certificate': /^state file pki\/admin\.key changed since kubeseed wrote it/,
-  'a leaf signed by a foreign CA': /^state file pki\/kube-proxy\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\) \(and pki\/kube-proxy\.key\)$/,
+  'a leaf signed by a foreign CA':
+    /^state file pki\/kube-proxy\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\) \(and pki\/kube-proxy\.key\)$/,
   'a certificate without its key': /^state file pki\/sa\.key is missing$/,
   'a state of another site': /^state file state\.json changed since kubeseed wrote it/,
   'files without state.json': /^state file state\.json is missing$/,
@@ -144,7 +167,10 @@ test('leaves close to expiry are reported, and --renew replaces them', async (t)
   const st = await makeState(site, undefined, {}, longAgo);
   tmp.adopt(st.root);
   const again = await makeState(site, st.root);
-  t.true(again.warnings.some((w) => /^kube-proxy expires in 1[45] days: run with --renew$/.test(w)), again.warnings.join('\n'));
+  t.true(
+    again.warnings.some((w) => /^kube-proxy expires in 1[45] days: run with --renew$/.test(w)),
+    again.warnings.join('\n'),
+  );
   const renewed = await makeState(site, st.root, { renew: true });
   t.deepEqual(renewed.warnings, []);
 });
@@ -155,22 +181,29 @@ test('a worker receives no CA key, no etcd key, no sa.key and no admin credentia
   tmp.adopt(st.root);
   const worker = site.nodes.find((n) => n.name === 'k8s-03')!;
   const files = selectForNode(site, worker, st.files);
-  const forbidden = [...st.files.entries()].filter(([p]) => /^pki\/(ca|etcd-ca|front-proxy-ca|sa|admin|bootstrapper)\.key$|^pki\/etcd-[a-z]+(\/.*)?\.key$|^pki\/etcd-healthcheck-client\.key$/.test(p));
+  const forbidden = [...st.files.entries()].filter(([p]) =>
+    /^pki\/(ca|etcd-ca|front-proxy-ca|sa|admin|bootstrapper)\.key$|^pki\/etcd-[a-z]+(\/.*)?\.key$|^pki\/etcd-healthcheck-client\.key$/.test(p),
+  );
   t.true(forbidden.length >= 7);
   const blob = files.map((f) => f.content + Buffer.from(f.content).toString('base64')).join('\n');
-  const decodedKubeconfigs = files.filter((f) => f.path.endsWith('.conf') || f.path.endsWith('kubeconfig')).map((f) => parse(f.content) as { users: { user: Record<string, string> }[] });
+  const decodedKubeconfigs = files
+    .filter((f) => f.path.endsWith('.conf') || f.path.endsWith('kubeconfig'))
+    .map((f) => parse(f.content) as { users: { user: Record<string, string> }[] });
   const embeddedKeys = decodedKubeconfigs.map((k) => Buffer.from(k.users[0]!.user['client-key-data']!, 'base64').toString());
   for (const [path, pem] of forbidden) {
     t.false(blob.includes(pem.trim()), `${path} is not among the worker's files`);
     t.false(embeddedKeys.includes(pem), `${path} is not embedded in a worker kubeconfig`);
   }
-  t.deepEqual(files.map((f) => f.path), [
-    '/etc/kubernetes/kubelet.conf',
-    '/etc/kubernetes/pki/ca.crt',
-    '/var/lib/kube-proxy/kubeconfig',
-    '/var/lib/kubelet/pki/kubelet.crt',
-    '/var/lib/kubelet/pki/kubelet.key',
-  ]);
+  t.deepEqual(
+    files.map((f) => f.path),
+    [
+      '/etc/kubernetes/kubelet.conf',
+      '/etc/kubernetes/pki/ca.crt',
+      '/var/lib/kube-proxy/kubeconfig',
+      '/var/lib/kubelet/pki/kubelet.crt',
+      '/var/lib/kubelet/pki/kubelet.key',
+    ],
+  );
   t.true(files.filter((f) => f.path.endsWith('.key') || f.path.endsWith('.conf') || f.path.endsWith('kubeconfig')).every((f) => f.mode === '0600'));
   const admin = operatorFiles(site, st.files).find((f) => f.path === 'admin/admin.kubeconfig')!;
   t.false(files.some((f) => f.content === admin.content));

@@ -43,9 +43,12 @@ test.before(async () => {
   kadm = { site: ksite, catalog, state: kst.files, ...renderSite(ksite, catalog, kst.files, templates) };
 });
 
-const every = () => [...lab1.nodes.map((n) => ({ v: 'v1.37.1', n, r: lab1 })), ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })), ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm }))];
+const every = () => [
+  ...lab1.nodes.map((n) => ({ v: 'v1.37.1', n, r: lab1 })),
+  ...old.nodes.map((n) => ({ v: 'v1.20.2', n, r: old })),
+  ...kadm.nodes.map((n) => ({ v: 'v1.20.2 kubeadm', n, r: kadm })),
+];
 const file = (n: RenderedNode, path: string) => n.files.find((f) => f.path === path)!;
-
 
 function write(dir: string, f: Pick<RenderedFile, 'path' | 'content'>, mode = 0o644): string {
   const p = join(dir, f.path);
@@ -149,7 +152,17 @@ test('the real kubelet 1.20.2 accepts the rendered KubeletConfiguration (and rej
     const dir = tmp('kubeseed-kubelet-');
     const cfg = write(dir, file(n, '/var/lib/kubelet/config.yaml'));
     t.regex(readFileSync(cfg, 'utf8'), /nodeLeaseDurationSeconds: 80/, 'the relaxed heartbeat reaches the config the kubelet checks');
-    const args = ['--config', cfg, '--kubeconfig', join(dir, 'none.conf'), '--root-dir', join(dir, 'root'), '--network-plugin=cni', '--container-runtime=remote', `--container-runtime-endpoint=unix://${dir}/none.sock`];
+    const args = [
+      '--config',
+      cfg,
+      '--kubeconfig',
+      join(dir, 'none.conf'),
+      '--root-dir',
+      join(dir, 'root'),
+      '--network-plugin=cni',
+      '--container-runtime=remote',
+      `--container-runtime-endpoint=unix://${dir}/none.sock`,
+    ];
     const r = runIsolated('kubelet', args);
     const out = r.stdout + r.stderr;
     t.notRegex(out, /invalid configuration|failed to load Kubelet config file/i, `${n.name}: ${out.slice(0, 500)}`);
@@ -186,7 +199,10 @@ test('egress lint is a real check: it finds a public image, URL and time pool', 
     { path: '/etc/chrony/sources.d/z.sources', content: 'pool 2.debian.pool.ntp.org iburst\n' },
   ];
   const findings = egressLint(lab1.site, lab1.plan, bad);
-  t.deepEqual(findings.map((f) => f.path), ['/x.yaml', '/x.yaml', '/y.conf', '/etc/chrony/sources.d/z.sources']);
+  t.deepEqual(
+    findings.map((f) => f.path),
+    ['/x.yaml', '/x.yaml', '/y.conf', '/etc/chrony/sources.d/z.sources'],
+  );
 });
 
 test("a worker's files hold no CA private key, no etcd key, no sa.key and no admin kubeconfig", async (t) => {
@@ -196,13 +212,19 @@ test("a worker's files hold no CA private key, no etcd key, no sa.key and no adm
   const r = renderSite(site, catalog, st.files, await readTemplates(join(repoRoot, 'blueprints', 'templates')));
   const worker = r.nodes.find((n) => n.name === 'k8s-03')!;
   const blob = [...worker.files.map((f) => f.content), ...Object.values(worker.seed)].join('\n');
-  const secret = [...st.files].filter(([p]) => /^pki\/(ca|etcd-ca|front-proxy-ca|sa|admin|bootstrapper|etcd-healthcheck-client|apiserver-etcd-client)\.key$|^pki\/etcd-(server|peer)\//.test(p));
+  const secret = [...st.files].filter(([p]) =>
+    /^pki\/(ca|etcd-ca|front-proxy-ca|sa|admin|bootstrapper|etcd-healthcheck-client|apiserver-etcd-client)\.key$|^pki\/etcd-(server|peer)\//.test(p),
+  );
   t.true(secret.length >= 9);
   for (const [p, pem] of secret) {
     t.false(blob.includes(pem.trim().split('\n').slice(1, -1).join('\n')), `${p} leaked into the worker`);
     t.false(blob.includes(Buffer.from(pem).toString('base64')), `${p} leaked into a worker kubeconfig`);
   }
-  t.false(worker.files.some((f) => f.path.includes('admin') || f.path.startsWith('/etc/systemd/system/kube-apiserver') || f.path.startsWith('/etc/systemd/system/etcd')));
+  t.false(
+    worker.files.some(
+      (f) => f.path.includes('admin') || f.path.startsWith('/etc/systemd/system/kube-apiserver') || f.path.startsWith('/etc/systemd/system/etcd'),
+    ),
+  );
 });
 
 test('every node gets exactly the rendered and PKI files its plan lists', (t) => {
@@ -210,10 +232,20 @@ test('every node gets exactly the rendered and PKI files its plan lists', (t) =>
     for (const n of r.nodes) {
       const planned = r.plan.nodes.find((x) => x.name === n.name)!.files.filter((f) => f.origin.startsWith('render:') || f.origin.startsWith('pki:'));
       const dirs = planned.filter((f) => f.path.endsWith('/')).map((f) => f.path);
-      const listed = planned.filter((f) => !f.path.endsWith('/')).map((f) => `${f.path} ${f.mode}`).sort();
-      const rendered = n.files.filter((f) => !dirs.some((d) => f.path.startsWith(d))).map((f) => `${f.path} ${f.mode}`).sort();
+      const listed = planned
+        .filter((f) => !f.path.endsWith('/'))
+        .map((f) => `${f.path} ${f.mode}`)
+        .sort();
+      const rendered = n.files
+        .filter((f) => !dirs.some((d) => f.path.startsWith(d)))
+        .map((f) => `${f.path} ${f.mode}`)
+        .sort();
       t.deepEqual(rendered, listed, `${r.site.kubernetes.version} ${n.name}`);
-      for (const d of dirs) t.true(n.files.some((f) => f.path.startsWith(d)), `${n.name} has files under ${d}`);
+      for (const d of dirs)
+        t.true(
+          n.files.some((f) => f.path.startsWith(d)),
+          `${n.name} has files under ${d}`,
+        );
     }
   }
 });
@@ -266,7 +298,7 @@ test('PyYAML (what cloud-init reads with) sees every MAC, mode and address of th
   t.true(modes.every((m) => typeof m === 'string'));
 });
 
-test('loadBalancer vip: haproxy -c and keepalived -t accept the control planes\' configs; workers get neither', async (t) => {
+test("loadBalancer vip: haproxy -c and keepalived -t accept the control planes' configs; workers get neither", async (t) => {
   const vipSite = siteFromLab1(catalog, ecdsa, k8s03Worker, (s) => {
     s.spec.controlPlane.loadBalancer = 'vip';
     s.spec.controlPlane.vip = '192.168.93.40';

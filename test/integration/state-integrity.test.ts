@@ -37,7 +37,11 @@ function withState() {
 // --- placement -------------------------------------------------------------------------------
 
 for (const [what, state, message] of [
-  ['inside the dist directory', 'output/lab1/dist/state', /^gen bundle: the state \S+\/output\/lab1\/dist\/state is inside the bundle output \S+\/output\/lab1\/dist$/],
+  [
+    'inside the dist directory',
+    'output/lab1/dist/state',
+    /^gen bundle: the state \S+\/output\/lab1\/dist\/state is inside the bundle output \S+\/output\/lab1\/dist$/,
+  ],
   ['equal to the dist directory', 'output/lab1/dist', /^gen bundle: the state \S+\/output\/lab1\/dist is inside the bundle output \S+\/output\/lab1\/dist$/],
   ['inside a dist moved aside', 'output/lab1/dist.old-123/s', /^gen bundle: the state \S+ is inside the bundle output \S+\/output\/lab1\/dist\.old-123$/],
   ['holding the output directory', 'output', /^gen bundle: the state \S+\/output holds the site's output directory \S+\/output\/lab1$/],
@@ -79,14 +83,55 @@ test('a state that is a regular file is refused: exit 2', (t) => {
 
 const damages: [string, (state: string) => void, RegExp][] = [
   ['secrets/encryption-key removed', (s) => rmSync(join(s, 'current/secrets/encryption-key')), /state file secrets\/encryption-key is missing$/],
-  ['pki/sa.* removed', (s) => ['sa.key', 'sa.pub'].forEach((f) => rmSync(join(s, 'current/pki', f))), /state file pki\/sa\.key is missing \(and pki\/sa\.pub\)$/],
-  ['the whole pki/ removed', (s) => rmSync(join(s, 'current/pki'), { recursive: true }), /state file pki\/admin\.crt is missing \(and 55 more: pki\/admin\.key, pki\/apiserver-etcd-client\.crt, pki\/apiserver-etcd-client\.key, …\)$/],
-  ['secrets/encryption-key replaced by a symlink', (s) => { rmSync(join(s, 'current/secrets/encryption-key')); symlinkSync('/etc/hostname', join(s, 'current/secrets/encryption-key')); }, /state file secrets\/encryption-key is a symlink, not the file kubeseed wrote$/],
-  ['a certificate edited', (s) => writeFileSync(join(s, 'current/pki/ca.crt'), readFileSync(join(s, 'current/pki/ca.crt'), 'utf8').replace('-----END', 'x\n-----END')), /state file pki\/ca\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\)$/],
+  [
+    'pki/sa.* removed',
+    (s) => ['sa.key', 'sa.pub'].forEach((f) => rmSync(join(s, 'current/pki', f))),
+    /state file pki\/sa\.key is missing \(and pki\/sa\.pub\)$/,
+  ],
+  [
+    'the whole pki/ removed',
+    (s) => rmSync(join(s, 'current/pki'), { recursive: true }),
+    /state file pki\/admin\.crt is missing \(and 55 more: pki\/admin\.key, pki\/apiserver-etcd-client\.crt, pki\/apiserver-etcd-client\.key, …\)$/,
+  ],
+  [
+    'secrets/encryption-key replaced by a symlink',
+    (s) => {
+      rmSync(join(s, 'current/secrets/encryption-key'));
+      symlinkSync('/etc/hostname', join(s, 'current/secrets/encryption-key'));
+    },
+    /state file secrets\/encryption-key is a symlink, not the file kubeseed wrote$/,
+  ],
+  [
+    'a certificate edited',
+    (s) => writeFileSync(join(s, 'current/pki/ca.crt'), readFileSync(join(s, 'current/pki/ca.crt'), 'utf8').replace('-----END', 'x\n-----END')),
+    /state file pki\/ca\.crt changed since kubeseed wrote it \(its sha256 differs from the state manifest\)$/,
+  ],
   ['the state manifest removed', (s) => rmSync(join(s, 'current/manifest.json')), /state file rev-1\/manifest\.json is missing$/],
-  ['current pointing nowhere', (s) => { rmSync(join(s, 'current')); symlinkSync('rev-9', join(s, 'current')); }, /state file rev-9 is missing \(current points to it\)$/],
-  ['current pointing out of the state', (s) => { rmSync(join(s, 'current')); symlinkSync('/etc', join(s, 'current')); }, /the state's current points to \/etc, not to a revision \(rev-N\)$/],
-  ['a revision that is a symlink', (s) => { cpSync(join(s, 'rev-1'), join(s, '..', 'moved'), { recursive: true }); rmSync(join(s, 'rev-1'), { recursive: true }); symlinkSync(join(s, '..', 'moved'), join(s, 'rev-1')); }, /state file rev-1 is a symlink$/],
+  [
+    'current pointing nowhere',
+    (s) => {
+      rmSync(join(s, 'current'));
+      symlinkSync('rev-9', join(s, 'current'));
+    },
+    /state file rev-9 is missing \(current points to it\)$/,
+  ],
+  [
+    'current pointing out of the state',
+    (s) => {
+      rmSync(join(s, 'current'));
+      symlinkSync('/etc', join(s, 'current'));
+    },
+    /the state's current points to \/etc, not to a revision \(rev-N\)$/,
+  ],
+  [
+    'a revision that is a symlink',
+    (s) => {
+      cpSync(join(s, 'rev-1'), join(s, '..', 'moved'), { recursive: true });
+      rmSync(join(s, 'rev-1'), { recursive: true });
+      symlinkSync(join(s, '..', 'moved'), join(s, 'rev-1'));
+    },
+    /state file rev-1 is a symlink$/,
+  ],
 ];
 
 for (const [what, damage, message] of damages) {
@@ -124,7 +169,10 @@ test('--renew reissues a damaged leaf pair, naming it; a damaged CA key it does 
   writeFileSync(join(cur(w), 'pki/kube-proxy.key'), 'garbage');
   const r = w.gen('certs', ['--renew']);
   t.is(r.code, 0, r.stderr);
-  t.is(firstLine(r.stderr), 'warning: state file pki/kube-proxy.key changed since kubeseed wrote it (its sha256 differs from the state manifest); reissued by --renew');
+  t.is(
+    firstLine(r.stderr),
+    'warning: state file pki/kube-proxy.key changed since kubeseed wrote it (its sha256 differs from the state manifest); reissued by --renew',
+  );
   t.regex(r.stdout, /kube-proxy +system:kube-proxy +\S+ +reissued/);
   writeFileSync(join(cur(w), 'pki/ca.key'), 'garbage');
   const ca = w.gen('certs', ['--renew']);
@@ -148,7 +196,15 @@ test('--rotate-ca goes past a damaged state, keeping it as it was beside the new
 test('a site that grew a node: its new certificates are created and named, nothing else changes', (t) => {
   const w = withState();
   const before = readFileSync(join(cur(w), 'pki/ca.crt'), 'utf8');
-  const k4 = ['    - name: k8s-04', '      address: 192.168.93.48/24', '      gateway: 192.168.93.1', '      dns: [192.168.93.1]', '      mac: "52:54:00:93:00:48"', '      roles: [worker]', ''];
+  const k4 = [
+    '    - name: k8s-04',
+    '      address: 192.168.93.48/24',
+    '      gateway: 192.168.93.1',
+    '      dns: [192.168.93.1]',
+    '      mac: "52:54:00:93:00:48"',
+    '      roles: [worker]',
+    '',
+  ];
   writeFileSync(w.site, readFileSync(w.site, 'utf8').trimEnd() + '\n' + k4.join('\n'));
   const r = w.gen('certs');
   t.is(r.code, 0, r.stderr);
@@ -166,7 +222,10 @@ test('a state from before revisions is adopted once, with a line saying so, and 
   const ca = readFileSync(join(w.state, 'pki/ca.crt'), 'utf8');
   const r = w.gen('certs');
   t.is(r.code, 0, r.stderr);
-  t.regex(firstLine(r.stderr), /^note: adopted the state at \S+, written before state revisions: its 59 files are recorded with their sha256 in rev-1\/manifest\.json$/);
+  t.regex(
+    firstLine(r.stderr),
+    /^note: adopted the state at \S+, written before state revisions: its 59 files are recorded with their sha256 in rev-1\/manifest\.json$/,
+  );
   t.is(readFileSync(join(cur(w), 'pki/ca.crt'), 'utf8'), ca);
   t.false(existsSync(join(w.state, 'pki')), 'the loose files are gone, now in rev-1');
   const again = w.gen('certs');
@@ -217,11 +276,17 @@ test('a state locked by a running command: exit 1 naming pid, host, command and 
   holdLock(w.state, process.pid);
   const r = w.gen('certs', [], { KUBESEED_LOCK_WAIT: '0' });
   t.is(r.code, 1);
-  t.is(firstLine(r.stderr), `gen certs: the site state ${w.state} is locked by pid ${process.pid} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z)`);
+  t.is(
+    firstLine(r.stderr),
+    `gen certs: the site state ${w.state} is locked by pid ${process.pid} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z)`,
+  );
   t.regex(r.stderr, /hint: wait for that run to finish .* remove \S+\/\.kubeseed-lock/);
   const waited = w.gen('certs', [], { KUBESEED_LOCK_WAIT: '1' });
   t.is(waited.code, 1);
-  t.is(firstLine(waited.stderr), `  waiting up to 1 s for the site state, locked by pid ${process.pid} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z)`);
+  t.is(
+    firstLine(waited.stderr),
+    `  waiting up to 1 s for the site state, locked by pid ${process.pid} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z)`,
+  );
 });
 
 test('an output directory locked by a running command: gen bundle exits 1 naming the holder', (t) => {
@@ -229,15 +294,21 @@ test('an output directory locked by a running command: gen bundle exits 1 naming
   holdLock(join(w.dir, 'output/lab1'), process.pid, 'gen bundle --site other');
   const r = w.gen('bundle', ['--skip-payload'], { KUBESEED_LOCK_WAIT: '0' });
   t.is(r.code, 1);
-  t.is(firstLine(r.stderr), `gen bundle: the output directory ${join(w.dir, 'output/lab1')} is locked by pid ${process.pid} on ${hostname()} (gen bundle --site other, since 2026-11-28T09:00:00.000Z)`);
+  t.is(
+    firstLine(r.stderr),
+    `gen bundle: the output directory ${join(w.dir, 'output/lab1')} is locked by pid ${process.pid} on ${hostname()} (gen bundle --site other, since 2026-11-28T09:00:00.000Z)`,
+  );
 });
 
-test("a lock left by a process that is gone is taken over, saying whose it was", (t) => {
+test('a lock left by a process that is gone is taken over, saying whose it was', (t) => {
   const w = withState();
   holdLock(w.state, 2 ** 22 + 12345);
   const r = w.gen('certs');
   t.is(r.code, 0, r.stderr);
-  t.is(firstLine(r.stderr), `  the site state: removing the lock of pid ${2 ** 22 + 12345} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z), which is no longer running`);
+  t.is(
+    firstLine(r.stderr),
+    `  the site state: removing the lock of pid ${2 ** 22 + 12345} on ${hostname()} (gen bundle --site lab1, since 2026-11-28T09:00:00.000Z), which is no longer running`,
+  );
   t.false(existsSync(join(w.state, '.kubeseed-lock')));
 });
 

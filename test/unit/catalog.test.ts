@@ -6,19 +6,31 @@ import { loadDefaultCatalog } from '../helpers.js';
 test('the shipped catalog loads and has v1.20.2 and a current release line', async (t) => {
   const c = await loadDefaultCatalog();
   t.truthy(findRelease(c, 'v1.20.2'));
-  t.true(c.releases.some((r) => minorOf(r.version) >= 33), 'a release of 1.33 or newer');
+  t.true(
+    c.releases.some((r) => minorOf(r.version) >= 33),
+    'a release of 1.33 or newer',
+  );
   for (const r of c.releases) {
     t.true(r.provenance.length > 0, `${r.version} states where its facts come from`);
     for (const comp of c.components.filter((x) => !x.optional)) t.truthy(r.versions[comp.versionOf], `${r.version} names a version for ${comp.name}`);
     t.truthy(c.lifecycle[`1.${minorOf(r.version)}`], `${r.version}: the catalog knows its minor's end of life`);
     for (const [name, byArch] of Object.entries(r.pinned)) {
-      t.truthy(c.components.find((x) => x.name === name), `pin for unknown component ${name}`);
+      t.truthy(
+        c.components.find((x) => x.name === name),
+        `pin for unknown component ${name}`,
+      );
       for (const a of Object.keys(byArch)) t.true(r.arch.includes(a), `${r.version} pins ${name} for ${a}, which it does not offer`);
     }
     const pause = r.images.find((i) => i.name === 'pause');
     t.truthy(pause, `${r.version} has a pause image`);
-    t.true(pause!.aliases.some((a) => a.startsWith('k8s.gcr.io/')), 'pause keeps its k8s.gcr.io alias for the old guides');
-    t.true(r.images.every((i) => !i.ref.startsWith('k8s.gcr.io/')), 'images are pulled from registry.k8s.io, k8s.gcr.io only as alias');
+    t.true(
+      pause!.aliases.some((a) => a.startsWith('k8s.gcr.io/')),
+      'pause keeps its k8s.gcr.io alias for the old guides',
+    );
+    t.true(
+      r.images.every((i) => !i.ref.startsWith('k8s.gcr.io/')),
+      'images are pulled from registry.k8s.io, k8s.gcr.io only as alias',
+    );
   }
 });
 

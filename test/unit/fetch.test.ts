@@ -26,7 +26,13 @@ test('hash files: bare hash, hash with name, sha512; wrong length or junk is ref
 });
 
 test('sums files: the named entry, with binary-mode star, ./ prefix or a directory; never another line', (t) => {
-  const text = [`${'1'.repeat(64)}  etcd-v3.5.25-linux-arm64.tar.gz`, `${'2'.repeat(64)} *etcd-v3.5.25-linux-amd64.tar.gz`, `${'3'.repeat(64)}  ./runc.amd64`, `${'4'.repeat(64)}  release/crictl.tar.gz`, 'garbage line'].join('\n');
+  const text = [
+    `${'1'.repeat(64)}  etcd-v3.5.25-linux-arm64.tar.gz`,
+    `${'2'.repeat(64)} *etcd-v3.5.25-linux-amd64.tar.gz`,
+    `${'3'.repeat(64)}  ./runc.amd64`,
+    `${'4'.repeat(64)}  release/crictl.tar.gz`,
+    'garbage line',
+  ].join('\n');
   t.is(parseSumsFile(text, 'etcd-v3.5.25-linux-amd64.tar.gz', 'sha256'), '2'.repeat(64));
   t.is(parseSumsFile(text, 'runc.amd64', 'sha256'), '3'.repeat(64));
   t.is(parseSumsFile(text, 'crictl.tar.gz', 'sha256'), '4'.repeat(64));
@@ -35,7 +41,12 @@ test('sums files: the named entry, with binary-mode star, ./ prefix or a directo
 });
 
 test('image references: registry, repository, tag, digest; Docker Hub library names', (t) => {
-  t.deepEqual(parseRef('registry.k8s.io/coredns/coredns:v1.12.1'), { registry: 'registry.k8s.io', repository: 'coredns/coredns', tag: 'v1.12.1', digest: null });
+  t.deepEqual(parseRef('registry.k8s.io/coredns/coredns:v1.12.1'), {
+    registry: 'registry.k8s.io',
+    repository: 'coredns/coredns',
+    tag: 'v1.12.1',
+    digest: null,
+  });
   t.deepEqual(parseRef('docker.io/busybox:1.36'), { registry: 'docker.io', repository: 'library/busybox', tag: '1.36', digest: null });
   t.deepEqual(parseRef(`127.0.0.1:5000/pause@sha256:${H256}`), { registry: '127.0.0.1:5000', repository: 'pause', tag: null, digest: `sha256:${H256}` });
   t.deepEqual(parseRef(`quay.io/calico/node:v3.30.5@sha256:${H256}`).tag, 'v3.30.5');
@@ -81,7 +92,12 @@ test('Docker config credentials: auth field, username/password, Docker Hub under
 });
 
 test('platform selection: exact os/arch, arm64 accepts v8, attestations never match', (t) => {
-  const d = (architecture: string, variant?: string, os = 'linux') => ({ mediaType: 'm', digest: `sha256:${architecture}${variant ?? ''}`, size: 1, platform: { os, architecture, ...(variant ? { variant } : {}) } });
+  const d = (architecture: string, variant?: string, os = 'linux') => ({
+    mediaType: 'm',
+    digest: `sha256:${architecture}${variant ?? ''}`,
+    size: 1,
+    platform: { os, architecture, ...(variant ? { variant } : {}) },
+  });
   const list = [d('unknown', undefined, 'unknown'), d('arm', 'v7'), d('arm64', 'v8'), d('amd64')];
   t.is(selectPlatform(list, 'linux/amd64')?.digest, 'sha256:amd64');
   t.is(selectPlatform(list, 'linux/arm64')?.digest, 'sha256:arm64v8');
@@ -98,14 +114,20 @@ test('OCI archive layout: one index entry per name (aliases included), each blob
   ]);
   const index = JSON.parse(layout.indexJson);
   t.deepEqual(
-    index.manifests.map((m: { annotations: Record<string, string> }) => [m.annotations['io.containerd.image.name'], m.annotations['org.opencontainers.image.ref.name']]),
+    index.manifests.map((m: { annotations: Record<string, string> }) => [
+      m.annotations['io.containerd.image.name'],
+      m.annotations['org.opencontainers.image.ref.name'],
+    ]),
     [
       ['k8s.gcr.io/pause:3.10.1', '3.10.1'],
       [`registry.k8s.io/etcd@sha256:${'d'.repeat(64)}`, `sha256:${'d'.repeat(64)}`],
       ['registry.k8s.io/pause:3.10.1', '3.10.1'],
     ],
   );
-  t.deepEqual(layout.blobs, ['a', 'b', 'c', 'd'].map((c) => c.repeat(64)));
+  t.deepEqual(
+    layout.blobs,
+    ['a', 'b', 'c', 'd'].map((c) => c.repeat(64)),
+  );
   t.is(JSON.parse(layout.ociLayout).imageLayoutVersion, '1.0.0');
 });
 

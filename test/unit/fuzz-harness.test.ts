@@ -12,7 +12,8 @@ test('the outcome check flags exit 1, a stack trace, the catch-all, a process wa
   t.is(outcomeProblem(2, 'x.yaml:1:1  error  the document must be a YAML mapping  [schema]'), undefined);
   t.regex(outcomeProblem(1, 'gen validate: something')!, /exit code 1/);
   // What a billion-laughs blueprint printed before the alias limit became an issue.
-  const old = 'gen validate: failed: ReferenceError: Excessive alias count indicates a resource exhaustion attack\n    at Alias.resolve (/work/node_modules/yaml/dist/nodes/Alias.js:67:27)\n    at Alias.toJSON (/work/node_modules/yaml/dist/nodes/Alias.js:76:29)';
+  const old =
+    'gen validate: failed: ReferenceError: Excessive alias count indicates a resource exhaustion attack\n    at Alias.resolve (/work/node_modules/yaml/dist/nodes/Alias.js:67:27)\n    at Alias.toJSON (/work/node_modules/yaml/dist/nodes/Alias.js:76:29)';
   t.regex(outcomeProblem(2, old)!, /stack trace/);
   t.regex(outcomeProblem(2, 'gen validate: failed: TypeError: x is not a function')!, /catch-all/);
   t.regex(outcomeProblem(2, '(node:123) Warning: Keys with collection values will be stringified')!, /process warning/);

@@ -19,7 +19,6 @@ import { BILLION_LAUGHS } from '../hostile-fixtures.js';
 const anything = z.record(z.string(), z.unknown());
 const parse = (text: string) => parseStructured(text, 'x.yaml', anything, () => []);
 
-
 test('billion laughs: alias expansion stops at the limit and is one issue with its line', (t) => {
   const r = parse(BILLION_LAUGHS);
   t.is(r.value, undefined);
@@ -56,7 +55,12 @@ test('text past the size limit is not parsed', (t) => {
 });
 
 test('deep nesting is an issue, not a crash', (t) => {
-  for (const text of ['['.repeat(65) + ']'.repeat(65), '['.repeat(5000) + ']'.repeat(5000), '{a: '.repeat(3000) + '}'.repeat(3000), Array.from({ length: 600 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')]) {
+  for (const text of [
+    '['.repeat(65) + ']'.repeat(65),
+    '['.repeat(5000) + ']'.repeat(5000),
+    '{a: '.repeat(3000) + '}'.repeat(3000),
+    Array.from({ length: 600 }, (_, i) => `${' '.repeat(i)}a:`).join('\n'),
+  ]) {
     const r = parse(text);
     t.is(r.value, undefined);
     t.is(r.issues.length, 1);
@@ -116,7 +120,13 @@ const fake: Command = {
   name: 'fake',
   usage: 'gen fake',
   help: [],
-  options: { site: { type: 'string', short: 's' }, parallel: { type: 'string' }, json: { type: 'boolean' }, skip: { type: 'boolean' }, from: { type: 'string' } },
+  options: {
+    site: { type: 'string', short: 's' },
+    parallel: { type: 'string' },
+    json: { type: 'boolean' },
+    skip: { type: 'boolean' },
+    from: { type: 'string' },
+  },
   numbers: { parallel: { min: 1, max: 64 } },
   conflicts: [{ option: 'skip', with: ['from'], because: 'one or the other' }],
   run: () => Promise.resolve(0),

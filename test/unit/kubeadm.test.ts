@@ -17,7 +17,10 @@ test('v1.34 (kubeadm v1beta4): extra arguments as name/value lists, timeouts in 
   t.is(init.bootstrapTokens[0].token, secrets.token);
   t.is(cluster.kind, 'ClusterConfiguration');
   t.true(Array.isArray(cluster.apiServer.extraArgs));
-  t.deepEqual(cluster.apiServer.extraArgs.find((a: { name: string }) => a.name === 'encryption-provider-config'), { name: 'encryption-provider-config', value: '/etc/kubernetes/encryption-config.yaml' });
+  t.deepEqual(
+    cluster.apiServer.extraArgs.find((a: { name: string }) => a.name === 'encryption-provider-config'),
+    { name: 'encryption-provider-config', value: '/etc/kubernetes/encryption-config.yaml' },
+  );
   t.is(cluster.apiServer.timeoutForControlPlane, undefined);
   t.deepEqual(cluster.etcd, { local: { dataDir: '/var/lib/etcd' } });
   t.is(cluster.controlPlaneEndpoint, '127.0.0.1:8443');

@@ -22,8 +22,22 @@ const IN_CONTAINERS: Record<string, string[]> = {
   'generator/render/addons/coredns.ts': ['/etc/resolv.conf', '/etc/coredns', '/etc/coredns/Corefile'],
   'generator/render/addons/metrics-server.ts': ['/etc/kubernetes/ca', '/etc/kubernetes/ca/ca.crt'],
   'generator/render/addons/flannel.ts': ['/etc/kube-flannel/', '/etc/kube-flannel/cni-conf.json', '/run/flannel', '/opt/bin/flanneld', '/run/xtables.lock'],
-  'generator/render/addons/calico.ts': ['/var/run/calico', '/var/lib/calico', '/var/run/nodeagent', '/var/log/calico/cni', '/var/log/calico/cni/cni.log', '/run/xtables.lock', '/usr/bin/check-status', '/opt/cni/bin/install'],
-  'generator/render/addons/ingress-nginx.ts': ['/usr/local/lib/libmimalloc.so', '/usr/local/certificates/', '/usr/local/certificates/cert', '/usr/local/certificates/key'],
+  'generator/render/addons/calico.ts': [
+    '/var/run/calico',
+    '/var/lib/calico',
+    '/var/run/nodeagent',
+    '/var/log/calico/cni',
+    '/var/log/calico/cni/cni.log',
+    '/run/xtables.lock',
+    '/usr/bin/check-status',
+    '/opt/cni/bin/install',
+  ],
+  'generator/render/addons/ingress-nginx.ts': [
+    '/usr/local/lib/libmimalloc.so',
+    '/usr/local/certificates/',
+    '/usr/local/certificates/cert',
+    '/usr/local/certificates/key',
+  ],
 };
 
 /** The text of every string literal and template-literal piece of a TypeScript file. */

@@ -17,7 +17,16 @@ test('lab1 asks Debian 12 for the base tools, nft for kube-proxy (nftables, the 
   const os = buildPlan(site(), catalog).osPackages;
   t.is(os.repos.length, 1);
   const repo = os.repos[0]!;
-  t.like(repo, { id: 'debian-12-amd64', family: 'debian', release: '12', suite: 'bookworm', components: ['main'], arch: 'amd64', mirror: 'https://deb.debian.org/debian', keys: 'keys/debian-archive-keys.asc' });
+  t.like(repo, {
+    id: 'debian-12-amd64',
+    family: 'debian',
+    release: '12',
+    suite: 'bookworm',
+    components: ['main'],
+    arch: 'amd64',
+    mirror: 'https://deb.debian.org/debian',
+    keys: 'keys/debian-archive-keys.asc',
+  });
   const expected = [...ALWAYS, 'chrony', 'libnginx-mod-stream', 'nftables', 'nginx-light'].sort();
   t.deepEqual(repo.packages, expected);
   t.deepEqual(Object.keys(os.nodes), ['k8s-01', 'k8s-02', 'k8s-03']);
@@ -61,15 +70,24 @@ test('Ubuntu 24.04 takes main and universe from the Ubuntu archive, arm64 nodes 
 });
 
 test('a site without os.version takes the family default release; a RHEL site plans no OS packages', (t) => {
-  t.is(buildPlan(site((s) => {
-    delete s.spec.os.version;
-  }), catalog).osPackages.repos[0]!.id, 'debian-12-amd64');
+  t.is(
+    buildPlan(
+      site((s) => {
+        delete s.spec.os.version;
+      }),
+      catalog,
+    ).osPackages.repos[0]!.id,
+    'debian-12-amd64',
+  );
   const rocky = checkSite(parseSite(readRepo('test/fixtures/sites/lab1-rocky.yaml'), 'lab1-rocky.yaml'), catalog, TODAY);
   t.deepEqual(buildPlan(rocky.resolved!, catalog).osPackages, { repos: [], nodes: {} });
 });
 
 test('a bad package name in os.packages is reported at its line and column', (t) => {
-  const text = readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.1]\n    packages: [nfs-common, "jq>=1.6"]');
+  const text = readRepo('blueprints/sites/lab1.yaml').replace(
+    'ntpServers: [192.168.93.1]',
+    'ntpServers: [192.168.93.1]\n    packages: [nfs-common, "jq>=1.6"]',
+  );
   const r = checkSite(parseSite(text, 'lab1.yaml'), catalog, TODAY);
   const bad = r.issues.find((i) => i.rule === 'os-packages-valid');
   t.truthy(bad);
@@ -79,9 +97,12 @@ test('a bad package name in os.packages is reported at its line and column', (t)
 });
 
 test('kube-proxy in ipvs mode asks for the IPVS tools', (t) => {
-  const os = buildPlan(site((s) => {
-    s.spec.kubernetes.proxyMode = 'ipvs';
-  }), catalog).osPackages;
+  const os = buildPlan(
+    site((s) => {
+      s.spec.kubernetes.proxyMode = 'ipvs';
+    }),
+    catalog,
+  ).osPackages;
   t.true(['ipset', 'ipvsadm'].every((p) => os.repos[0]!.packages.includes(p)));
   t.false(os.repos[0]!.packages.includes('nftables'));
 });

@@ -39,7 +39,14 @@ test('Debian version comparison orders versions as dpkg does: epoch, ~ before ev
     t.is(compareVersions(a, b), -1, `${a} < ${b}`);
     t.is(compareVersions(b, a), 1, `${b} > ${a}`);
   }
-  for (const [a, b] of [['1.0', '1.0'], ['0:1.0', '1.0'], ['1.0-0', '1.0'], ['1.01', '1.1'], ['1.0-1', '1.0-01']] as const) t.is(compareVersions(a, b), 0, `${a} = ${b}`);
+  for (const [a, b] of [
+    ['1.0', '1.0'],
+    ['0:1.0', '1.0'],
+    ['1.0-0', '1.0'],
+    ['1.01', '1.1'],
+    ['1.0-1', '1.0-01'],
+  ] as const)
+    t.is(compareVersions(a, b), 0, `${a} = ${b}`);
   t.true(satisfies('1.0-2', '>=', '1.0-1'));
   t.false(satisfies('1.0-1', '>>', '1.0-1'));
   t.true(satisfies('1.0-1', '<<', '1.0-1.1~'));
@@ -59,19 +66,34 @@ test('dependency fields: groups, | alternatives, version relations (old < and > 
   t.deepEqual(parseDepends(''), []);
   t.deepEqual(parseDepends('a [amd64] <!nocheck>'), [[{ name: 'a' }]]);
   t.throws(() => parseDepends('a (>= )'), { message: /malformed dependency 'a \(>= \)'/ });
-  t.deepEqual(parseProvides('httpd, nginx-abi-1.22.1-7, mail-transport-agent (= 1.0), x:any'), [{ name: 'httpd' }, { name: 'nginx-abi-1.22.1-7' }, { name: 'mail-transport-agent', version: '1.0' }, { name: 'x' }]);
+  t.deepEqual(parseProvides('httpd, nginx-abi-1.22.1-7, mail-transport-agent (= 1.0), x:any'), [
+    { name: 'httpd' },
+    { name: 'nginx-abi-1.22.1-7' },
+    { name: 'mail-transport-agent', version: '1.0' },
+    { name: 'x' },
+  ]);
 });
 
 test('Packages stanzas: the fields read, continuation lines, the stanza kept as published; Release: the SHA256 list', (t) => {
-  const text = 'Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b,\n c (>= 2)\nDescription: x\n more\nSHA256: ' + '0'.repeat(64) + '\nSize: 12\nFilename: pool/main/a/a_1_amd64.deb\n\nPackage: b\nVersion: 2\nArchitecture: all\nEssential: yes\nPriority: required\n';
+  const text =
+    'Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b,\n c (>= 2)\nDescription: x\n more\nSHA256: ' +
+    '0'.repeat(64) +
+    '\nSize: 12\nFilename: pool/main/a/a_1_amd64.deb\n\nPackage: b\nVersion: 2\nArchitecture: all\nEssential: yes\nPriority: required\n';
   const [a, b] = parsePackages(text);
   t.is(a!.depends, 'b, c (>= 2)');
   t.is(a!.size, 12);
   t.true(a!.stanza.startsWith('Package: a\n') && a!.stanza.endsWith('Filename: pool/main/a/a_1_amd64.deb'));
   t.true(b!.essential);
   t.is(b!.priority, 'required');
-  t.is(flatStanza(a!.stanza, 'a_1_amd64.deb').split('\n').find((l) => l.startsWith('Filename:')), 'Filename: ./a_1_amd64.deb');
-  const rel = parseRelease(`Suite: oldstable\nCodename: bookworm\nMD5Sum:\n ${'1'.repeat(32)} 10 main/binary-amd64/Packages.gz\nSHA256:\n ${'a'.repeat(64)}   123 main/binary-amd64/Packages.gz\n ${'b'.repeat(64)} 456 main/binary-amd64/Packages\n`);
+  t.is(
+    flatStanza(a!.stanza, 'a_1_amd64.deb')
+      .split('\n')
+      .find((l) => l.startsWith('Filename:')),
+    'Filename: ./a_1_amd64.deb',
+  );
+  const rel = parseRelease(
+    `Suite: oldstable\nCodename: bookworm\nMD5Sum:\n ${'1'.repeat(32)} 10 main/binary-amd64/Packages.gz\nSHA256:\n ${'a'.repeat(64)}   123 main/binary-amd64/Packages.gz\n ${'b'.repeat(64)} 456 main/binary-amd64/Packages\n`,
+  );
   t.is(rel.fields.Codename, 'bookworm');
   t.deepEqual(rel.sha256.get('main/binary-amd64/Packages.gz'), { size: 123, sha256: 'a'.repeat(64) });
   t.is(rel.sha256.size, 2);
@@ -81,7 +103,13 @@ test('Packages stanzas: the fields read, continuation lines, the stanza kept as 
 function indexOf(packages: FakePackage[], arch = 'amd64'): PackageIndex {
   return new PackageIndex([Buffer.from(`${packages.map((p) => stanzaOf(p, fakeDeb(p))).join('\n\n')}\n`)], arch);
 }
-const inst = (name: string, version: string, provides: InstalledPackage['provides'] = []): InstalledPackage => ({ name, version, arch: 'amd64', multiArch: 'no', provides });
+const inst = (name: string, version: string, provides: InstalledPackage['provides'] = []): InstalledPackage => ({
+  name,
+  version,
+  arch: 'amd64',
+  multiArch: 'no',
+  provides,
+});
 const names = (ps: { name: string }[]) => ps.map((p) => p.name);
 
 test('resolver: Depends and Pre-Depends are followed, what is installed (in a satisfying version) is left out', (t) => {
@@ -128,7 +156,10 @@ test('resolver: versioned dependencies need versioned Provides; the candidate is
   t.deepEqual(names(r), ['app', 'data', 'new-abi', 'tool']);
   t.is(r.find((p) => p.name === 'data')!.version, '2');
   t.throws(() => resolveClosure(idx, ['other-arch'], []), { message: /other-arch is not in the index/ });
-  const strict = indexOf([{ name: 'app', version: '1', depends: 'tool:any' }, { name: 'tool', version: '1' }]);
+  const strict = indexOf([
+    { name: 'app', version: '1', depends: 'tool:any' },
+    { name: 'tool', version: '1' },
+  ]);
   t.throws(() => resolveClosure(strict, ['app'], []), { message: /app 1 depends on tool:any, which the index cannot satisfy/ });
 });
 
@@ -140,8 +171,8 @@ test('resolver: unsatisfiable dependencies and conflicts are all reported at onc
     { name: 'd', version: '1', conflicts: 'e' },
     { name: 'e', version: '1' },
   ]);
-  const e = t.throws(() => resolveClosure(idx, ['a', 'b', 'd', 'e', 'nosuch'], []), { instanceOf: ResolveError })!;
-  t.deepEqual((e as ResolveError).problems, [
+  const e = t.throws(() => resolveClosure(idx, ['a', 'b', 'd', 'e', 'nosuch'], []), { instanceOf: ResolveError });
+  t.deepEqual(e.problems, [
     'a 1 depends on gone (>= 1), which the index cannot satisfy',
     'b 1 depends on c (>= 5), which the index cannot satisfy',
     'd 1 conflicts with e, and e 1 would be installed',
@@ -159,14 +190,25 @@ test('baseline: Priority required and Essential packages and the named extras, w
     { name: 'socat', version: '1' },
   ]);
   t.deepEqual(names(baselineFromIndex(idx, ['systemd'])), ['dash', 'debianutils', 'libc6', 'libsystemd0', 'systemd']);
-  const status = parsePackages('Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nProvides: x\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 1\nArchitecture: amd64\n');
+  const status = parsePackages(
+    'Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nProvides: x\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 1\nArchitecture: amd64\n',
+  );
   t.deepEqual(installedFromStatus(status), [{ name: 'a', version: '1', arch: 'amd64', multiArch: 'no', provides: [{ name: 'x' }] }]);
 });
 
 test('a lock written before OS packages were carried still loads', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kubeseed-lock-'));
   const file = join(dir, 'old.lock.json');
-  writeFileSync(file, JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'Lock', site: 'lab1', artifacts: { 'etcd@v3.5.0/amd64': { url: 'https://x/etcd.tgz', size: 1, sha256: 'a'.repeat(64) } }, images: {} }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'kubeseed/v1alpha1',
+      kind: 'Lock',
+      site: 'lab1',
+      artifacts: { 'etcd@v3.5.0/amd64': { url: 'https://x/etcd.tgz', size: 1, sha256: 'a'.repeat(64) } },
+      images: {},
+    }),
+  );
   const lock = await readLock(file);
   t.is(lock!.site, 'lab1');
   t.is(lock!.osPackages, undefined);

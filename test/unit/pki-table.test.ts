@@ -27,9 +27,13 @@ test('table invariants: names unique, every CA listed before its leaves, every l
 test('a worker receives no CA key, no etcd key, no sa.key and no admin credential', (t) => {
   const site = resolved(k8s03Worker);
   const worker = 'k8s-03';
-  const keys = certInstances(site).filter((c) => c.keyNodes.includes(worker)).map((c) => c.id);
+  const keys = certInstances(site)
+    .filter((c) => c.keyNodes.includes(worker))
+    .map((c) => c.id);
   t.deepEqual(keys.sort(), ['kube-proxy', 'kubelet-client/k8s-03', 'kubelet-serving/k8s-03']);
-  const certs = certInstances(site).filter((c) => c.certNodes.includes(worker)).map((c) => c.id);
+  const certs = certInstances(site)
+    .filter((c) => c.certNodes.includes(worker))
+    .map((c) => c.id);
   t.false(certs.some((c) => c.startsWith('admin') || c.startsWith('etcd-') || c === 'sa'));
   t.true(certs.includes('ca'), 'a worker trusts the cluster CA');
 });
@@ -64,9 +68,11 @@ test('per-node certificates name their node; the admin credential goes to the op
 test('the admin group follows the version: system:masters before 1.29, kubeadm:cluster-admins from 1.29', (t) => {
   const newer = certInstances(resolved());
   t.deepEqual(newer.find((c) => c.id === 'admin')!.o, ['kubeadm:cluster-admins']);
-  const older = certInstances(resolved((s) => {
-    s.spec.kubernetes.version = 'v1.20.2';
-  }));
+  const older = certInstances(
+    resolved((s) => {
+      s.spec.kubernetes.version = 'v1.20.2';
+    }),
+  );
   t.deepEqual(older.find((c) => c.id === 'admin')!.o, ['system:masters']);
   t.deepEqual(older.find((c) => c.id === 'apiserver-kubelet-client')!.o, ['system:masters']);
 });

@@ -14,7 +14,19 @@ const site = (...edits: SiteEdit[]): ResolvedSite => siteFromLab1(catalog, ...ed
 test('lab1 plan names every binary of binary mode, each with a checksum source', (t) => {
   const plan = buildPlan(site(), catalog);
   const components = plan.artifacts.map((a) => a.component).sort();
-  t.deepEqual(components, ['cni-plugins', 'containerd', 'crictl', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubectl', 'kubelet', 'runc']);
+  t.deepEqual(components, [
+    'cni-plugins',
+    'containerd',
+    'crictl',
+    'etcd',
+    'kube-apiserver',
+    'kube-controller-manager',
+    'kube-proxy',
+    'kube-scheduler',
+    'kubectl',
+    'kubelet',
+    'runc',
+  ]);
   for (const a of plan.artifacts) {
     t.true(a.url.startsWith('https://'), a.url);
     if (a.checksum.kind === 'pinned') t.regex(a.checksum.sha256!, /^[0-9a-f]{64}$/);
@@ -22,7 +34,12 @@ test('lab1 plan names every binary of binary mode, each with a checksum source',
   }
   const api = plan.artifacts.find((a) => a.component === 'kube-apiserver')!;
   t.is(api.url, 'https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kube-apiserver');
-  t.deepEqual(api.checksum, { kind: 'hash-file', algorithm: 'sha256', path: 'release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256', url: 'https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256' });
+  t.deepEqual(api.checksum, {
+    kind: 'hash-file',
+    algorithm: 'sha256',
+    path: 'release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256',
+    url: 'https://dl.k8s.io/release/v1.37.1/bin/linux/amd64/kube-apiserver.sha256',
+  });
 });
 
 test('lab1 plan names the images of its version, network plugin and add-ons', (t) => {
@@ -68,7 +85,7 @@ test('k8s.gcr.io references pull from registry.k8s.io', (t) => {
 test('every planned key file is 0600 and secret; no worker plans a CA key, etcd key, sa.key or admin', (t) => {
   const plan = buildPlan(site(k8s03Worker), catalog);
   for (const n of plan.nodes) {
-    for (const f of n.files.filter((x) => x.path.endsWith('.key') || x.path.endsWith('.conf') && x.origin.startsWith('pki:'))) {
+    for (const f of n.files.filter((x) => x.path.endsWith('.key') || (x.path.endsWith('.conf') && x.origin.startsWith('pki:')))) {
       t.is(f.mode, '0600', `${n.name}:${f.path}`);
       t.true(f.secret);
     }
@@ -89,19 +106,35 @@ test('gen plan output is serialisable and stable', (t) => {
 });
 
 test('RHEL-family hosts get the static containerd build in place of the glibc 2.35 one; releases without it keep the regular one', (t) => {
-  const rhel = buildPlan(site((s) => {
-    s.spec.os.family = 'rhel';
-    s.spec.os.version = '9';
-  }), catalog);
+  const rhel = buildPlan(
+    site((s) => {
+      s.spec.os.family = 'rhel';
+      s.spec.os.version = '9';
+    }),
+    catalog,
+  );
   const cd = rhel.artifacts.filter((a) => a.component.startsWith('containerd'));
-  t.deepEqual(cd.map((a) => a.component), ['containerd-static']);
+  t.deepEqual(
+    cd.map((a) => a.component),
+    ['containerd-static'],
+  );
   t.is(cd[0]!.url, 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-static-2.3.4-linux-amd64.tar.gz');
   t.deepEqual(cd[0]!.checksum, { kind: 'pinned', sha256: '1d0eccd52471ab75e8d4645b538f73dc635f905cd2be776366eb1036a0089595' });
   const debian = buildPlan(site(), catalog);
-  t.deepEqual(debian.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.url), ['https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz']);
-  const old = buildPlan(site(on120, (s) => {
-    s.spec.os.family = 'rhel';
-    s.spec.os.version = '9';
-  }), catalog);
-  t.deepEqual(old.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.component), ['containerd'], 'containerd 1.4.3 published no static build');
+  t.deepEqual(
+    debian.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.url),
+    ['https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz'],
+  );
+  const old = buildPlan(
+    site(on120, (s) => {
+      s.spec.os.family = 'rhel';
+      s.spec.os.version = '9';
+    }),
+    catalog,
+  );
+  t.deepEqual(
+    old.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.component),
+    ['containerd'],
+    'containerd 1.4.3 published no static build',
+  );
 });

@@ -34,8 +34,13 @@ test('a wrong value is reported where the value stands', (t) => {
 });
 
 test('all structural problems are reported in one pass', (t) => {
-  const text = withMode.replace('proxyMode: ipvs', 'proxyMode: nft').replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: dsa').replace('embedPayload: false', 'embedPayload: 3');
-  const paths = parseSite(text, 'x.yaml').issues.map((i) => i.path).sort();
+  const text = withMode
+    .replace('proxyMode: ipvs', 'proxyMode: nft')
+    .replace('keyAlgorithm: rsa-2048', 'keyAlgorithm: dsa')
+    .replace('embedPayload: false', 'embedPayload: 3');
+  const paths = parseSite(text, 'x.yaml')
+    .issues.map((i) => i.path)
+    .sort();
   t.deepEqual(paths, ['spec.kubernetes.proxyMode', 'spec.output.embedPayload', 'spec.pki.keyAlgorithm']);
 });
 
@@ -47,7 +52,8 @@ test('YAML syntax errors carry line and column', (t) => {
 });
 
 test('defaults are filled for fields the blueprint leaves out', (t) => {
-  const minimal = 'apiVersion: kubeseed/v1alpha1\nkind: Site\nmetadata: {name: tiny}\nspec:\n  kubernetes: {version: v1.34.2}\n  nodes:\n    - {name: n1, address: 10.0.0.5/24, gateway: 10.0.0.1, roles: [control-plane, etcd, worker]}\n';
+  const minimal =
+    'apiVersion: kubeseed/v1alpha1\nkind: Site\nmetadata: {name: tiny}\nspec:\n  kubernetes: {version: v1.34.2}\n  nodes:\n    - {name: n1, address: 10.0.0.5/24, gateway: 10.0.0.1, roles: [control-plane, etcd, worker]}\n';
   const s = parseSite(minimal, 'x.yaml').site!;
   t.is(s.spec.kubernetes.serviceCIDR, '10.254.0.0/16');
   t.is(s.spec.controlPlane.loadBalancer, 'local');

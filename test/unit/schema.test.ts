@@ -9,6 +9,9 @@ test('blueprints/schema/site.schema.json is generated from the current schema (n
 
 test('the JSON Schema names every spec section and forbids unknown fields', (t) => {
   const s = siteJsonSchema() as { properties: { spec: { properties: Record<string, unknown>; additionalProperties: boolean } } };
-  t.deepEqual(Object.keys(s.properties.spec.properties).sort(), ['addons', 'artifacts', 'containerRuntime', 'controlPlane', 'kubernetes', 'network', 'nodes', 'os', 'output', 'pki'].sort());
+  t.deepEqual(
+    Object.keys(s.properties.spec.properties).sort(),
+    ['addons', 'artifacts', 'containerRuntime', 'controlPlane', 'kubernetes', 'network', 'nodes', 'os', 'output', 'pki'].sort(),
+  );
   t.is(s.properties.spec.additionalProperties, false);
 });

@@ -53,7 +53,12 @@ const ANP_TYPES = [
  * The definitions carry a structural schema that keeps every field, not Calico's full OpenAPI
  * schemas: Calico's own clients validate what they write, and the apiserver only has to store it.
  */
-function crd(group: string, version: string, t: { kind: string; plural: string; namespaced?: boolean; status?: boolean }, annotations?: Record<string, string>): Obj {
+function crd(
+  group: string,
+  version: string,
+  t: { kind: string; plural: string; namespaced?: boolean; status?: boolean },
+  annotations?: Record<string, string>,
+): Obj {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -90,7 +95,11 @@ function rbac(): Obj[] {
       rule([''], ['endpoints', 'services'], ['watch', 'list', 'get']),
       rule([''], ['nodes/status'], ['patch', 'update']),
       rule(['networking.k8s.io'], ['networkpolicies'], ['watch', 'list']),
-      rule([ANP_GROUP], ANP_TYPES.map((t) => t.plural), ['watch', 'list']),
+      rule(
+        [ANP_GROUP],
+        ANP_TYPES.map((t) => t.plural),
+        ['watch', 'list'],
+      ),
       rule([''], ['pods', 'namespaces', 'serviceaccounts'], ['list', 'watch']),
       rule([''], ['pods/status'], ['patch']),
       rule([CALICO_GROUP], ALL_CALICO, ['get', 'list', 'watch']),
@@ -178,7 +187,11 @@ function node(site: ResolvedSite, images: PlannedImage[]): Obj {
         spec: {
           nodeSelector: { 'kubernetes.io/os': 'linux' },
           hostNetwork: true,
-          tolerations: [{ effect: 'NoSchedule', operator: 'Exists' }, { key: 'CriticalAddonsOnly', operator: 'Exists' }, { effect: 'NoExecute', operator: 'Exists' }],
+          tolerations: [
+            { effect: 'NoSchedule', operator: 'Exists' },
+            { key: 'CriticalAddonsOnly', operator: 'Exists' },
+            { effect: 'NoExecute', operator: 'Exists' },
+          ],
           serviceAccountName: 'calico-node',
           // Calico removes its own state on the way down; nothing to wait for.
           terminationGracePeriodSeconds: 0,
@@ -234,7 +247,13 @@ function node(site: ResolvedSite, images: PlannedImage[]): Obj {
               resources: { requests: { cpu: '250m' } },
               lifecycle: { preStop: { exec: { command: ['/bin/calico-node', '-shutdown'] } } },
               // VXLAN without BGP: no BIRD to ask, Felix alone says whether the node is up.
-              livenessProbe: { exec: { command: ['/bin/calico-node', '-felix-live'] }, periodSeconds: 10, initialDelaySeconds: 10, failureThreshold: 6, timeoutSeconds: 10 },
+              livenessProbe: {
+                exec: { command: ['/bin/calico-node', '-felix-live'] },
+                periodSeconds: 10,
+                initialDelaySeconds: 10,
+                failureThreshold: 6,
+                timeoutSeconds: 10,
+              },
               readinessProbe: { exec: { command: ['/bin/calico-node', '-felix-ready'] }, periodSeconds: 10, timeoutSeconds: 10 },
               volumeMounts: [
                 { mountPath: '/host/etc/cni/net.d', name: 'cni-net-dir', readOnly: false },
@@ -293,9 +312,20 @@ function kubeControllers(images: PlannedImage[]): Obj {
                 { name: 'ENABLED_CONTROLLERS', value: 'node,loadbalancer' },
                 { name: 'DATASTORE_TYPE', value: 'kubernetes' },
               ],
-              livenessProbe: { exec: { command: ['/usr/bin/check-status', '-l'] }, periodSeconds: 10, initialDelaySeconds: 10, failureThreshold: 6, timeoutSeconds: 10 },
+              livenessProbe: {
+                exec: { command: ['/usr/bin/check-status', '-l'] },
+                periodSeconds: 10,
+                initialDelaySeconds: 10,
+                failureThreshold: 6,
+                timeoutSeconds: 10,
+              },
               readinessProbe: { exec: { command: ['/usr/bin/check-status', '-r'] }, periodSeconds: 10 },
-              securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
             },
           ],
         },
@@ -316,7 +346,12 @@ export function calico(site: ResolvedSite, images: PlannedImage[]): Obj[] {
       metadata: meta('calico-config', 'kube-system'),
       data: { typha_service_name: 'none', calico_backend: 'vxlan', veth_mtu: '0', cni_network_config: cniConfig() },
     },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('kubernetes-services-endpoint', 'kube-system'), data: { KUBERNETES_SERVICE_HOST: ep.host, KUBERNETES_SERVICE_PORT: String(ep.port) } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta('kubernetes-services-endpoint', 'kube-system'),
+      data: { KUBERNETES_SERVICE_HOST: ep.host, KUBERNETES_SERVICE_PORT: String(ep.port) },
+    },
     node(site, images),
     kubeControllers(images),
   ];

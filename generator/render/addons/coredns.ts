@@ -53,7 +53,10 @@ export function coredns(site: ResolvedSite, images: PlannedImage[]): Obj[] {
           spec: {
             priorityClassName: 'system-cluster-critical',
             serviceAccountName: 'coredns',
-            tolerations: [{ key: 'CriticalAddonsOnly', operator: 'Exists' }, { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+            tolerations: [
+              { key: 'CriticalAddonsOnly', operator: 'Exists' },
+              { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' },
+            ],
             nodeSelector: { 'kubernetes.io/os': 'linux' },
             containers: [
               {
@@ -82,7 +85,10 @@ export function coredns(site: ResolvedSite, images: PlannedImage[]): Obj[] {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { ...meta('kube-dns', 'kube-system', { ...labels, 'kubernetes.io/name': 'CoreDNS' }), annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' } },
+      metadata: {
+        ...meta('kube-dns', 'kube-system', { ...labels, 'kubernetes.io/name': 'CoreDNS' }),
+        annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' },
+      },
       spec: {
         selector: labels,
         clusterIP: site.kubernetes.clusterDNS,

@@ -8,8 +8,21 @@ import { clusterRole, crb, image, meta, namespace, rb, role, rule, sa, saSubject
 const NS = 'kubernetes-dashboard';
 const dashLabels = { 'k8s-app': 'kubernetes-dashboard' };
 const scraperLabels = { 'k8s-app': 'dashboard-metrics-scraper' };
-const secret = (name: string, data?: Record<string, string>): Obj => ({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: meta(name, NS, dashLabels), ...(data ? { data } : {}) });
-const restricted = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 1001, runAsGroup: 2001, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+const secret = (name: string, data?: Record<string, string>): Obj => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'Opaque',
+  metadata: meta(name, NS, dashLabels),
+  ...(data ? { data } : {}),
+});
+const restricted = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsUser: 1001,
+  runAsGroup: 2001,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 const placement = {
   nodeSelector: { 'kubernetes.io/os': 'linux' },
   tolerations: [
@@ -27,7 +40,16 @@ function deployment(name: string, labels: Record<string, string>, container: Obj
       replicas: 1,
       revisionHistoryLimit: 10,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { ...placement, serviceAccountName: 'kubernetes-dashboard', securityContext: { seccompProfile: { type: 'RuntimeDefault' } }, containers: [container], volumes } },
+      template: {
+        metadata: { labels },
+        spec: {
+          ...placement,
+          serviceAccountName: 'kubernetes-dashboard',
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [container],
+          volumes,
+        },
+      },
     },
   };
 }
@@ -36,7 +58,12 @@ export function dashboard(images: PlannedImage[]): Obj[] {
   return [
     namespace(NS),
     sa('kubernetes-dashboard', NS),
-    { apiVersion: 'v1', kind: 'Service', metadata: meta('kubernetes-dashboard', NS, dashLabels), spec: { selector: dashLabels, ports: [{ port: 443, targetPort: 8443 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta('kubernetes-dashboard', NS, dashLabels),
+      spec: { selector: dashLabels, ports: [{ port: 443, targetPort: 8443 }] },
+    },
     secret('kubernetes-dashboard-certs'),
     // The dashboard fills these in at start; they must exist for its Role to name them.
     secret('kubernetes-dashboard-csrf', { csrf: '' }),
@@ -60,13 +87,24 @@ export function dashboard(images: PlannedImage[]): Obj[] {
         imagePullPolicy: 'IfNotPresent',
         ports: [{ containerPort: 8443, protocol: 'TCP' }],
         args: ['--auto-generate-certificates', `--namespace=${NS}`],
-        volumeMounts: [{ name: 'kubernetes-dashboard-certs', mountPath: '/certs' }, { mountPath: '/tmp', name: 'tmp-volume' }],
+        volumeMounts: [
+          { name: 'kubernetes-dashboard-certs', mountPath: '/certs' },
+          { mountPath: '/tmp', name: 'tmp-volume' },
+        ],
         livenessProbe: { httpGet: { scheme: 'HTTPS', path: '/', port: 8443 }, initialDelaySeconds: 30, timeoutSeconds: 30 },
         securityContext: restricted,
       },
-      [{ name: 'kubernetes-dashboard-certs', secret: { secretName: 'kubernetes-dashboard-certs' } }, { name: 'tmp-volume', emptyDir: {} }],
+      [
+        { name: 'kubernetes-dashboard-certs', secret: { secretName: 'kubernetes-dashboard-certs' } },
+        { name: 'tmp-volume', emptyDir: {} },
+      ],
     ),
-    { apiVersion: 'v1', kind: 'Service', metadata: meta('dashboard-metrics-scraper', NS, scraperLabels), spec: { selector: scraperLabels, ports: [{ port: 8000, targetPort: 8000 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta('dashboard-metrics-scraper', NS, scraperLabels),
+      spec: { selector: scraperLabels, ports: [{ port: 8000, targetPort: 8000 }] },
+    },
     deployment(
       'dashboard-metrics-scraper',
       scraperLabels,

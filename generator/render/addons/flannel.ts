@@ -7,14 +7,30 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
   const ns = 'kube-flannel';
   const labels = { app: 'flannel', 'k8s-app': 'flannel' };
   const netConf = { Network: site.kubernetes.podCIDR, Backend: { Type: 'vxlan' } };
-  const cniConf = { name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }] };
+  const cniConf = {
+    name: 'cbr0',
+    cniVersion: '0.3.1',
+    plugins: [
+      { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
   const iface = site.network.interface ? [`--iface=${site.network.interface}`] : [];
   // flannel's CNI plugin has its own image (flannel-io/cni-plugin) since the reference CNI plugins
   // dropped it in v1.0.0 (containernetworking/plugins#633); a release without that image carries
   // CNI plugins that still include it (v0.9.0 for 1.20.2), so there is nothing to copy.
   const cniPlugin = images.find((i) => i.name === 'flannel-cni-plugin');
   const installPlugin = cniPlugin
-    ? [{ name: 'install-cni-plugin', image: cniPlugin.ref, imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/flannel', `${NODE.cniBin}/flannel`], volumeMounts: [{ name: 'cni-plugin', mountPath: NODE.cniBin }] }]
+    ? [
+        {
+          name: 'install-cni-plugin',
+          image: cniPlugin.ref,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['cp'],
+          args: ['-f', '/flannel', `${NODE.cniBin}/flannel`],
+          volumeMounts: [{ name: 'cni-plugin', mountPath: NODE.cniBin }],
+        },
+      ]
     : [];
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } },
@@ -30,7 +46,12 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
       ],
     },
     crb('flannel', 'flannel', [saSubject('flannel', ns)]),
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('kube-flannel-cfg', ns, labels), data: { 'cni-conf.json': `${JSON.stringify(cniConf, null, 2)}\n`, 'net-conf.json': `${JSON.stringify(netConf, null, 2)}\n` } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta('kube-flannel-cfg', ns, labels),
+      data: { 'cni-conf.json': `${JSON.stringify(cniConf, null, 2)}\n`, 'net-conf.json': `${JSON.stringify(netConf, null, 2)}\n` },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -46,7 +67,17 @@ export function flannel(site: ResolvedSite, images: PlannedImage[]): Obj[] {
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             initContainers: [
               ...installPlugin,
-              { name: 'install-cni', image: image(images, 'flannel'), imagePullPolicy: 'IfNotPresent', command: ['cp'], args: ['-f', '/etc/kube-flannel/cni-conf.json', `${NODE.cniConf}/10-flannel.conflist`], volumeMounts: [{ name: 'cni', mountPath: NODE.cniConf }, { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' }] },
+              {
+                name: 'install-cni',
+                image: image(images, 'flannel'),
+                imagePullPolicy: 'IfNotPresent',
+                command: ['cp'],
+                args: ['-f', '/etc/kube-flannel/cni-conf.json', `${NODE.cniConf}/10-flannel.conflist`],
+                volumeMounts: [
+                  { name: 'cni', mountPath: NODE.cniConf },
+                  { name: 'flannel-cfg', mountPath: '/etc/kube-flannel/' },
+                ],
+              },
             ],
             containers: [
               {

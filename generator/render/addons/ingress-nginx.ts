@@ -7,7 +7,11 @@ import { clusterRole, crb, fieldEnv, image, meta, namespace, rb, role, rule, sa,
  */
 const NS = 'ingress-nginx';
 const CLASS_CONTROLLER = 'k8s.io/ingress-nginx';
-const labels = (component: string) => ({ 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/instance': 'ingress-nginx', 'app.kubernetes.io/component': component });
+const labels = (component: string) => ({
+  'app.kubernetes.io/name': 'ingress-nginx',
+  'app.kubernetes.io/instance': 'ingress-nginx',
+  'app.kubernetes.io/component': component,
+});
 const READ = ['get', 'list', 'watch'];
 const admissionService = 'ingress-nginx-controller-admission';
 
@@ -88,17 +92,42 @@ function controller(images: PlannedImage[]): Obj {
                 '--validating-webhook-certificate=/usr/local/certificates/cert',
                 '--validating-webhook-key=/usr/local/certificates/key',
               ],
-              env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), ...(legacy ? [] : [{ name: 'LD_PRELOAD', value: '/usr/local/lib/libmimalloc.so' }])],
+              env: [
+                fieldEnv('POD_NAME', 'metadata.name'),
+                fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+                ...(legacy ? [] : [{ name: 'LD_PRELOAD', value: '/usr/local/lib/libmimalloc.so' }]),
+              ],
               lifecycle: { preStop: { exec: { command: ['/wait-shutdown'] } } },
-              livenessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 5 },
-              readinessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 1,
+                successThreshold: 1,
+                failureThreshold: 5,
+              },
+              readinessProbe: {
+                httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 1,
+                successThreshold: 1,
+                failureThreshold: 3,
+              },
               ports: [
                 { name: 'http', containerPort: 80, protocol: 'TCP' },
                 { name: 'https', containerPort: 443, protocol: 'TCP' },
                 { name: 'webhook', containerPort: 8443, protocol: 'TCP' },
               ],
               resources: { requests: { cpu: '100m', memory: '90Mi' } },
-              securityContext: { runAsNonRoot: true, runAsUser: 101, ...(legacy ? { allowPrivilegeEscalation: true } : { runAsGroup: 82, allowPrivilegeEscalation: false }), readOnlyRootFilesystem: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 101,
+                ...(legacy ? { allowPrivilegeEscalation: true } : { runAsGroup: 82, allowPrivilegeEscalation: false }),
+                readOnlyRootFilesystem: false,
+                capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               volumeMounts: [{ name: 'webhook-cert', mountPath: '/usr/local/certificates/', readOnly: true }],
             },
           ],
@@ -130,7 +159,15 @@ function certJob(name: string, args: string[], images: PlannedImage[]): Obj {
               imagePullPolicy: 'IfNotPresent',
               args,
               env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
-              securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 65532,
+                runAsGroup: 65532,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
             },
           ],
         },
@@ -161,10 +198,35 @@ export function ingressNginx(images: PlannedImage[]): Obj[] {
         ],
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: meta(admissionService, NS, l), spec: { type: 'ClusterIP', selector: l, ports: [{ name: 'https-webhook', port: 443, targetPort: 'webhook', appProtocol: 'https' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(admissionService, NS, l),
+      spec: { type: 'ClusterIP', selector: l, ports: [{ name: 'https-webhook', port: 443, targetPort: 'webhook', appProtocol: 'https' }] },
+    },
     controller(images),
-    certJob('ingress-nginx-admission-create', ['create', `--host=${admissionService},${admissionService}.$(POD_NAMESPACE).svc`, '--namespace=$(POD_NAMESPACE)', '--secret-name=ingress-nginx-admission'], images),
-    certJob('ingress-nginx-admission-patch', ['patch', '--webhook-name=ingress-nginx-admission', '--namespace=$(POD_NAMESPACE)', '--patch-mutating=false', '--secret-name=ingress-nginx-admission', '--patch-failure-policy=Fail'], images),
+    certJob(
+      'ingress-nginx-admission-create',
+      [
+        'create',
+        `--host=${admissionService},${admissionService}.$(POD_NAMESPACE).svc`,
+        '--namespace=$(POD_NAMESPACE)',
+        '--secret-name=ingress-nginx-admission',
+      ],
+      images,
+    ),
+    certJob(
+      'ingress-nginx-admission-patch',
+      [
+        'patch',
+        '--webhook-name=ingress-nginx-admission',
+        '--namespace=$(POD_NAMESPACE)',
+        '--patch-mutating=false',
+        '--secret-name=ingress-nginx-admission',
+        '--patch-failure-policy=Fail',
+      ],
+      images,
+    ),
     { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: meta('nginx', undefined, l), spec: { controller: CLASS_CONTROLLER } },
     {
       apiVersion: 'admissionregistration.k8s.io/v1',

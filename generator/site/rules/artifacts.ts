@@ -47,7 +47,8 @@ export const ARTIFACT_RULES: Rule[] = [
         const out: Issue[] = [];
         if (!REGISTRY_HOST.test(host)) out.push(report(p, `${host} is not a registry host name`, 'e.g. docker.io'));
         urls.forEach((url, i) => {
-          if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s"]*)?$/i.test(url)) out.push(report(`${p}[${i}]`, `${redactUrl(url)} is not an http(s) URL without credentials`, 'e.g. https://registry.site.internal:5000'));
+          if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s"]*)?$/i.test(url))
+            out.push(report(`${p}[${i}]`, `${redactUrl(url)} is not an http(s) URL without credentials`, 'e.g. https://registry.site.internal:5000'));
         });
         return out;
       }),

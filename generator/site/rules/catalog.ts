@@ -14,7 +14,9 @@ export const CATALOG_RULES: Rule[] = [
       if (findRelease(catalog, v)) return [];
       const known = catalog.releases.map((r) => r.version);
       const near = closest(v, known);
-      return [report('spec.kubernetes.version', `${v} is not in the catalog (${catalog.dir})`, `${near ? `did you mean ${near}? ` : ''}known: ${known.join(', ')}`)];
+      return [
+        report('spec.kubernetes.version', `${v} is not in the catalog (${catalog.dir})`, `${near ? `did you mean ${near}? ` : ''}known: ${known.join(', ')}`),
+      ];
     },
   }),
   rule({
@@ -26,11 +28,13 @@ export const CATALOG_RULES: Rule[] = [
       const out: Issue[] = [];
       if (rel) {
         arch.forEach((a, i) => {
-          if (!rel.arch.includes(a)) out.push(report(`spec.artifacts.arch[${i}]`, `${rel.version} has no ${a} artifacts in the catalog`, `supported: ${rel.arch.join(', ')}`));
+          if (!rel.arch.includes(a))
+            out.push(report(`spec.artifacts.arch[${i}]`, `${rel.version} has no ${a} artifacts in the catalog`, `supported: ${rel.arch.join(', ')}`));
         });
       }
       site.spec.nodes.forEach((n, i) => {
-        if (n.arch && !arch.includes(n.arch)) out.push(report(nodePath(i, 'arch'), `${n.arch} is not in spec.artifacts.arch`, `add ${n.arch} to spec.artifacts.arch`));
+        if (n.arch && !arch.includes(n.arch))
+          out.push(report(nodePath(i, 'arch'), `${n.arch} is not in spec.artifacts.arch`, `add ${n.arch} to spec.artifacts.arch`));
       });
       return out;
     },

@@ -11,7 +11,9 @@ function fieldsReachingNodes(site: WrittenSite): { path: string; text: string }[
   const s = site.spec;
   return [
     ...s.os.ntpServers.map((text, i) => ({ path: `spec.os.ntpServers[${i}]`, text })),
-    ...Object.entries(s.containerRuntime.registryMirrors).flatMap(([host, urls]) => urls.map((text, i) => ({ path: `spec.containerRuntime.registryMirrors.${host}[${i}]`, text }))),
+    ...Object.entries(s.containerRuntime.registryMirrors).flatMap(([host, urls]) =>
+      urls.map((text, i) => ({ path: `spec.containerRuntime.registryMirrors.${host}[${i}]`, text })),
+    ),
     { path: 'spec.kubernetes.clusterDomain', text: s.kubernetes.clusterDomain },
     ...(s.network.interface ? [{ path: 'spec.network.interface', text: s.network.interface }] : []),
     ...s.os.sshAuthorizedKeys.map((key, i) => ({ path: `spec.os.sshAuthorizedKeys[${i}]`, text: keyOptions(key) })),
@@ -35,7 +37,15 @@ export const EGRESS_RULES: Rule[] = [
     check: ({ site }, report) =>
       fieldsReachingNodes(site).flatMap(({ path, text }) => {
         const hosts = [...new Set([...text.toLowerCase().matchAll(PUBLIC_HOST_PATTERN)].map((m) => m[0]))];
-        return hosts.length ? [report(path, `${hosts.join(', ')} is on the public internet, which the nodes of an air-gapped site cannot reach`, 'name a host inside the site (a local time server, an on-site registry mirror)')] : [];
+        return hosts.length
+          ? [
+              report(
+                path,
+                `${hosts.join(', ')} is on the public internet, which the nodes of an air-gapped site cannot reach`,
+                'name a host inside the site (a local time server, an on-site registry mirror)',
+              ),
+            ]
+          : [];
       }),
   }),
 ];

@@ -14,7 +14,18 @@ import { TOPOLOGY_RULES } from './topology.js';
 export { rule, type Report, type Rule, type RuleContext, type RuleSpec } from './rule.js';
 
 /** Every semantic rule, grouped by topic; a new rule goes into the file of its topic. */
-export const RULES: readonly Rule[] = [...NODE_RULES, ...NETWORK_RULES, ...TOPOLOGY_RULES, ...CATALOG_RULES, ...LIFECYCLE_RULES, ...RELEASE_RULES, ...ARTIFACT_RULES, ...PKI_RULES, ...OS_RULES, ...EGRESS_RULES];
+export const RULES: readonly Rule[] = [
+  ...NODE_RULES,
+  ...NETWORK_RULES,
+  ...TOPOLOGY_RULES,
+  ...CATALOG_RULES,
+  ...LIFECYCLE_RULES,
+  ...RELEASE_RULES,
+  ...ARTIFACT_RULES,
+  ...PKI_RULES,
+  ...OS_RULES,
+  ...EGRESS_RULES,
+];
 
 /** Runs every rule; the result lists all problems, errors and warnings alike. */
 export function checkRules(ctx: RuleContext): Issue[] {

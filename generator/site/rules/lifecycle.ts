@@ -31,7 +31,11 @@ function upgradeHint(catalog: Catalog, today: Date, minor: number): string {
   const head = `the newest supported minor is 1.${newest.minor} (${newest.version} in this catalog)`;
   if (newest.minor === minor + 1) return head;
   // Control planes move one minor at a time (version skew policy).
-  const next = catalog.releases.filter((r) => minorOf(r.version) === minor + 1).map((r) => r.version).sort().pop();
+  const next = catalog.releases
+    .filter((r) => minorOf(r.version) === minor + 1)
+    .map((r) => r.version)
+    .sort()
+    .pop();
   return `${head}; upgrade one minor at a time: ${next ? `${next} first` : `1.${minor + 1} next, which this catalog does not hold`}`;
 }
 
@@ -42,7 +46,9 @@ export const LIFECYCLE_RULES: Rule[] = [
     summary: 'a release whose catalog facts are known to be wrong is refused',
     check: ({ site, catalog }, report) => {
       const rel = findRelease(catalog, site.spec.kubernetes.version);
-      return rel?.knownBad ? [report(VERSION_PATH, `the catalog's entry for ${rel.version} is known to be wrong: ${rel.knownBad.reason}`, rel.knownBad.hint)] : [];
+      return rel?.knownBad
+        ? [report(VERSION_PATH, `the catalog's entry for ${rel.version} is known to be wrong: ${rel.knownBad.reason}`, rel.knownBad.hint)]
+        : [];
     },
   }),
   rule({

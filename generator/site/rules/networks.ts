@@ -51,7 +51,13 @@ export const NETWORK_RULES: Rule[] = [
           const x = named[a]!;
           const y = named[b]!;
           if (overlaps(x.c, y.c)) {
-            out.push(report(y.path, `${y.label} (${formatNetwork(y.c)}) overlaps ${x.label} (${formatNetwork(x.c)})`, 'pod, service and node networks must not share addresses'));
+            out.push(
+              report(
+                y.path,
+                `${y.label} (${formatNetwork(y.c)}) overlaps ${x.label} (${formatNetwork(x.c)})`,
+                'pod, service and node networks must not share addresses',
+              ),
+            );
           }
         }
       }
@@ -84,17 +90,29 @@ export const NETWORK_RULES: Rule[] = [
   }),
   rule({
     name: 'pod-cidr-fits-nodes',
-    summary: 'podCIDR holds one /24 per node, whatever the plugin: bridge gives each node a /24, and for flannel and calico the controller-manager allocates /24 node ranges (kubeadm too)',
+    summary:
+      'podCIDR holds one /24 per node, whatever the plugin: bridge gives each node a /24, and for flannel and calico the controller-manager allocates /24 node ranges (kubeadm too)',
     check: ({ site }, report) => {
       const c = parseCidr(site.spec.kubernetes.podCIDR);
       const p = 'spec.kubernetes.podCIDR';
       if (!c) return [];
       // kube-controller-manager --node-cidr-mask-size (default 24 for IPv4; kubeadm's calcNodeCidrSize keeps 24), our bridge subnets are /24 too.
-      const who = site.spec.network.plugin === 'bridge' ? 'the bridge plugin gives every node a /24' : "the controller-manager gives every node a /24 (--node-cidr-mask-size)";
+      const who =
+        site.spec.network.plugin === 'bridge'
+          ? 'the bridge plugin gives every node a /24'
+          : 'the controller-manager gives every node a /24 (--node-cidr-mask-size)';
       if (c.prefix > NODE_POD_MASK) return [report(p, `${site.spec.kubernetes.podCIDR} cannot hold a /${NODE_POD_MASK} per node: ${who}`, 'use /16 or larger')];
       const capacity = 2 ** (NODE_POD_MASK - c.prefix);
       const n = site.spec.nodes.length;
-      return capacity >= n ? [] : [report(p, `${site.spec.kubernetes.podCIDR} holds ${capacity} node range(s) of /${NODE_POD_MASK}, the site has ${n} nodes: ${who}, and the rest would get none`, `use a podCIDR of /${NODE_POD_MASK - Math.ceil(Math.log2(n))} or larger`)];
+      return capacity >= n
+        ? []
+        : [
+            report(
+              p,
+              `${site.spec.kubernetes.podCIDR} holds ${capacity} node range(s) of /${NODE_POD_MASK}, the site has ${n} nodes: ${who}, and the rest would get none`,
+              `use a podCIDR of /${NODE_POD_MASK - Math.ceil(Math.log2(n))} or larger`,
+            ),
+          ];
     },
   }),
   rule({
@@ -102,7 +120,15 @@ export const NETWORK_RULES: Rule[] = [
     summary: 'clusterDomain is a DNS name (lower-case RFC 1123 labels)',
     check: ({ site }, report) => {
       const d = site.spec.kubernetes.clusterDomain;
-      return isDnsName(d) ? [] : [report('spec.kubernetes.clusterDomain', `${JSON.stringify(d)} is not a DNS name`, 'lower-case labels of letters, digits and "-" (not at either end), separated by dots, e.g. cluster.local')];
+      return isDnsName(d)
+        ? []
+        : [
+            report(
+              'spec.kubernetes.clusterDomain',
+              `${JSON.stringify(d)} is not a DNS name`,
+              'lower-case labels of letters, digits and "-" (not at either end), separated by dots, e.g. cluster.local',
+            ),
+          ];
     },
   }),
   rule({
@@ -110,7 +136,15 @@ export const NETWORK_RULES: Rule[] = [
     summary: 'network.interface is a Linux interface name',
     check: ({ site }, report) => {
       const name = site.spec.network.interface;
-      return name === undefined || isInterfaceName(name) ? [] : [report('spec.network.interface', `${JSON.stringify(name)} is not a Linux interface name`, 'at most 15 letters, digits, "_", "-" or ".", e.g. eth0 or enp1s0')];
+      return name === undefined || isInterfaceName(name)
+        ? []
+        : [
+            report(
+              'spec.network.interface',
+              `${JSON.stringify(name)} is not a Linux interface name`,
+              'at most 15 letters, digits, "_", "-" or ".", e.g. eth0 or enp1s0',
+            ),
+          ];
     },
   }),
 ];

@@ -14,7 +14,18 @@ export const NODE_RULES: Rule[] = [
       site.spec.nodes.flatMap((n, i) =>
         DNS1123_LABEL.test(n.name)
           ? []
-          : [report(nodePath(i, 'name'), `'${n.name}' is not a DNS-1123 label`, `use lower case letters, digits and "-", at most 63 characters, e.g. ${n.name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '') || 'k8s-01'}`)],
+          : [
+              report(
+                nodePath(i, 'name'),
+                `'${n.name}' is not a DNS-1123 label`,
+                `use lower case letters, digits and "-", at most 63 characters, e.g. ${
+                  n.name
+                    .toLowerCase()
+                    .replace(/[^a-z0-9-]/g, '-')
+                    .replace(/^-+|-+$/g, '') || 'k8s-01'
+                }`,
+              ),
+            ],
       ),
   }),
   rule({
@@ -27,7 +38,8 @@ export const NODE_RULES: Rule[] = [
   }),
   rule({
     name: 'node-address-valid',
-    summary: 'node addresses are unicast IPv4 host addresses with a prefix length, inside a usable subnet (not loopback, link-local, multicast, reserved or 0/8)',
+    summary:
+      'node addresses are unicast IPv4 host addresses with a prefix length, inside a usable subnet (not loopback, link-local, multicast, reserved or 0/8)',
     check: ({ site }, report) =>
       site.spec.nodes.flatMap((n, i) => {
         const c = parseCidr(n.address);
@@ -39,7 +51,8 @@ export const NODE_RULES: Rule[] = [
           return [report(p, `/${c.prefix} is not a usable node subnet`, 'use a prefix length between /8 and /30')];
         }
         const special = specialRange(c.addr);
-        if (special) return [report(p, `${formatIPv4(c.addr)} is a ${special} address, not one a node can have`, 'give the node a unicast address of its network')];
+        if (special)
+          return [report(p, `${formatIPv4(c.addr)} is a ${special} address, not one a node can have`, 'give the node a unicast address of its network')];
         if (!isHostAddress(c, c.addr)) {
           const what = c.addr === c.network ? 'network' : 'broadcast';
           return [report(p, `${formatIPv4(c.addr)} is the ${what} address of ${formatNetwork(c)}`, 'pick a host address inside the subnet')];
@@ -51,10 +64,12 @@ export const NODE_RULES: Rule[] = [
     name: 'node-address-unique',
     summary: 'no two nodes share an address',
     check: ({ site }, report) =>
-      [...duplicates(site.spec.nodes, (n) => {
-        const c = parseCidr(n.address);
-        return c ? formatIPv4(c.addr) : undefined;
-      })].flatMap(([ip, idx]) =>
+      [
+        ...duplicates(site.spec.nodes, (n) => {
+          const c = parseCidr(n.address);
+          return c ? formatIPv4(c.addr) : undefined;
+        }),
+      ].flatMap(([ip, idx]) =>
         idx.slice(1).map((i) => report(nodePath(i, 'address'), `${ip} is already the address of spec.nodes[${idx[0]}]`, 'give every node its own address')),
       ),
   }),
@@ -69,7 +84,8 @@ export const NODE_RULES: Rule[] = [
         if (gw === null) return [report(p, `${n.gateway} is not an IPv4 address`, 'e.g. 192.168.93.1')];
         const c = cidrs.get(i);
         if (!c) return [];
-        if (!isHostAddress(c, gw)) return [report(p, `gateway ${n.gateway} is outside the node subnet ${formatNetwork(c)}`, `use a router address inside ${formatNetwork(c)}`)];
+        if (!isHostAddress(c, gw))
+          return [report(p, `gateway ${n.gateway} is outside the node subnet ${formatNetwork(c)}`, `use a router address inside ${formatNetwork(c)}`)];
         if (gw === c.addr) return [report(p, `gateway ${n.gateway} is the node's own address`, 'name the subnet router')];
         return [];
       });
@@ -86,7 +102,9 @@ export const NODE_RULES: Rule[] = [
           if (ip === null) return [report(p, `${JSON.stringify(d)} is not an IPv4 address`, 'resolv.conf needs addresses, not names')];
           const special = specialRange(ip);
           // 127.0.0.53 (systemd-resolved) and 169.254.169.253 (a cloud's resolver) are real resolvers.
-          return special && !special.startsWith('loopback') && !special.startsWith('link-local') ? [report(p, `${d} is a ${special} address, not a resolver`, 'name the DNS servers of the node network')] : [];
+          return special && !special.startsWith('loopback') && !special.startsWith('link-local')
+            ? [report(p, `${d} is a ${special} address, not a resolver`, 'name the DNS servers of the node network')]
+            : [];
         }),
       ),
   }),
@@ -111,7 +129,9 @@ export const NODE_RULES: Rule[] = [
     summary: "a node's roles are listed once each",
     check: ({ site }, report) =>
       site.spec.nodes.flatMap((n, i) =>
-        [...duplicates(n.roles, (r) => r)].flatMap(([role, idx]) => idx.slice(1).map((j) => report(`${nodePath(i, 'roles')}[${j}]`, `role ${role} is listed twice`, 'list each role once'))),
+        [...duplicates(n.roles, (r) => r)].flatMap(([role, idx]) =>
+          idx.slice(1).map((j) => report(`${nodePath(i, 'roles')}[${j}]`, `role ${role} is listed twice`, 'list each role once')),
+        ),
       ),
   }),
   rule({

@@ -19,7 +19,13 @@ export const OS_RULES: Rule[] = [
           return special ? [report(p, `${server} is a ${special} address, not a time server`, 'name a time server of the site')] : [];
         }
         if (isHostName(server)) return [];
-        return [report(p, `${JSON.stringify(server)} is neither an IPv4 address nor a host name`, 'one server per entry, without options: kubeseed writes chrony\'s options itself')];
+        return [
+          report(
+            p,
+            `${JSON.stringify(server)} is neither an IPv4 address nor a host name`,
+            "one server per entry, without options: kubeseed writes chrony's options itself",
+          ),
+        ];
       }),
   }),
   rule({
@@ -32,7 +38,7 @@ export const OS_RULES: Rule[] = [
   }),
   rule({
     name: 'ssh-keys-valid',
-    summary: "every SSH key is one authorized_keys line sshd accepts: known type, a key of that type, known options",
+    summary: 'every SSH key is one authorized_keys line sshd accepts: known type, a key of that type, known options',
     check: ({ site }, report) =>
       site.spec.os.sshAuthorizedKeys.flatMap((key, i) => {
         const problem = sshKeyProblem(key);
@@ -74,7 +80,13 @@ export const OS_RULES: Rule[] = [
         return [];
       }
       if (site.spec.os.cgroupVersion !== 1 || !quirk('cgroupV1Refused', minor)) return [];
-      return [report('spec.os.cgroupVersion', `the kubelet of ${v} refuses to start on a cgroup v1 host (failCgroupV1 defaults to true from 1.35, KEP-5573)`, 'boot the nodes with cgroup v2 (the default of current distributions) and remove os.cgroupVersion, or use Kubernetes 1.34 or older')];
+      return [
+        report(
+          'spec.os.cgroupVersion',
+          `the kubelet of ${v} refuses to start on a cgroup v1 host (failCgroupV1 defaults to true from 1.35, KEP-5573)`,
+          'boot the nodes with cgroup v2 (the default of current distributions) and remove os.cgroupVersion, or use Kubernetes 1.34 or older',
+        ),
+      ];
     },
   }),
   rule({
@@ -83,7 +95,14 @@ export const OS_RULES: Rule[] = [
     check: ({ site }, report) => {
       const i = site.spec.output.formats.indexOf('kickstart');
       return i >= 0 && site.spec.os.family !== 'rhel'
-        ? [report(`spec.output.formats[${i}]`, `kickstart installs RHEL-family hosts, but os.family is ${site.spec.os.family}`, 'use nocloud-iso or tarball for Debian and Ubuntu', 'warning')]
+        ? [
+            report(
+              `spec.output.formats[${i}]`,
+              `kickstart installs RHEL-family hosts, but os.family is ${site.spec.os.family}`,
+              'use nocloud-iso or tarball for Debian and Ubuntu',
+              'warning',
+            ),
+          ]
         : [];
     },
   }),
@@ -95,10 +114,23 @@ export const OS_RULES: Rule[] = [
       const out = os.packages.flatMap((p, i) =>
         DEB_PACKAGE_NAME.test(p)
           ? []
-          : [report(`spec.os.packages[${i}]`, `'${p}' is not a Debian package name`, 'lower case letters, digits, "+", "-" and ".", at least two characters, starting with a letter or digit; no version or architecture')],
+          : [
+              report(
+                `spec.os.packages[${i}]`,
+                `'${p}' is not a Debian package name`,
+                'lower case letters, digits, "+", "-" and ".", at least two characters, starting with a letter or digit; no version or architecture',
+              ),
+            ],
       );
       if (os.packages.length && os.family === 'rhel') {
-        out.push(report('spec.os.packages', 'os.packages is carried for Debian and Ubuntu only; a RHEL-family node installs from its install media', 'list them in your kickstart %packages, or leave os.packages out', 'warning'));
+        out.push(
+          report(
+            'spec.os.packages',
+            'os.packages is carried for Debian and Ubuntu only; a RHEL-family node installs from its install media',
+            'list them in your kickstart %packages, or leave os.packages out',
+            'warning',
+          ),
+        );
       }
       return out;
     },
@@ -110,9 +142,22 @@ export const OS_RULES: Rule[] = [
       const os = site.spec.os;
       if (os.family === 'rhel' || !catalog.osPackages || os.version === undefined) return [];
       const archive = catalog.osPackages.families[os.family];
-      if (!archive) return [report('spec.os.family', `the catalog (${catalog.dir}/ospkg.yaml) has no archive for ${os.family}`, 'add the family to ospkg.yaml, or use another catalog')];
+      if (!archive)
+        return [
+          report(
+            'spec.os.family',
+            `the catalog (${catalog.dir}/ospkg.yaml) has no archive for ${os.family}`,
+            'add the family to ospkg.yaml, or use another catalog',
+          ),
+        ];
       if (os.version in archive.releases) return [];
-      return [report('spec.os.version', `${os.family} ${os.version} is not a release the catalog carries packages for`, `known: ${Object.keys(archive.releases).join(', ')}`)];
+      return [
+        report(
+          'spec.os.version',
+          `${os.family} ${os.version} is not a release the catalog carries packages for`,
+          `known: ${Object.keys(archive.releases).join(', ')}`,
+        ),
+      ];
     },
   }),
 ];

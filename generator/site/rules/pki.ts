@@ -20,10 +20,27 @@ export const PKI_RULES: Rule[] = [
       const out: Issue[] = [];
       if (ca === null || ca < 1) out.push(report('spec.pki.caValidity', `${pki.caValidity} is not a duration of at least 1h`, 'e.g. 87600h (10 years)'));
       if (leaf === null || leaf < 1) out.push(report('spec.pki.certValidity', `${pki.certValidity} is not a duration of at least 1h`, 'e.g. 8760h (1 year)'));
-      for (const [field, hours, text] of [['caValidity', ca, pki.caValidity], ['certValidity', leaf, pki.certValidity]] as const) {
-        if (hours !== null && hours > MAX_VALIDITY_HOURS) out.push(report(`spec.pki.${field}`, `${text} is longer than ${MAX_VALIDITY_HOURS}h (100 years), the longest lifetime kubeseed issues`, 'certificate dates end with the year 9999; e.g. 87600h (10 years) for a CA'));
+      for (const [field, hours, text] of [
+        ['caValidity', ca, pki.caValidity],
+        ['certValidity', leaf, pki.certValidity],
+      ] as const) {
+        if (hours !== null && hours > MAX_VALIDITY_HOURS)
+          out.push(
+            report(
+              `spec.pki.${field}`,
+              `${text} is longer than ${MAX_VALIDITY_HOURS}h (100 years), the longest lifetime kubeseed issues`,
+              'certificate dates end with the year 9999; e.g. 87600h (10 years) for a CA',
+            ),
+          );
       }
-      if (ca !== null && leaf !== null && leaf > ca) out.push(report('spec.pki.certValidity', `certificates (${pki.certValidity}) would outlive their CA (${pki.caValidity})`, 'shorten certValidity or lengthen caValidity'));
+      if (ca !== null && leaf !== null && leaf > ca)
+        out.push(
+          report(
+            'spec.pki.certValidity',
+            `certificates (${pki.certValidity}) would outlive their CA (${pki.caValidity})`,
+            'shorten certValidity or lengthen caValidity',
+          ),
+        );
       return out;
     },
   }),

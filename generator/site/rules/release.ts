@@ -22,10 +22,23 @@ export const RELEASE_RULES: Rule[] = [
       const minor = minorOf(v);
       const p = 'spec.kubernetes.proxyMode';
       if (mode === 'nftables' && !quirk('nftablesProxy', minor)) {
-        return [report(p, `kube-proxy ${v} has no usable nftables mode (beta and on by default from 1.31, GA in 1.33)`, 'use ipvs or iptables on this release, or Kubernetes 1.31 or newer')];
+        return [
+          report(
+            p,
+            `kube-proxy ${v} has no usable nftables mode (beta and on by default from 1.31, GA in 1.33)`,
+            'use ipvs or iptables on this release, or Kubernetes 1.31 or newer',
+          ),
+        ];
       }
       if (mode === 'ipvs' && quirk('ipvsDeprecated', minor)) {
-        return [report(p, `kube-proxy's ipvs mode is deprecated from 1.35 (KEP-5495) and will be removed`, 'use nftables, upstream\'s replacement (the default when proxyMode is left out)', 'warning')];
+        return [
+          report(
+            p,
+            `kube-proxy's ipvs mode is deprecated from 1.35 (KEP-5495) and will be removed`,
+            "use nftables, upstream's replacement (the default when proxyMode is left out)",
+            'warning',
+          ),
+        ];
       }
       return [];
     },
@@ -36,7 +49,14 @@ export const RELEASE_RULES: Rule[] = [
     check: ({ site, catalog }, report) => {
       const cd = findRelease(catalog, site.spec.kubernetes.version)?.versions.containerd;
       if (!cd || !Object.keys(site.spec.containerRuntime.registryMirrors).length || containerdQuirk('registryConfigPath', cd)) return [];
-      return [report('spec.containerRuntime.registryMirrors', `containerd ${cd} of ${site.spec.kubernetes.version} ignores registry mirrors: hosts.toml under config_path came with containerd 1.5`, 'pull through artifacts.registryMirrors at bundle time instead, or use a release with containerd 1.5 or newer', 'warning')];
+      return [
+        report(
+          'spec.containerRuntime.registryMirrors',
+          `containerd ${cd} of ${site.spec.kubernetes.version} ignores registry mirrors: hosts.toml under config_path came with containerd 1.5`,
+          'pull through artifacts.registryMirrors at bundle time instead, or use a release with containerd 1.5 or newer',
+          'warning',
+        ),
+      ];
     },
   }),
   rule({
@@ -46,7 +66,14 @@ export const RELEASE_RULES: Rule[] = [
       const rel = findRelease(catalog, site.spec.kubernetes.version);
       const cd = rel?.versions.containerd;
       if (!rel || !cd || site.spec.os.family !== 'rhel' || parseContainerdVersion(cd).major < 2 || rel.versions['containerd-static']) return [];
-      return [report('spec.os.family', `containerd ${cd} of ${rel.version} is linked against glibc 2.35, newer than RHEL 9's 2.34, and the catalog names no static build for it`, 'add versions.containerd-static (and its pins) to the release file', 'warning')];
+      return [
+        report(
+          'spec.os.family',
+          `containerd ${cd} of ${rel.version} is linked against glibc 2.35, newer than RHEL 9's 2.34, and the catalog names no static build for it`,
+          'add versions.containerd-static (and its pins) to the release file',
+          'warning',
+        ),
+      ];
     },
   }),
   rule({

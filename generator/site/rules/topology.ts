@@ -8,12 +8,17 @@ export const TOPOLOGY_RULES: Rule[] = [
     name: 'control-plane-present',
     summary: 'at least one node has the control-plane role',
     check: ({ site }, report) =>
-      site.spec.nodes.some((n) => n.roles.includes('control-plane')) ? [] : [report('spec.nodes', 'no node has the control-plane role', 'add control-plane to the roles of one node (or three, for HA)')],
+      site.spec.nodes.some((n) => n.roles.includes('control-plane'))
+        ? []
+        : [report('spec.nodes', 'no node has the control-plane role', 'add control-plane to the roles of one node (or three, for HA)')],
   }),
   rule({
     name: 'etcd-present',
     summary: 'at least one node has the etcd role',
-    check: ({ site }, report) => (site.spec.nodes.some((n) => n.roles.includes('etcd')) ? [] : [report('spec.nodes', 'no node has the etcd role', 'add etcd to the roles of one or three nodes')]),
+    check: ({ site }, report) =>
+      site.spec.nodes.some((n) => n.roles.includes('etcd'))
+        ? []
+        : [report('spec.nodes', 'no node has the etcd role', 'add etcd to the roles of one or three nodes')],
   }),
   rule({
     name: 'etcd-count-odd',
@@ -31,13 +36,25 @@ export const TOPOLOGY_RULES: Rule[] = [
     check: ({ site }, report) => {
       const k = site.spec.kubernetes;
       if (k.etcdTopology === 'stacked' && k.mode !== 'kubeadm') {
-        return [report('spec.kubernetes.etcdTopology', 'stacked etcd needs mode: kubeadm', 'binary mode runs etcd as units on the etcd nodes: leave etcdTopology out, or set external')];
+        return [
+          report(
+            'spec.kubernetes.etcdTopology',
+            'stacked etcd needs mode: kubeadm',
+            'binary mode runs etcd as units on the etcd nodes: leave etcdTopology out, or set external',
+          ),
+        ];
       }
       if ((k.etcdTopology ?? (k.mode === 'kubeadm' ? 'stacked' : 'external')) !== 'stacked') return [];
       const i = site.spec.nodes.findIndex((n) => n.roles.includes('etcd') !== n.roles.includes('control-plane'));
       return i < 0
         ? []
-        : [report(`spec.nodes[${i}].roles`, `with stacked etcd every control plane runs etcd and nothing else does, but ${site.spec.nodes[i]!.name} has ${site.spec.nodes[i]!.roles.join(', ')}`, 'give control planes the etcd role and other nodes none, or set kubernetes.etcdTopology: external')];
+        : [
+            report(
+              `spec.nodes[${i}].roles`,
+              `with stacked etcd every control plane runs etcd and nothing else does, but ${site.spec.nodes[i]!.name} has ${site.spec.nodes[i]!.roles.join(', ')}`,
+              'give control planes the etcd role and other nodes none, or set kubernetes.etcdTopology: external',
+            ),
+          ];
     },
   }),
   rule({
@@ -47,12 +64,20 @@ export const TOPOLOGY_RULES: Rule[] = [
       const cp = site.spec.controlPlane;
       const p = 'spec.controlPlane.vip';
       if (cp.loadBalancer !== 'vip') {
-        return cp.vip !== undefined ? [report(p, `vip is ignored when loadBalancer is ${cp.loadBalancer}`, 'set loadBalancer: vip or remove vip', 'warning')] : [];
+        return cp.vip !== undefined
+          ? [report(p, `vip is ignored when loadBalancer is ${cp.loadBalancer}`, 'set loadBalancer: vip or remove vip', 'warning')]
+          : [];
       }
       if (cp.vip === undefined) return [report('spec.controlPlane', 'loadBalancer vip needs a vip', 'add vip: <a free address in the control-plane subnet>')];
       const out0: Issue[] = [];
       if (!site.spec.network.interface) {
-        out0.push(report('spec.network', 'loadBalancer vip needs network.interface: keepalived holds the VIP on a named interface', 'add interface: <the NIC name>; with a node mac, network-config gives the NIC that name'));
+        out0.push(
+          report(
+            'spec.network',
+            'loadBalancer vip needs network.interface: keepalived holds the VIP on a named interface',
+            'add interface: <the NIC name>; with a node mac, network-config gives the NIC that name',
+          ),
+        );
       }
       const ip = parseIPv4(cp.vip);
       if (ip === null) return [...out0, report(p, `${cp.vip} is not an IPv4 address`)];
@@ -63,7 +88,13 @@ export const TOPOLOGY_RULES: Rule[] = [
         if (!c) return;
         if (c.addr === ip) out.push(report(p, `vip ${cp.vip} is the address of node ${n.name}`, 'pick an unused address'));
         else if (n.roles.includes('control-plane') && !isHostAddress(c, ip)) {
-          out.push(report(p, `vip ${cp.vip} is outside the subnet ${formatNetwork(c)} of control-plane node ${n.name}`, 'keepalived can only hold an address of the local subnet'));
+          out.push(
+            report(
+              p,
+              `vip ${cp.vip} is outside the subnet ${formatNetwork(c)} of control-plane node ${n.name}`,
+              'keepalived can only hold an address of the local subnet',
+            ),
+          );
         }
       });
       return out;

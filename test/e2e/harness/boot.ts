@@ -52,23 +52,59 @@ export class Machines {
     // no login after 16 min (CI of 2026-11-24, reproduced here). A fresh process is a cold power cycle.
     // The default TCG model (qemu64) lacks AES-NI and PCLMULQDQ: Go then does TLS in software AES/GHASH, and
     // every etcd, apiserver and kubelet connection costs many times more emulated instructions than on real nodes.
-    const p = spawn('ip', ['netns', 'exec', r.ns, 'qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg,tb-size=2048', '-no-reboot', '-cpu', 'max', '-m', '3072', '-smp', '1',
-      // Guest time from the instruction count (docs/decisions.md): each guest sees a steady 1 GHz machine, so its
-      // leases, renew deadlines and etcd elections measure its own progress, not how busy the host's two cores are.
-      ...(r.opts.icount === 'off' ? [] : ['-icount', `shift=${r.opts.icount},sleep=on`]),
-      '-kernel', join(guest, 'vmlinuz'), '-initrd', join(guest, 'initrd.img'),
-      // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
-      // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
-      '-append', 'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=0 tsc=reliable mitigations=off',
-      // The disk is thrown away after the run: ignoring flushes spares etcd's fsyncs a trip to the host's disk.
-      '-drive', `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
-      '-drive', `file=${join(r.dist, 'nodes', n.name, 'seed.iso')},if=virtio,format=raw,readonly=on`,
-      '-drive', `file=${join(r.dist, 'payload', this.payload)},if=virtio,format=raw,readonly=on`,
-      '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${n.mac}`,
-      // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
-      '-display', 'none', '-monitor', `unix:${join(r.work, `monitor-${n.name}.sock`)},server=on,wait=off`,
-      // Appended, so that a node started again after its reboot keeps the log of its first boot.
-      '-chardev', `file,id=serial0,path=${r.serialLog(n.name)},append=on`, '-serial', 'chardev:serial0'], { stdio: 'ignore' });
+    const p = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        r.ns,
+        'qemu-system-x86_64',
+        '-machine',
+        'q35',
+        '-accel',
+        'tcg,tb-size=2048',
+        '-no-reboot',
+        '-cpu',
+        'max',
+        '-m',
+        '3072',
+        '-smp',
+        '1',
+        // Guest time from the instruction count (docs/decisions.md): each guest sees a steady 1 GHz machine, so its
+        // leases, renew deadlines and etcd elections measure its own progress, not how busy the host's two cores are.
+        ...(r.opts.icount === 'off' ? [] : ['-icount', `shift=${r.opts.icount},sleep=on`]),
+        '-kernel',
+        join(guest, 'vmlinuz'),
+        '-initrd',
+        join(guest, 'initrd.img'),
+        // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
+        // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
+        '-append',
+        'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=0 tsc=reliable mitigations=off',
+        // The disk is thrown away after the run: ignoring flushes spares etcd's fsyncs a trip to the host's disk.
+        '-drive',
+        `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
+        '-drive',
+        `file=${join(r.dist, 'nodes', n.name, 'seed.iso')},if=virtio,format=raw,readonly=on`,
+        '-drive',
+        `file=${join(r.dist, 'payload', this.payload)},if=virtio,format=raw,readonly=on`,
+        '-netdev',
+        `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${n.mac}`,
+        // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
+        '-display',
+        'none',
+        '-monitor',
+        `unix:${join(r.work, `monitor-${n.name}.sock`)},server=on,wait=off`,
+        // Appended, so that a node started again after its reboot keeps the log of its first boot.
+        '-chardev',
+        `file,id=serial0,path=${r.serialLog(n.name)},append=on`,
+        '-serial',
+        'chardev:serial0',
+      ],
+      { stdio: 'ignore' },
+    );
     this.vm[n.name] = p;
     p.on('exit', (code, signal) => {
       if (!this.stopping && !this.rebooting.has(n.name)) r.log(`${n.name}: QEMU exited on its own (${signal ?? `code ${code}`}); the node is down`);

@@ -7,8 +7,13 @@ import type { Machines } from './boot.js';
 export async function checkAllReady(r: E2eRun, machines: Machines): Promise<number> {
   let ready: string[] = [];
   const allReady = await pollUntil(r.opts.timeoutS * 1000, () => {
-    const k = r.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], { allowFail: true });
-    ready = k.stdout.split('\n').filter((l) => l.endsWith('=True')).map((l) => l.split('=')[0]!);
+    const k = r.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], {
+      allowFail: true,
+    });
+    ready = k.stdout
+      .split('\n')
+      .filter((l) => l.endsWith('=True'))
+      .map((l) => l.split('=')[0]!);
     return r.site.spec.nodes.every((n) => ready.includes(n.name));
   });
   const allReadyS = (Date.now() - machines.lastPowerOn) / 1000;
@@ -20,15 +25,39 @@ export async function checkAllReady(r: E2eRun, machines: Machines): Promise<numb
 export async function checkFirstBootComplete(r: E2eRun): Promise<void> {
   const nodes = r.site.spec.nodes;
   for (let i = 0; i < 60 && !nodes.every((n) => r.serial(n.name).includes('first boot complete')); i++) await sleep(5000);
-  for (const n of nodes) r.check(`${n.name}: first boot complete`, r.serial(n.name).includes(`kubeseed[${n.name}] node ${n.name} is Ready; first boot complete`));
+  for (const n of nodes)
+    r.check(`${n.name}: first boot complete`, r.serial(n.name).includes(`kubeseed[${n.name}] node ${n.name} is Ready; first boot complete`));
 }
 
 /** etcd: every member healthy over TLS, asked with the apiserver's client certificate. */
 export function checkEtcdHealth(r: E2eRun): void {
   const state = r.pkiState;
   const etcdEndpoints = r.site.spec.nodes.filter((n) => n.roles.includes('etcd')).map((n) => `https://${hostOf(n)}:2379`);
-  const health = spawnSync('ip', ['netns', 'exec', r.ns, 'etcdctl', '--endpoints', etcdEndpoints.join(','), '--cacert', join(state, 'etcd-ca.crt'), '--cert', join(state, 'apiserver-etcd-client.crt'), '--key', join(state, 'apiserver-etcd-client.key'), 'endpoint', 'health'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
-  r.check('etcdctl endpoint health: every member', health.status === 0 && etcdEndpoints.every((e) => (health.stdout + health.stderr).includes(`${e} is healthy`)), (health.stdout + health.stderr).trim().split('\n').join('; '));
+  const health = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      r.ns,
+      'etcdctl',
+      '--endpoints',
+      etcdEndpoints.join(','),
+      '--cacert',
+      join(state, 'etcd-ca.crt'),
+      '--cert',
+      join(state, 'apiserver-etcd-client.crt'),
+      '--key',
+      join(state, 'apiserver-etcd-client.key'),
+      'endpoint',
+      'health',
+    ],
+    { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } },
+  );
+  r.check(
+    'etcdctl endpoint health: every member',
+    health.status === 0 && etcdEndpoints.every((e) => (health.stdout + health.stderr).includes(`${e} is healthy`)),
+    (health.stdout + health.stderr).trim().split('\n').join('; '),
+  );
 }
 
 /** A DaemonSet of busybox web servers from the payload (pulls forbidden), a NodePort Service in front. */
@@ -36,8 +65,35 @@ const WEB = {
   apiVersion: 'v1',
   kind: 'List',
   items: [
-    { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'e2e-web', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'e2e-web' } }, template: { metadata: { labels: { app: 'e2e-web' } }, spec: { tolerations: [{ operator: 'Exists' }], containers: [{ name: 'web', image: 'docker.io/library/busybox:1.35.0', imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'], ports: [{ containerPort: 8080 }] }] } } } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'e2e-web', namespace: 'default' }, spec: { type: 'NodePort', selector: { app: 'e2e-web' }, ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'e2e-web', namespace: 'default' },
+      spec: {
+        selector: { matchLabels: { app: 'e2e-web' } },
+        template: {
+          metadata: { labels: { app: 'e2e-web' } },
+          spec: {
+            tolerations: [{ operator: 'Exists' }],
+            containers: [
+              {
+                name: 'web',
+                image: 'docker.io/library/busybox:1.35.0',
+                imagePullPolicy: 'Never',
+                command: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'],
+                ports: [{ containerPort: 8080 }],
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'e2e-web', namespace: 'default' },
+      spec: { type: 'NodePort', selector: { app: 'e2e-web' }, ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] },
+    },
   ],
 };
 
@@ -48,24 +104,41 @@ export async function checkWorkload(r: E2eRun): Promise<void> {
   let pods: { name: string; node: string; ip: string }[] = [];
   const tApply = Date.now();
   const podsEverywhere = await pollUntil(900_000, () => {
-    const k = r.kubectl(['get', 'pods', '-l', 'app=e2e-web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP}={.status.phase}{"\\n"}{end}'], { allowFail: true });
-    pods = k.stdout.split('\n').filter((l) => l.endsWith('=Running')).map((l) => { const [name, node, ip] = l.split('='); return { name: name!, node: node!, ip: ip! }; });
+    const k = r.kubectl(
+      ['get', 'pods', '-l', 'app=e2e-web', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}={.status.podIP}={.status.phase}{"\\n"}{end}'],
+      { allowFail: true },
+    );
+    pods = k.stdout
+      .split('\n')
+      .filter((l) => l.endsWith('=Running'))
+      .map((l) => {
+        const [name, node, ip] = l.split('=');
+        return { name: name!, node: node!, ip: ip! };
+      });
     return nodes.every((n) => pods.some((p) => p.node === n.name));
   });
-  r.check('a busybox DaemonSet from the payload runs on every node', podsEverywhere, `${pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', ') || 'none running'}; ${((Date.now() - tApply) / 1000).toFixed(0)} s after apply`);
-  const pulls = r.kubectl(['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{"\\n"}{end}{end}'], { allowFail: true }).stdout;
+  r.check(
+    'a busybox DaemonSet from the payload runs on every node',
+    podsEverywhere,
+    `${pods.map((p) => `${p.name}@${p.node} ${p.ip}`).join(', ') || 'none running'}; ${((Date.now() - tApply) / 1000).toFixed(0)} s after apply`,
+  );
+  const pulls = r.kubectl(
+    ['get', 'pods', '-A', '-o', 'jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{"\\n"}{end}{end}'],
+    { allowFail: true },
+  ).stdout;
   r.check('no pod waits on an image pull', !/ErrImagePull|ImagePullBackOff/.test(pulls));
 
   // Not `wget -T`: Debian's busybox 1.35 crashes on it; its timeout applet bounds the wait instead.
   const wget = (pod: string, url: string) => r.kubectl(['exec', pod, '--', 'timeout', '10', 'wget', '-q', '-O', '-', url], { allowFail: true }).stdout.trim();
   const pairs: string[] = [];
   let pairsOk = pods.length > 1;
-  for (const a of pods) for (const b of pods) {
-    if (a === b) continue;
-    const got = wget(a.name, `http://${b.ip}:8080/`);
-    pairs.push(`${a.node}→${b.node}: ${got === b.name ? 'ok' : `got '${got}'`}`);
-    if (got !== b.name) pairsOk = false;
-  }
+  for (const a of pods)
+    for (const b of pods) {
+      if (a === b) continue;
+      const got = wget(a.name, `http://${b.ip}:8080/`);
+      pairs.push(`${a.node}→${b.node}: ${got === b.name ? 'ok' : `got '${got}'`}`);
+      if (got !== b.name) pairsOk = false;
+    }
   r.check('pod-to-pod traffic between nodes', pairsOk, pairs.join(', '));
   // A Service answers once the endpoint controller has listed its pods; under emulation the
   // controller-manager may be restarting after a lost lease when the pods start, so wait for that
@@ -73,18 +146,45 @@ export async function checkWorkload(r: E2eRun): Promise<void> {
   let endpoints: string[] = [];
   const tEndpoints = Date.now();
   await pollUntil(900_000, () => {
-    endpoints = r.kubectl(['get', 'endpoints', 'e2e-web', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'], { allowFail: true }).stdout.trim().split(/\s+/).filter(Boolean);
+    endpoints = r
+      .kubectl(['get', 'endpoints', 'e2e-web', '-o', 'jsonpath={.subsets[*].addresses[*].ip}'], { allowFail: true })
+      .stdout.trim()
+      .split(/\s+/)
+      .filter(Boolean);
     return pods.every((p) => endpoints.includes(p.ip));
   });
   r.log(`Service e2e-web endpoints: ${endpoints.join(', ') || 'none'} after ${((Date.now() - tEndpoints) / 1000).toFixed(0)} s`);
   const clusterIP = r.kubectl(['get', 'svc', 'e2e-web', '-o', 'jsonpath={.spec.clusterIP}'], { allowFail: true }).stdout.trim();
-  const viaService = pods.map((p) => { let got = ''; for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`); return `${p.node}: ${got || 'no answer'}`; });
-  r.check(`ClusterIP Service ${clusterIP} reachable from a pod on every node`, viaService.every((v) => v.includes('e2e-web-')), viaService.join(', '));
+  const viaService = pods.map((p) => {
+    let got = '';
+    for (let i = 0; i < 5 && !got; i++) got = wget(p.name, `http://${clusterIP}/`);
+    return `${p.node}: ${got || 'no answer'}`;
+  });
+  r.check(
+    `ClusterIP Service ${clusterIP} reachable from a pod on every node`,
+    viaService.every((v) => v.includes('e2e-web-')),
+    viaService.join(', '),
+  );
   const nodePort = nodes.map((n) => {
-    const got = spawnSync('ip', ['netns', 'exec', r.ns, process.execPath, '-e', `fetch('http://${hostOf(n)}:30080/',{signal:AbortSignal.timeout(5000)}).then(r=>r.text()).then(t=>console.log(t.trim())).catch(e=>console.log('error '+e.message))`], { encoding: 'utf8' });
+    const got = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        r.ns,
+        process.execPath,
+        '-e',
+        `fetch('http://${hostOf(n)}:30080/',{signal:AbortSignal.timeout(5000)}).then(r=>r.text()).then(t=>console.log(t.trim())).catch(e=>console.log('error '+e.message))`,
+      ],
+      { encoding: 'utf8' },
+    );
     return `${n.name}: ${got.stdout.trim()}`;
   });
-  r.check('NodePort 30080 answers on every node', nodePort.every((v) => v.includes('e2e-web-')), nodePort.join(', '));
+  r.check(
+    'NodePort 30080 answers on every node',
+    nodePort.every((v) => v.includes('e2e-web-')),
+    nodePort.join(', '),
+  );
   if (r.failed) {
     console.log(r.kubectl(['get', 'nodes,daemonsets,pods', '-A', '-o', 'wide'], { allowFail: true }).stdout);
     console.log(r.kubectl(['get', 'events', '-A', '--sort-by=.lastTimestamp'], { allowFail: true }).stdout.split('\n').slice(-25).join('\n'));

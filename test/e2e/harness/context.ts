@@ -85,7 +85,10 @@ export class E2eRun {
   // Bounded: an overloaded apiserver makes kubectl retry discovery for minutes, which would stall the
   // deadline loop and keep Ctrl-C (handled between calls) from cleaning up.
   kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
-    return this.inNs(debianKubectl, ['--kubeconfig', join(this.dist, 'admin', 'admin.kubeconfig'), '--request-timeout=30s', ...args], { timeoutMs: 90_000, ...opts });
+    return this.inNs(debianKubectl, ['--kubeconfig', join(this.dist, 'admin', 'admin.kubeconfig'), '--request-timeout=30s', ...args], {
+      timeoutMs: 90_000,
+      ...opts,
+    });
   }
 
   /**
@@ -93,7 +96,26 @@ export class E2eRun {
    * A loaded guest's sshd can take tens of seconds to answer, and an empty answer must not pass for a result: 60 s to connect unless a poll asks for less.
    */
   ssh(node: Pick<WrittenNode, 'address'>, command: string, allowFail = true, connectTimeoutS = 60) {
-    return this.inNs('ssh', ['-i', this.sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${connectTimeoutS}`, '-o', 'BatchMode=yes', `debian@${hostOf(node)}`, 'sudo sh -s'], { input: command, allowFail, timeoutMs: 120_000 });
+    return this.inNs(
+      'ssh',
+      [
+        '-i',
+        this.sshKey,
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        `ConnectTimeout=${connectTimeoutS}`,
+        '-o',
+        'BatchMode=yes',
+        `debian@${hostOf(node)}`,
+        'sudo sh -s',
+      ],
+      { input: command, allowFail, timeoutMs: 120_000 },
+    );
   }
 
   serialLog(node: string): string {

@@ -18,7 +18,11 @@ export async function checkDisks(r: E2eRun, machines: Machines): Promise<void> {
       const pki = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki', raw], { allowFail: true }).stdout;
       const etcdDir = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki/etcd', raw], { allowFail: true }).stdout;
       const keys = [...pki.matchAll(/\/([^/]+\.key)\//g)].map((m) => m[1]);
-      r.check(`${n.name} (worker): no CA private key, no etcd or service-account key on its disk`, keys.length === 0 && !/\.key/.test(etcdDir), `keys under /etc/kubernetes/pki: ${keys.join(', ') || 'none'}`);
+      r.check(
+        `${n.name} (worker): no CA private key, no etcd or service-account key on its disk`,
+        keys.length === 0 && !/\.key/.test(etcdDir),
+        `keys under /etc/kubernetes/pki: ${keys.join(', ') || 'none'}`,
+      );
     }
     rmSync(raw, { force: true });
   }

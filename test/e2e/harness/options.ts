@@ -72,7 +72,10 @@ export function parseOptions(argv: string[]): Options | undefined {
     throw new UsageError(`--site ${values.site} is not a valid site:\n${parsed.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
   }
   const site = parsed.site;
-  for (const [flag, name] of [['--late', values.late], ['--reboot', values.reboot]] as const) {
+  for (const [flag, name] of [
+    ['--late', values.late],
+    ['--reboot', values.reboot],
+  ] as const) {
     if (name !== undefined && name !== 'none' && !site.spec.nodes.some((n) => n.name === name)) {
       throw new UsageError(`${flag} ${name}: ${values.site} has no such node (nodes: ${site.spec.nodes.map((n) => n.name).join(', ')})`);
     }

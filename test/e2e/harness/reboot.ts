@@ -36,17 +36,40 @@ export async function checkReboot(r: E2eRun, machines: Machines, rebooted: Writt
     newId = r.ssh(rebooted, 'cat /proc/sys/kernel/random/boot_id', true, 5).stdout.trim();
     if (!newId || newId === bootId) continue;
     const k = r.kubectl(['get', 'node', rebooted.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
-    const pod = r.kubectl(['get', 'pods', '-l', 'app=e2e-web', '--field-selector', `spec.nodeName=${rebooted.name}`, '-o', 'jsonpath={.items[*].status.phase}/{.items[*].status.containerStatuses[*].ready}'], { allowFail: true }).stdout.trim();
+    const pod = r
+      .kubectl(
+        [
+          'get',
+          'pods',
+          '-l',
+          'app=e2e-web',
+          '--field-selector',
+          `spec.nodeName=${rebooted.name}`,
+          '-o',
+          'jsonpath={.items[*].status.phase}/{.items[*].status.containerStatuses[*].ready}',
+        ],
+        { allowFail: true },
+      )
+      .stdout.trim();
     back = k.stdout.trim() === 'True' && pod === 'Running/true';
   }
   const afterReboot = r.serial(rebooted.name).slice(serialBefore);
-  r.check(`${rebooted.name}: back Ready with its pod running after a reboot`, back, `${((Date.now() - tReboot) / 1000).toFixed(0)} s; boot id ${bootId.slice(0, 8)} → ${newId.slice(0, 8) || 'none'}`);
+  r.check(
+    `${rebooted.name}: back Ready with its pod running after a reboot`,
+    back,
+    `${((Date.now() - tReboot) / 1000).toFixed(0)} s; boot id ${bootId.slice(0, 8)} → ${newId.slice(0, 8) || 'none'}`,
+  );
   // Each line reaches the serial console twice (console and journal): count names once.
   const repeated = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): start/g)].map((m) => m[1]))];
   const skipped = [...new Set([...afterReboot.matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): already done/g)].map((m) => m[1]))];
   const statusAfter = r.ssh(rebooted, 'cat /var/lib/kubeseed/status.json').stdout.trim();
-  const statusWord = !statusBefore || !statusAfter ? `unread (${statusBefore ? 'after' : 'before'} the reboot)` : statusAfter === statusBefore ? 'unchanged' : 'changed';
+  const statusWord =
+    !statusBefore || !statusAfter ? `unread (${statusBefore ? 'after' : 'before'} the reboot)` : statusAfter === statusBefore ? 'unchanged' : 'changed';
   const noticed = afterReboot.includes('first boot was already complete');
-  r.check(`${rebooted.name}: the reboot repeated no first-boot step`, repeated.length === 0 && skipped.length > 0 && statusWord === 'unchanged' && noticed, `already done: ${skipped.join(', ') || 'none'}; started again: ${repeated.join(', ') || 'none'}; status.json ${statusWord}${noticed ? '' : '; no "first boot was already complete" on the console'}`);
+  r.check(
+    `${rebooted.name}: the reboot repeated no first-boot step`,
+    repeated.length === 0 && skipped.length > 0 && statusWord === 'unchanged' && noticed,
+    `already done: ${skipped.join(', ') || 'none'}; started again: ${repeated.join(', ') || 'none'}; status.json ${statusWord}${noticed ? '' : '; no "first boot was already complete" on the console'}`,
+  );
   if (!back) console.log(r.ssh(rebooted, 'crictl pods; journalctl -b -u kubelet --no-pager | tail -n 60').stdout);
 }

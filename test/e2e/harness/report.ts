@@ -14,7 +14,9 @@ export interface Measured {
 export function buildReport(r: E2eRun, m: Measured) {
   const steps: Record<string, Record<string, number>> = {};
   for (const n of r.site.spec.nodes) {
-    steps[n.name] = Object.fromEntries([...r.serial(n.name).matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): done in (\d+) s/g)].map((x) => [x[1]!, Number(x[2])]));
+    steps[n.name] = Object.fromEntries(
+      [...r.serial(n.name).matchAll(/kubeseed\[[^\]]+\] step \d+\/\d+ ([a-z-]+): done in (\d+) s/g)].map((x) => [x[1]!, Number(x[2])]),
+    );
   }
   const { opts } = r;
   return {
