@@ -109,10 +109,30 @@ export const HOST_TOOLS: HostTool[] = [
   { name: 'modprobe', why: 'first boot loads kernel modules', providers: { debian: 'kmod', ubuntu: 'kmod', rhel: 'kmod' }, when: {} },
   { name: 'sysctl', why: 'first boot applies kernel settings', providers: { debian: 'procps', ubuntu: 'procps', rhel: 'procps-ng' }, when: {} },
   { name: 'ip', why: 'kubeadm and the static pod routes', providers: { debian: 'iproute2', ubuntu: 'iproute2', rhel: 'iproute' }, when: {} },
-  { name: NGINX, why: 'the local apiserver proxy', providers: { debian: 'nginx-light', ubuntu: 'nginx-light', rhel: 'nginx' }, when: { loadBalancer: 'local' } },
-  { name: NGINX_STREAM_MODULE, why: "the local apiserver proxy's stream module", providers: { debian: 'libnginx-mod-stream', ubuntu: 'libnginx-mod-stream', rhel: 'nginx-mod-stream' }, when: { loadBalancer: 'local' } },
-  { name: 'haproxy', why: 'the apiserver VIP', providers: { debian: 'haproxy', ubuntu: 'haproxy', rhel: 'haproxy' }, when: { loadBalancer: 'vip', roles: ['control-plane'] } },
-  { name: 'keepalived', why: 'the apiserver VIP', providers: { debian: 'keepalived', ubuntu: 'keepalived', rhel: 'keepalived' }, when: { loadBalancer: 'vip', roles: ['control-plane'] } },
+  {
+    name: NGINX,
+    why: 'the local apiserver proxy',
+    providers: { debian: 'nginx-light', ubuntu: 'nginx-light', rhel: 'nginx' },
+    when: { loadBalancer: 'local' },
+  },
+  {
+    name: NGINX_STREAM_MODULE,
+    why: "the local apiserver proxy's stream module",
+    providers: { debian: 'libnginx-mod-stream', ubuntu: 'libnginx-mod-stream', rhel: 'nginx-mod-stream' },
+    when: { loadBalancer: 'local' },
+  },
+  {
+    name: 'haproxy',
+    why: 'the apiserver VIP',
+    providers: { debian: 'haproxy', ubuntu: 'haproxy', rhel: 'haproxy' },
+    when: { loadBalancer: 'vip', roles: ['control-plane'] },
+  },
+  {
+    name: 'keepalived',
+    why: 'the apiserver VIP',
+    providers: { debian: 'keepalived', ubuntu: 'keepalived', rhel: 'keepalived' },
+    when: { loadBalancer: 'vip', roles: ['control-plane'] },
+  },
   { name: 'chronyd', why: "the site's NTP servers", providers: { debian: 'chrony', ubuntu: 'chrony', rhel: 'chrony' }, when: { ntp: true } },
 ];
 
@@ -153,6 +173,11 @@ export function preflightChecks(site: ResolvedSite, node: ResolvedNode): Preflig
       return { kind: name.startsWith('/') ? 'file' : 'command', name, why: t.why, package: t.providers[family] };
     }),
     ...modules.map((m): PreflightCheck => ({ kind: 'module', name: m.name, why: m.why, package: KERNEL[family] })),
-    ...SYSCTL.filter((s) => !s.module).map((s): PreflightCheck => ({ kind: 'sysctl', name: s.key, why: 'the kubelet and kube-proxy (sysctl.d/90-kubeseed.conf)', package: KERNEL[family] })),
+    ...SYSCTL.filter((s) => !s.module).map((s): PreflightCheck => ({
+      kind: 'sysctl',
+      name: s.key,
+      why: 'the kubelet and kube-proxy (sysctl.d/90-kubeseed.conf)',
+      package: KERNEL[family],
+    })),
   ];
 }

@@ -88,7 +88,12 @@ async function nodeRoot(name: string, files: RenderedFile[]): Promise<string> {
   rmSync(join(root, 'dev', 'console'), { force: true });
   mkdirSync(join(root, 'etc', 'kubeseed'), { recursive: true });
   writeFileSync(join(root, 'etc', 'kubeseed', 'node-files.sha256'), nodeFilesList(files));
-  await writeTarTo(join(root, 'root', 'node-files.tar.gz'), files.map((f) => memFile(f.path.slice(1), f.content, parseInt(f.mode, 8))), 0, true);
+  await writeTarTo(
+    join(root, 'root', 'node-files.tar.gz'),
+    files.map((f) => memFile(f.path.slice(1), f.content, parseInt(f.mode, 8))),
+    0,
+    true,
+  );
   const fb = files.find((f) => f.path === '/opt/kubeseed/firstboot')!;
   mkdirSync(join(root, 'opt', 'kubeseed'), { recursive: true });
   writeFileSync(join(root, 'opt', 'kubeseed', 'firstboot'), fb.content);
@@ -101,22 +106,38 @@ async function nodeRoot(name: string, files: RenderedFile[]): Promise<string> {
 /** Runs first boot up to a step in an empty network namespace: no apt source could answer. */
 function firstboot(root: string, until: string) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('unshare', ['--net', 'chroot', root, '/opt/kubeseed/firstboot', '--until', until], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' }, timeout: 600_000 });
+  const r = spawnSync('unshare', ['--net', 'chroot', root, '/opt/kubeseed/firstboot', '--until', until], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
+    timeout: 600_000,
+  });
   return { code: r.status, out: r.stdout + r.stderr, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
-const status = (root: string) => JSON.parse(readFileSync(join(root, 'var', 'lib', 'kubeseed', 'status.json'), 'utf8')) as { state: string; step: string; detail: string; osPackages: string[] };
+const status = (root: string) =>
+  JSON.parse(readFileSync(join(root, 'var', 'lib', 'kubeseed', 'status.json'), 'utf8')) as {
+    state: string;
+    step: string;
+    detail: string;
+    osPackages: string[];
+  };
 
 test('a host without nginx, conntrack or ipset and a payload without its packages: preflight stops first boot within seconds, naming each package', async (t) => {
   const root = await nodeRoot('bare', renderWorker(plannedOsPackages()));
-  payloadTar(root, { 'README': join(repoRoot, 'README.md') });
+  payloadTar(root, { README: join(repoRoot, 'README.md') });
   const r = firstboot(root, 'preflight');
   t.not(r.code, 0, r.out);
   t.true(r.seconds < 30, `${r.seconds} s`);
   const s = status(root);
   t.is(s.state, 'failed');
   t.is(s.step, '4-preflight');
-  for (const [what, pkg] of [['file /usr/sbin/nginx', 'nginx-light'], ['file /usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['command conntrack', 'conntrack'], ['command ipset', 'ipset'], ['command iptables', 'iptables']]) {
+  for (const [what, pkg] of [
+    ['file /usr/sbin/nginx', 'nginx-light'],
+    ['file /usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'],
+    ['command conntrack', 'conntrack'],
+    ['command ipset', 'ipset'],
+    ['command iptables', 'iptables'],
+  ]) {
     t.true(r.out.includes(`preflight: missing ${what} (package ${pkg};`), `${what}:\n${r.out}`);
     t.true(s.detail.includes(`${what} (package ${pkg};`), s.detail);
   }
@@ -126,7 +147,7 @@ test('a host without nginx, conntrack or ipset and a payload without its package
   t.log(`preflight failed after ${r.seconds.toFixed(1)} s: ${s.detail.slice(0, 300)}`);
 });
 
-test('first boot installs the node\'s packages from the payload\'s flat repository, offline, and records them; a rerun installs nothing', async (t) => {
+test("first boot installs the node's packages from the payload's flat repository, offline, and records them; a rerun installs nothing", async (t) => {
   t.timeout(600_000);
   const planned = plannedOsPackages();
   const request = planned.nodes[WORKER]!;
@@ -142,7 +163,10 @@ test('first boot installs the node\'s packages from the payload\'s flat reposito
   const repoDir = join(dir, 'repo');
   mkdirSync(repoDir, { recursive: true });
   for (const f of debs) copyFileSync(join(DEBS, f), join(repoDir, f));
-  writeFileSync(join(repoDir, 'Packages'), execFileSync('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], { cwd: repoDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  writeFileSync(
+    join(repoDir, 'Packages'),
+    execFileSync('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], { cwd: repoDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  );
   payloadTar(root, Object.fromEntries([...debs, 'Packages'].map((f) => [`ospkg/${REPO}/${f}`, join(repoDir, f)])));
   const sources = readFileSync(join(root, 'etc/apt/sources.list'), 'utf8');
   const lists = readdirSync(join(root, 'var/lib/apt/lists')).sort();
@@ -151,7 +175,11 @@ test('first boot installs the node\'s packages from the payload\'s flat reposito
   const install = firstboot(root, 'install-os-packages');
   t.is(install.code, 0, install.out);
   const s = status(root);
-  for (const p of ['conntrack', 'ipset', 'nginx-light', 'libnginx-mod-stream', 'iptables']) t.true(s.osPackages.some((x) => x.startsWith(`${p}=`)), `${p} in ${s.osPackages.join(' ')}`);
+  for (const p of ['conntrack', 'ipset', 'nginx-light', 'libnginx-mod-stream', 'iptables'])
+    t.true(
+      s.osPackages.some((x) => x.startsWith(`${p}=`)),
+      `${p} in ${s.osPackages.join(' ')}`,
+    );
   const installed = execFileSync('chroot', [root, 'dpkg-query', '-W', '-f', '${db:Status-Abbrev}${Package}\n', ...wanted], { encoding: 'utf8' });
   t.is(installed.split('\n').filter((l) => l.startsWith('ii')).length, wanted.length, installed);
   // The node's apt configuration and state are as they were; no daemon was started or left enabled by the install.
@@ -164,7 +192,15 @@ test('first boot installs the node\'s packages from the payload\'s flat reposito
   // A kernel with the node's modules built in (this host has no modules of its own), then the checks.
   const release = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
   mkdirSync(join(root, 'lib/modules', release), { recursive: true });
-  writeFileSync(join(root, 'lib/modules', release, 'modules.builtin'), ['kernel/net/bridge/br_netfilter.ko', 'kernel/fs/overlayfs/overlay.ko', 'kernel/net/netfilter/nf_conntrack.ko', ...['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh'].map((m) => `kernel/net/netfilter/ipvs/${m}.ko`)].join('\n') + '\n');
+  writeFileSync(
+    join(root, 'lib/modules', release, 'modules.builtin'),
+    [
+      'kernel/net/bridge/br_netfilter.ko',
+      'kernel/fs/overlayfs/overlay.ko',
+      'kernel/net/netfilter/nf_conntrack.ko',
+      ...['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh'].map((m) => `kernel/net/netfilter/ipvs/${m}.ko`),
+    ].join('\n') + '\n',
+  );
   execFileSync('chroot', [root, 'depmod', release], { stdio: 'ignore' });
   const check = firstboot(root, 'preflight');
   t.is(check.code, 0, check.out);
@@ -188,7 +224,10 @@ test('a payload file that SHA256SUMS does not list is refused before apt sees th
   mkdirSync(repoDir, { recursive: true });
   const deb = readdirSync(DEBS).find((f) => f.startsWith('conntrack_'))!;
   copyFileSync(join(DEBS, deb), join(repoDir, deb));
-  writeFileSync(join(repoDir, 'Packages'), execFileSync('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], { cwd: repoDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  writeFileSync(
+    join(repoDir, 'Packages'),
+    execFileSync('dpkg-scanpackages', ['--multiversion', '.', '/dev/null'], { cwd: repoDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  );
   payloadTar(root, { [`ospkg/${REPO}/Packages`]: join(repoDir, 'Packages') });
   // Slipped into the tarball after SHA256SUMS was written.
   execFileSync('tar', ['-rf', join(root, 'root', 'kubeseed-payload.tar'), '--transform', `s|^|./ospkg/${REPO}/|`, '-C', repoDir, deb]);

@@ -16,7 +16,15 @@ const LAYOUT = 'generator/model/layout.ts';
 const NODE_PATH = /(?<![A-Za-z0-9_./:-])\/(?:etc|opt|usr|var|run|root|srv|home)(?:\/[^\s"'`;,)\]{}]*)?(?![A-Za-z0-9_-])/g;
 
 /** Paths the distribution owns: kubeseed edits or calls them, they are not part of its layout. */
-const OS_OWNED = new Set(['/etc/hostname', '/etc/fstab', '/etc/localtime', '/usr/share/zoneinfo/', '/etc/selinux/config', '/usr/bin/pidof', '/usr/sbin/policy-rc.d']);
+const OS_OWNED = new Set([
+  '/etc/hostname',
+  '/etc/fstab',
+  '/etc/localtime',
+  '/usr/share/zoneinfo/',
+  '/etc/selinux/config',
+  '/usr/bin/pidof',
+  '/usr/sbin/policy-rc.d',
+]);
 /** Paths inside add-on containers (upstream manifests), and the host directories each add-on owns. */
 const IN_CONTAINERS: Record<string, string[]> = {
   'generator/render/addons/coredns.ts': ['/etc/resolv.conf', '/etc/coredns', '/etc/coredns/Corefile'],

@@ -41,7 +41,11 @@ test("the local apiserver proxy needs nginx and its family's stream module; the 
   t.true(names(rhel).includes('command conntrack conntrack-tools'));
   // The VIP choice alone, on lab1 with its third node a plain worker (what the checks read of the site).
   const base = site();
-  const vip: ResolvedSite = { ...base, controlPlane: { ...base.controlPlane, loadBalancer: 'vip', vip: '192.168.93.40' }, nodes: base.nodes.map((n, i) => (i === 2 ? { ...n, roles: ['worker'] } : n)) };
+  const vip: ResolvedSite = {
+    ...base,
+    controlPlane: { ...base.controlPlane, loadBalancer: 'vip', vip: '192.168.93.40' },
+    nodes: base.nodes.map((n, i) => (i === 2 ? { ...n, roles: ['worker'] } : n)),
+  };
   const cp = vip.nodes.find((n) => n.roles.includes('control-plane'))!;
   const worker = vip.nodes.find((n) => !n.roles.includes('control-plane'))!;
   const of = (n: typeof cp) => preflightChecks(vip, n).map((c) => c.name);
@@ -52,9 +56,13 @@ test("the local apiserver proxy needs nginx and its family's stream module; the 
 
 test('chrony is checked only when the site names NTP servers', (t) => {
   t.true(names(site()).includes('command chronyd chrony'));
-  t.false(names(site((x) => {
-    x.spec.os.ntpServers = [];
-  })).some((n) => n.includes('chrony')));
+  t.false(
+    names(
+      site((x) => {
+        x.spec.os.ntpServers = [];
+      }),
+    ).some((n) => n.includes('chrony')),
+  );
 });
 
 test('a kernel setting a module creates names a module the node always loads; the others are checked themselves', (t) => {
@@ -62,9 +70,19 @@ test('a kernel setting a module creates names a module the node always loads; th
   const checks = preflightChecks(s, s.nodes[0]!);
   for (const k of SYSCTL) {
     if (k.module) {
-      t.true(KERNEL_MODULES.some((m) => m.name === k.module && Object.keys(m.when).length === 0), k.key);
-      t.false(checks.some((c) => c.name === k.key), `${k.key} is checked through ${k.module}`);
-    } else t.true(checks.some((c) => c.kind === 'sysctl' && c.name === k.key), k.key);
+      t.true(
+        KERNEL_MODULES.some((m) => m.name === k.module && Object.keys(m.when).length === 0),
+        k.key,
+      );
+      t.false(
+        checks.some((c) => c.name === k.key),
+        `${k.key} is checked through ${k.module}`,
+      );
+    } else
+      t.true(
+        checks.some((c) => c.kind === 'sysctl' && c.name === k.key),
+        k.key,
+      );
   }
   t.true(checks.filter((c) => c.kind === 'module' || c.kind === 'sysctl').every((c) => c.package === 'linux-image-{kernel}'));
 });
@@ -86,7 +104,10 @@ test('every program a rendered unit starts from the host (not from the payload) 
     }
     // The modules-load file and first boot load the same modules preflight checks.
     const modulesLoad = node.files.find((f) => f.path === '/etc/modules-load.d/kubeseed.conf')!.content;
-    t.deepEqual(modulesLoad.split('\n').filter((l) => l && !l.startsWith('#')), kernelModules(lab1.site, n));
+    t.deepEqual(
+      modulesLoad.split('\n').filter((l) => l && !l.startsWith('#')),
+      kernelModules(lab1.site, n),
+    );
   }
 });
 
