@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { InputError, type ClockPort, type CryptoPort, type KeyAlgorithm, type ResolvedSite } from '../model/index.js';
 import { describeDrift, notAfterOf } from './compare.js';
+import { assessExpiry, expiryWarning, needingAction, type ExpiryFact } from './expiry.js';
 import { certInstances, type CertInstance } from './table.js';
 
 /** The site state as files: relative path → content. */
@@ -11,8 +12,6 @@ const BACKDATE_MS = 5 * 60 * 1000;
 const HOUR_MS = 3600 * 1000;
 /** The last instant an X.509 GeneralizedTime can hold. */
 export const LAST_TIME = new Date('9999-12-31T23:59:59Z');
-/** Leaves this close to expiry are reported; `--renew` reissues them. */
-export const EXPIRY_WARNING_DAYS = 30;
 
 export interface StateMeta {
   apiVersion: 'kubeseed/v1alpha1';
@@ -39,6 +38,8 @@ export interface PkiResult {
   /** Paths whose content is new or changed (to write). */
   changed: string[];
   report: CertReport[];
+  /** How long every certificate and CA of the state has left after this run. */
+  expiry: ExpiryFact[];
   warnings: string[];
   meta: StateMeta;
 }
@@ -194,7 +195,23 @@ export async function ensurePki(
   if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(files.get(TOKEN_PATH)!.trim())) throw corrupt(TOKEN_PATH, 'is not a bootstrap token');
   if (Buffer.from(files.get(ENCRYPTION_KEY_PATH)!.trim(), 'base64').length !== 32) throw corrupt(ENCRYPTION_KEY_PATH, 'is not a base64 32-byte key');
 
-  return { files, changed: [...changed].sort(), report, warnings, meta };
+  const expiry = expiryOf(site, files, now);
+  for (const f of needingAction(expiry)) warnings.push(expiryWarning(f));
+  return { files, changed: [...changed].sort(), report, expiry, warnings, meta };
+}
+
+/**
+ * The expiry facts of the site's certificates and CAs in a state, from its files alone (`--check`
+ * issues nothing). Certificates the site needs but the state lacks yet are left out: `gen certs`
+ * issues them, fresh.
+ */
+export function expiryOf(site: ResolvedSite, files: StateFiles, now: Date, withinHours?: number): ExpiryFact[] {
+  const certs = certInstances(site).flatMap((inst) => {
+    const pem = files.get(certPaths(inst).crt);
+    if (inst.spec.kind === 'keypair' || pem === undefined) return [];
+    return [{ id: inst.id, kind: inst.spec.kind, cn: inst.cn, certPem: pem }];
+  });
+  return assessExpiry(certs, now, withinHours);
 }
 
 interface Decision {
@@ -271,9 +288,7 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
       issue: false,
       warning: `${inst.id} is not valid before ${new Date(cert.validFrom).toISOString()}: check this machine's clock, or run with --renew`,
     };
-  const daysLeft = (new Date(cert.validTo).getTime() - now.getTime()) / (24 * HOUR_MS);
-  if (daysLeft < 0) return { issue: false, warning: `${inst.id} expired on ${new Date(cert.validTo).toISOString()}: run with --renew` };
-  if (daysLeft < EXPIRY_WARNING_DAYS) return { issue: false, warning: `${inst.id} expires in ${Math.floor(daysLeft)} days: run with --renew` };
+  // Expiry is reported from the state as it stands after the run (expiryOf), CAs included.
   return { issue: false };
 }
 

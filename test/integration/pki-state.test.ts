@@ -2,7 +2,7 @@ import test from 'ava';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Catalog } from '../../generator/model/index.js';
 import { InputError } from '../../generator/model/index.js';
 import { bootstrapToken, certPaths, TOKEN_PATH } from '../../generator/pki/issue.js';
@@ -11,7 +11,7 @@ import { certInstances } from '../../generator/pki/table.js';
 import { realCrypto } from '../../generator/io/crypto.js';
 import { loadDefaultCatalog, runCli } from '../helpers.js';
 import { flattenState, makeState } from '../pki-fixture.js';
-import { ecdsa, k8s03Worker, nodeNamed, siteFromLab1 } from '../sites.js';
+import { ecdsa, k8s03Worker, lab1, nodeNamed, siteFromLab1 } from '../sites.js';
 import { readState } from '../../generator/io/state.js';
 import { tempDirs } from '../temp.js';
 import { describeTree } from '../tree.js';
@@ -168,7 +168,7 @@ test('leaves close to expiry are reported, and --renew replaces them', async (t)
   tmp.adopt(st.root);
   const again = await makeState(site, st.root);
   t.true(
-    again.warnings.some((w) => /^kube-proxy expires in 1[45] days: run with --renew$/.test(w)),
+    again.warnings.some((w) => /^kube-proxy expires in 1[45] days, on \S+: run gen certs --renew, then gen bundle/.test(w)),
     again.warnings.join('\n'),
   );
   const renewed = await makeState(site, st.root, { renew: true });
@@ -251,4 +251,59 @@ test('gen certs creates the state once and reuses it; a damaged state exits 2', 
   t.true(existsSync(join(cwd, 'elsewhere', 'current', 'state.json')));
   t.true(createPrivateKey(readFileSync(join(cwd, 'elsewhere', 'current', 'pki', 'ca.key'))).asymmetricKeyType === 'rsa');
   t.truthy(new X509Certificate(readFileSync(join(cwd, 'elsewhere', 'current', 'pki', 'ca.crt'))).ca);
+});
+
+test('gen certs warns about what expires within 30 days; --check reports it, writes nothing and exits 1', (t) => {
+  const cwd = tmp('kubeseed-certs-check-');
+  const short = lab1();
+  short.spec.pki.keyAlgorithm = 'ecdsa-p256';
+  short.spec.pki.certValidity = '480h';
+  writeFileSync(join(cwd, 'short.yaml'), stringify(short));
+  const none = runCli(['certs', '--site', './short.yaml', '--check'], { cwd });
+  t.is(none.code, 2, none.stderr);
+  t.regex(none.stderr, /there is no site state at .*hint: gen certs --site lab1 creates it/s);
+
+  const made = runCli(['certs', '--site', './short.yaml'], { cwd, env: { NO_COLOR: '1' } });
+  t.is(made.code, 0, made.stderr);
+  const leaves = certInstances(siteFromLab1(catalog, ecdsa)).filter((i) => i.spec.kind === 'leaf').length;
+  const warned = made.stderr.split('\n').filter((l) => /^warning: \S+ expires in 19 days, on \S+: run gen certs --renew/.test(l));
+  t.is(warned.length, leaves, made.stderr);
+
+  const state = join(cwd, 'output', 'lab1', 'state');
+  const before = listing(state);
+  const checked = runCli(['certs', '--site', './short.yaml', '--check'], { cwd, env: { NO_COLOR: '1' } });
+  t.is(checked.code, 1, checked.stderr);
+  t.is(checked.stderr.split('\n').filter((l) => l.startsWith('warning: ')).length, leaves);
+  t.regex(checked.stdout, /^kube-proxy +system:kube-proxy +\d{4}-\d\d-\d\d +19 +expiring$/m);
+  t.regex(checked.stdout, /^ca +kubernetes +\d{4}-\d\d-\d\d +3649 +ok$/m);
+  t.regex(checked.stdout, new RegExp(`check failed: ${leaves} of \\d+ certificates and CAs expire within 30 days`));
+  t.deepEqual(listing(state), before, '--check writes nothing, not even a lock');
+
+  const json = runCli(['certs', '--site', './short.yaml', '--check', '--json'], { cwd });
+  t.is(json.code, 1);
+  const report = JSON.parse(json.stdout) as { ok: boolean; withinHours: number; expiry: { id: string; state: string; daysLeft: number }[] };
+  t.false(report.ok);
+  t.is(report.withinHours, 720);
+  t.is(report.expiry.find((f) => f.id === 'apiserver/k8s-01')?.state, 'expiring');
+
+  const narrow = runCli(['certs', '--site', './short.yaml', '--check', '--within', '7d'], { cwd });
+  t.is(narrow.code, 0, narrow.stderr);
+  t.regex(narrow.stdout, /check passed: none of \d+ certificates and CAs expires within 7 days; the first to expire is /);
+  t.is(narrow.stderr, '');
+
+  const renewed = runCli(['certs', '--site', './short.yaml', '--renew', '--within', '10d'], { cwd });
+  t.is(renewed.code, 0, renewed.stderr);
+  t.notRegex(renewed.stderr, /warning: .* expires/);
+
+  for (const [args, message] of [
+    [['--check', '--renew'], /--check .*--renew/],
+    [['--check', '--within', '3w'], /--within 3w is not a duration/],
+  ] as const) {
+    const bad = runCli(['certs', '--site', './short.yaml', ...args], { cwd });
+    t.is(bad.code, 2, args.join(' '));
+    t.regex(bad.stderr, message);
+  }
+  const help = runCli(['certs', '--help']);
+  t.regex(help.stdout, /--check +report how long every certificate and CA has left/);
+  t.regex(help.stdout, /--within DURATION/);
 });
