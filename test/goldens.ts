@@ -9,6 +9,7 @@ import { kickstart } from '../generator/pack/kickstart.js';
 import { nodeFilesList } from '../generator/render/index.js';
 import { createEngine } from '../generator/text/template.js';
 import { repoRoot, testClock } from './helpers.js';
+import { describeScenario, updateScenarios } from './update-scenarios.js';
 
 export const ROCKY_SITE = join(repoRoot, 'test', 'fixtures', 'sites', 'lab1-rocky.yaml');
 export const fixtureStateDir = join(repoRoot, 'test', 'fixtures', 'state', 'lab1');
@@ -58,6 +59,8 @@ export async function renderGoldens(): Promise<Record<string, string>> {
     for (const f of node.files.filter((x) => ROCKY_REVIEWED.some((p) => x.path.startsWith(p))))
       out[`lab1-rocky/${node.name}/files${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
   }
+  // Update bundles: which files and which units each kind of change touches.
+  for (const s of await updateScenarios()) out[`updates/${s.name}.txt`] = describeScenario(s);
   return out;
 }
 

@@ -72,6 +72,10 @@ export const FILES = {
   /** systemctl enable's link for first boot, made by hand where no systemd runs (a kickstart's %post). */
   firstbootWants: `${NODE.units}/multi-user.target.wants/kubeseed-firstboot.service`,
   kickstartLog: `${NODE.copies}/kubeseed-post.log`,
+  /** The site revision whose update the node applied last (written by an update's apply script). */
+  revision: `${NODE.state}/revision`,
+  /** Units an update installed files for and has not yet seen healthy; a rerun restarts them. */
+  updatePending: `${NODE.state}/update-pending`,
 } as const;
 
 /** Kubeconfigs on the node (certificate table rows name them; units and first boot read them). */
@@ -126,6 +130,17 @@ export const NODE_FILES = {
 
 /** What cloud-init (or install.sh) itself writes before first boot runs: the orchestrator, its unit and the status command. */
 export const BOOT_FILES: readonly string[] = [FILES.firstboot, FILES.firstbootUnit, FILES.status];
+
+/**
+ * An update a running node applies (generator/update): the changed files under `files/`, their
+ * SHA-256 list (paths relative to /, like the node-files list), the paths to remove, and `apply`.
+ */
+export const UPDATE_FILES = {
+  dir: 'files',
+  list: 'files.sha256',
+  removed: 'removed',
+  apply: 'apply',
+} as const;
 
 /** Volume labels first boot looks for. */
 export const VOLUME_LABELS = { seed: ['cidata', 'CIDATA'], payload: 'KSPAYLOAD' } as const;

@@ -1,0 +1,123 @@
+import { FILES, installTarget, KUBECONFIG, KUBELET_SERVING, NODE, OS_PATHS, pkiPath, unitPath } from '../model/layout.js';
+import { CHRONY_SERVICE } from '../render/host-config.js';
+import type { NodeFacts } from '../render/facts.js';
+import { serviceOrder } from '../render/units.js';
+
+/**
+ * Which units read which node file, so that an update restarts exactly the units whose files
+ * changed. One row per file (or family of files); a file no unit reads at run time names no unit
+ * (first boot's own files, the kubeadm config read once by `kubeadm init/join`, CNI configs read at
+ * every pod start). The unit test walks every node of the test sites: each of its files matches a
+ * row, and every path a unit's flags name restarts that unit.
+ */
+
+type Match = string | { prefix: string };
+interface Row {
+  match: Match;
+  units: readonly string[];
+}
+
+const APISERVER = 'kube-apiserver';
+const CM = 'kube-controller-manager';
+const SCHEDULER = 'kube-scheduler';
+const pair = (base: string, units: readonly string[]): Row[] => [
+  { match: `${base}.crt`, units },
+  { match: `${base}.key`, units },
+];
+
+/** The restart order: the host first, then etcd, the apiservers, their clients on the control plane, the ways to the apiservers, the node's runtime and agents. */
+export const RESTART_ORDER: readonly string[] = [
+  'systemd-modules-load',
+  'systemd-sysctl',
+  ...new Set(Object.values(CHRONY_SERVICE)),
+  'etcd',
+  APISERVER,
+  CM,
+  SCHEDULER,
+  'haproxy',
+  'keepalived',
+  'kubeseed-apiserver-proxy',
+  'kubeseed-routes',
+  'containerd',
+  'kubelet',
+  'kube-proxy',
+];
+
+/** How an update waits for a restarted unit: its own health endpoint where it has one, else systemd's word that it is active. */
+export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active';
+const HEALTH: Record<string, HealthCheck> = { etcd: 'etcd', [APISERVER]: 'apiserver', kubelet: 'kubelet' };
+export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'active';
+
+function rows(f: NodeFacts): Row[] {
+  const component = (name: string): Row[] => [
+    { match: unitPath(name), units: [name] },
+    { match: installTarget(name), units: [name] },
+  ];
+  return [
+    { match: FILES.hosts, units: [] },
+    { match: FILES.sysctl, units: ['systemd-sysctl'] },
+    { match: FILES.modules, units: ['systemd-modules-load'] },
+    { match: OS_PATHS[f.site.os.family].chronyConf, units: [CHRONY_SERVICE[f.site.os.family]] },
+    { match: FILES.containerdConfig, units: ['containerd'] },
+    { match: unitPath('containerd'), units: ['containerd'] },
+    // containerd reads hosts.toml again at every pull; a restart makes the change certain.
+    { match: { prefix: `${NODE.containerdCertsDir}/` }, units: ['containerd'] },
+    { match: FILES.crictlConfig, units: [] },
+    ...['etcd', APISERVER, CM, SCHEDULER, 'kubelet', 'kube-proxy'].flatMap(component),
+    { match: FILES.kubeletKubeadmDropIn, units: ['kubelet'] },
+    { match: FILES.kubeadmConfig, units: [] },
+    { match: FILES.kubeletConfig, units: ['kubelet'] },
+    { match: FILES.kubeProxyConfig, units: ['kube-proxy'] },
+    { match: FILES.apiserverProxyConfig, units: ['kubeseed-apiserver-proxy'] },
+    { match: unitPath('kubeseed-apiserver-proxy'), units: ['kubeseed-apiserver-proxy'] },
+    { match: FILES.haproxyConfig, units: ['haproxy'] },
+    { match: FILES.keepalivedConfig, units: ['keepalived'] },
+    { match: FILES.bridgeConflist, units: [] },
+    { match: unitPath('kubeseed-routes'), units: ['kubeseed-routes'] },
+    // The cluster manifests are applied by first boot on the bootstrap node; an update lays them down only.
+    { match: { prefix: `${NODE.manifests}/` }, units: [] },
+    { match: FILES.firstboot, units: [] },
+    { match: FILES.firstbootUnit, units: [] },
+    { match: FILES.status, units: [] },
+    // PKI: each certificate and key restarts the units that read it (the flags in render/flags.ts, the kubelet's config in render/configs.ts).
+    ...pair(pkiPath('ca'), [APISERVER, CM, 'kubelet']),
+    ...pair(pkiPath('front-proxy-ca'), [APISERVER, CM]),
+    ...pair(pkiPath('etcd/ca'), ['etcd', APISERVER]),
+    ...pair(pkiPath('etcd/server'), ['etcd']),
+    ...pair(pkiPath('etcd/peer'), ['etcd']),
+    // Read by etcdctl for health checks only.
+    ...pair(pkiPath('etcd/healthcheck-client'), []),
+    ...['apiserver', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client'].flatMap((n) => pair(pkiPath(n), [APISERVER])),
+    { match: pkiPath('sa.key'), units: [APISERVER, CM] },
+    { match: pkiPath('sa.pub'), units: [APISERVER] },
+    ...pair(KUBELET_SERVING, ['kubelet']),
+    { match: FILES.encryptionConfig, units: [APISERVER] },
+    { match: FILES.auditPolicy, units: [APISERVER] },
+    { match: KUBECONFIG.controllerManager, units: [CM] },
+    { match: KUBECONFIG.scheduler, units: [SCHEDULER] },
+    { match: KUBECONFIG.kubelet, units: ['kubelet'] },
+    { match: KUBECONFIG.kubeletBootstrap, units: ['kubelet'] },
+    { match: KUBECONFIG.kubeProxy, units: ['kube-proxy'] },
+    // The bootstrap node's credential for applying the cluster manifests at first boot.
+    { match: KUBECONFIG.bootstrapper, units: [] },
+    { match: KUBECONFIG.kubeadmAdmin, units: [] },
+  ];
+}
+
+const matches = (m: Match, path: string) => (typeof m === 'string' ? m === path : path.startsWith(m.prefix));
+
+/** The units this node runs that an update may restart. */
+function nodeUnits(f: NodeFacts): Set<string> {
+  return new Set(['systemd-modules-load', 'systemd-sysctl', ...(f.ntp ? [CHRONY_SERVICE[f.site.os.family]] : []), 'containerd', ...serviceOrder(f).ordered]);
+}
+
+/** A file's units on this node (in restart order), or null when no row covers the path. */
+export function unitsFor(f: NodeFacts, path: string): string[] | null {
+  const row = rows(f).find((r) => matches(r.match, path));
+  if (!row) return null;
+  const present = nodeUnits(f);
+  return RESTART_ORDER.filter((u) => row.units.includes(u) && present.has(u));
+}
+
+/** Whether a path is a systemd unit file (an update reloads systemd before restarting). */
+export const isUnitFile = (path: string) => path.startsWith(`${NODE.units}/`);

@@ -1,0 +1,171 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { loadSite } from '../../generator/pipeline/load.js';
+import { realFs } from '../../generator/io/fs.js';
+import { readState } from '../../generator/io/state.js';
+import { NODE } from '../../generator/model/layout.js';
+import { nodeFacts, nodeFiles } from '../../generator/render/index.js';
+import { computeUpdates, type SiteUpdate } from '../../generator/update/compute.js';
+import { parseRecord, serializeRecord } from '../../generator/update/record.js';
+import { RESTART_ORDER, unitsFor } from '../../generator/update/restarts.js';
+import { fixtureStateDir, ROCKY_SITE } from '../goldens.js';
+import { repoRoot, testClock } from '../helpers.js';
+import { renderedNodes, updateScenarios, type Scenario } from '../update-scenarios.js';
+
+/**
+ * The update computation (generator/update): which files and which units each kind of change
+ * touches. The golden files (test/golden/updates) hold the full change sets; these tests state the
+ * rules they must follow.
+ */
+
+let scenarios: Promise<Scenario[]> | undefined;
+const scenario = async (name: string): Promise<SiteUpdate> => {
+  scenarios ??= updateScenarios();
+  return (await scenarios).find((s) => s.name === name)!.update;
+};
+const units = (u: SiteUpdate, node: string) => u.updates.find((x) => x.node === node)?.restarts.map((r) => r.unit);
+const paths = (u: SiteUpdate, node: string) => {
+  const n = u.updates.find((x) => x.node === node)!;
+  return [...n.added, ...n.changed].map((f) => f.path).concat(n.removed);
+};
+
+test('the first bundle of a site records every node at revision 1 and makes no update', async (t) => {
+  const u = await scenario('first-bundle');
+  t.is(u.revision, 1);
+  t.deepEqual(u.updates, []);
+  t.deepEqual(u.recorded, ['k8s-01', 'k8s-02', 'k8s-03']);
+  t.true(Object.values(u.record.nodes).every((n) => n.revision === 1 && Object.keys(n.files).length > 40));
+});
+
+test('nothing changed: no update, and the site keeps its revision and record', async (t) => {
+  const first = await scenario('first-bundle');
+  const u = await scenario('nothing-changed');
+  t.is(u.revision, 1);
+  t.deepEqual(u.updates, []);
+  t.deepEqual(u.recorded, []);
+  t.deepEqual(u.record, first.record);
+});
+
+test('a leaf renewal changes only certificates, keys and the kubeconfigs that embed them, and restarts every component but containerd', async (t) => {
+  const u = await scenario('leaf-renewal');
+  t.is(u.revision, 2);
+  t.is(u.updates.length, 3);
+  for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
+    t.true(
+      paths(u, n).every((p) => /\/pki\/|\.conf$|kube-proxy\/kubeconfig$/.test(p)),
+      paths(u, n).join(' '),
+    );
+    t.false(
+      paths(u, n).some((p) => p.endsWith('/ca.crt') || p.endsWith('/ca.key') || p.includes('/sa.')),
+      'no CA and no service-account key',
+    );
+    t.deepEqual(units(u, n), ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
+    t.is(u.updates.find((x) => x.node === n)!.base, 1);
+  }
+  // The new record carries the renewed files from revision 2 on, the rest from revision 1.
+  const rec = u.record.nodes['k8s-02']!;
+  t.is(rec.revision, 2);
+  t.is(rec.files['/etc/kubernetes/pki/apiserver.crt']!.since, 2);
+  t.is(rec.files['/etc/containerd/config.toml']!.since, 1);
+});
+
+test('a containerd config change restarts containerd alone', async (t) => {
+  const u = await scenario('containerd-config');
+  for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
+    t.deepEqual(paths(u, n), ['/etc/containerd/config.toml']);
+    t.deepEqual(units(u, n), ['containerd']);
+    t.false(u.updates.find((x) => x.node === n)!.daemonReload);
+  }
+});
+
+test('a new etcd member: the others get its place in their etcd unit, proxy and hosts; the new node is recorded, not updated', async (t) => {
+  const u = await scenario('new-etcd-member');
+  t.deepEqual(u.recorded, ['k8s-04']);
+  t.deepEqual(
+    u.updates.map((x) => x.node),
+    ['k8s-01', 'k8s-02', 'k8s-03'],
+  );
+  for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
+    for (const p of ['/etc/hosts', '/etc/systemd/system/etcd.service', '/etc/kubeseed/apiserver-proxy.conf']) t.true(paths(u, n).includes(p), `${n} ${p}`);
+    t.true(u.updates.find((x) => x.node === n)!.daemonReload);
+    // etcd first, then the apiserver, then the way to the apiservers.
+    t.deepEqual(units(u, n), ['etcd', 'kube-apiserver', 'kubeseed-apiserver-proxy']);
+  }
+  t.truthy(u.record.nodes['k8s-04']);
+});
+
+test('removed files and dropped nodes: a file the node no longer gets is removed and restarts its unit; a node gone from the site loses its record', async (t) => {
+  const first = await scenario('first-bundle');
+  const lab1 = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot, clock: testClock });
+  const state = (await readState(fixtureStateDir))!;
+  const nodes = await renderedNodes(lab1.resolved!, lab1.catalog!, state);
+  const k1 = nodes[0]!;
+  const fewer = [{ ...k1, files: k1.files.filter((f) => f.path !== '/etc/kubeseed/apiserver-proxy.conf') }];
+  const u = computeUpdates(first.record, fewer, ['k8s-01', 'k8s-02']);
+  t.is(u.revision, 2);
+  t.deepEqual(u.dropped, ['k8s-03']);
+  t.deepEqual(Object.keys(u.record.nodes), ['k8s-01', 'k8s-02']);
+  t.deepEqual(u.record.nodes['k8s-02'], first.record.nodes['k8s-02'], 'a node not rendered keeps its record');
+  t.deepEqual(u.updates[0]!.removed, ['/etc/kubeseed/apiserver-proxy.conf']);
+  t.deepEqual(units(u, 'k8s-01'), ['kubeseed-apiserver-proxy']);
+});
+
+test('a mode change alone is a change', async (t) => {
+  const first = await scenario('first-bundle');
+  const lab1 = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot, clock: testClock });
+  const nodes = await renderedNodes(lab1.resolved!, lab1.catalog!, (await readState(fixtureStateDir))!);
+  const k1 = nodes[0]!;
+  const loose = [{ ...k1, files: k1.files.map((f) => (f.path === '/etc/crictl.yaml' ? { ...f, mode: '0600' as const } : f)) }];
+  const u = computeUpdates(first.record, loose, ['k8s-01', 'k8s-02', 'k8s-03']);
+  t.deepEqual(
+    u.updates[0]!.changed.map((f) => f.path),
+    ['/etc/crictl.yaml'],
+  );
+  t.deepEqual(u.updates[0]!.restarts, []);
+});
+
+test('every file of every test site has a restart rule, and every path a unit names on its command line restarts that unit', async (t) => {
+  const sites = ['lab1', ROCKY_SITE, ...['smoke1', 'smoke2', 'kubeadm2', 'lab1'].map((s) => join(repoRoot, 'test', 'e2e', 'sites', `${s}.yaml`))];
+  let checked = 0;
+  for (const s of sites) {
+    const loaded = await loadSite(realFs, { site: s, cwd: repoRoot, root: repoRoot, clock: testClock });
+    if (!loaded.resolved) {
+      t.fail(`${s} does not resolve`);
+      continue;
+    }
+    for (const node of loaded.resolved.nodes) {
+      const facts = nodeFacts(loaded.resolved, node);
+      for (const f of nodeFiles(facts)) {
+        t.not(unitsFor(facts, f.path), null, `${s} ${node.name}: no restart rule for ${f.path}`);
+        checked++;
+      }
+      for (const unit of facts.units) {
+        for (const [, value] of unit.flags) {
+          if (!value?.startsWith('/') || value.startsWith(NODE.etcdData) || value.startsWith(NODE.logDir)) continue;
+          t.true(
+            unitsFor(facts, value)?.includes(unit.name),
+            `${s} ${node.name}: ${unit.name} reads ${value} but an update that changes it would not restart it`,
+          );
+        }
+      }
+    }
+  }
+  t.true(checked > 300, `${checked} files checked`);
+});
+
+test('the restart order puts etcd before the apiserver, the apiserver before its clients, containerd before the kubelet', (t) => {
+  const at = (u: string) => RESTART_ORDER.indexOf(u);
+  t.true(at('etcd') < at('kube-apiserver'));
+  t.true(at('kube-apiserver') < at('kube-controller-manager') && at('kube-apiserver') < at('kube-scheduler'));
+  t.true(at('kube-scheduler') < at('containerd') && at('containerd') < at('kubelet') && at('kubelet') < at('kube-proxy'));
+});
+
+test('the delivery record round-trips and a damaged one is refused with the field named', async (t) => {
+  const first = await scenario('first-bundle');
+  const text = serializeRecord(first.record);
+  t.deepEqual(parseRecord(text), first.record);
+  t.regex((parseRecord('{') as { invalid: string }).invalid, /^is not JSON/);
+  const bad = JSON.parse(text) as { nodes: Record<string, { files: Record<string, { sha256: string }> }> };
+  bad.nodes['k8s-01']!.files['/etc/hosts']!.sha256 = 'nothex';
+  t.regex((parseRecord(JSON.stringify(bad)) as { invalid: string }).invalid, /nodes\.k8s-01\.files\.\/etc\/hosts\.sha256/);
+});

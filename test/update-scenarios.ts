@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { realCrypto } from '../generator/io/crypto.js';
+import { readTemplates } from '../generator/io/templates.js';
+import type { BundlePlan, Catalog, ResolvedSite } from '../generator/model/index.js';
+import { ensurePki, type StateFiles } from '../generator/pki/issue.js';
+import { buildPlan } from '../generator/plan/index.js';
+import { nodeFacts, renderNode } from '../generator/render/index.js';
+import { createEngine } from '../generator/text/template.js';
+import { computeUpdates, describeUpdate, type RenderedNodeFiles, type SiteUpdate } from '../generator/update/compute.js';
+import { renderLab1 } from './goldens.js';
+import { repoRoot, testClock } from './helpers.js';
+import { siteFromLab1, type SiteEdit } from './sites.js';
+
+/**
+ * The kinds of change an update bundle carries, each computed against the record of lab1 as the
+ * committed test state renders it: what the golden files under test/golden/updates hold.
+ */
+
+/** Every node of `site` rendered with `state`, the plan optionally changed. */
+export async function renderedNodes(
+  site: ResolvedSite,
+  catalog: Catalog,
+  state: StateFiles,
+  planEdit: (p: BundlePlan) => BundlePlan = (p) => p,
+): Promise<RenderedNodeFiles[]> {
+  const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
+  const plan = planEdit(buildPlan(site, catalog));
+  return site.nodes.map((node) => ({ facts: nodeFacts(site, node), files: renderNode({ site, node, plan, state, engine }) }));
+}
+
+/** A fourth stacked control plane and etcd member. */
+export const addK8s04: SiteEdit = (s) => {
+  const n = structuredClone(s.spec.nodes[2]!);
+  s.spec.nodes.push({ ...n, name: 'k8s-04', address: '192.168.93.48/24', mac: '52:54:00:93:00:48' });
+};
+
+/** A newer sandbox image in the catalog: containerd's config names it. */
+export const newPause = (p: BundlePlan): BundlePlan => ({
+  ...p,
+  images: p.images.map((i) => (i.name === 'pause' ? { ...i, ref: i.ref.replace(/:[^:]+$/, ':3.99') } : i)),
+});
+
+export interface Scenario {
+  name: string;
+  update: SiteUpdate;
+}
+
+export async function updateScenarios(): Promise<Scenario[]> {
+  const lab1 = await renderLab1();
+  const names = lab1.site.nodes.map((n) => n.name);
+  const base = await renderedNodes(lab1.site, lab1.catalog, lab1.state);
+  const first = computeUpdates(null, base, names);
+  const ports = { crypto: realCrypto, clock: testClock };
+  const renewed = await ensurePki(lab1.site, lab1.state, ports, { renew: true });
+  const four = siteFromLab1(lab1.catalog, addK8s04);
+  const grown = await ensurePki(four, lab1.state, ports);
+  return [
+    { name: 'first-bundle', update: first },
+    { name: 'nothing-changed', update: computeUpdates(first.record, base, names) },
+    { name: 'leaf-renewal', update: computeUpdates(first.record, await renderedNodes(lab1.site, lab1.catalog, renewed.files), names) },
+    { name: 'containerd-config', update: computeUpdates(first.record, await renderedNodes(lab1.site, lab1.catalog, lab1.state, newPause), names) },
+    {
+      name: 'new-etcd-member',
+      update: computeUpdates(
+        first.record,
+        await renderedNodes(four, lab1.catalog, grown.files),
+        four.nodes.map((n) => n.name),
+      ),
+    },
+  ];
+}
+
+/** A scenario as the golden file holds it. */
+export function describeScenario(s: Scenario): string {
+  const u = s.update;
+  const head = [
+    `# ${s.name}: site revision ${u.revision}`,
+    ...(u.recorded.length ? [`recorded (install from their seed): ${u.recorded.join(', ')}`] : []),
+    ...(u.dropped.length ? [`dropped: ${u.dropped.join(', ')}`] : []),
+    ...(u.updates.length ? [] : ['no node update']),
+  ];
+  return [`${head.join('\n')}\n`, ...u.updates.map(describeUpdate)].join('');
+}
