@@ -1,9 +1,7 @@
 import { realClock } from '../io/clock.js';
 import { realCrypto } from '../io/crypto.js';
-import { InputError } from '../model/index.js';
 import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { bundle } from '../pipeline/bundle.js';
-import { UnsupportedError } from '../render/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { FETCH_CONFLICT, FETCH_HELP, FETCH_NUMBERS, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
 import { paint } from './output.js';
@@ -54,28 +52,23 @@ export const bundleCommand: Command = {
     parseSourceDateEpoch(ctx.env.SOURCE_DATE_EPOCH);
     const loaded = await loadValidSite(values, ctx);
     const started = Date.now();
-    try {
-      const r = await bundle(loaded.site, loaded.catalog, {
-        ...(values.out ? { out: values.out as string } : {}),
-        ...(values.state ? { state: values.state as string } : {}),
-        ...(values.node ? { node: values.node as string } : {}),
-        ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
-        skipPayload: Boolean(values['skip-payload']),
-        fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
-        embedPayload: Boolean(values['embed-payload']),
-        ports: { crypto: realCrypto, clock: realClock },
-        cwd: s.cwd,
-        root: ctx.root,
-        env: ctx.env,
-        say: (line) => s.err(line),
-      });
-      s.out(
-        `${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      );
-      return EXIT.ok;
-    } catch (e) {
-      if (e instanceof UnsupportedError) throw new InputError(e.message);
-      throw e;
-    }
+    const r = await bundle(loaded.site, loaded.catalog, {
+      ...(values.out ? { out: values.out as string } : {}),
+      ...(values.state ? { state: values.state as string } : {}),
+      ...(values.node ? { node: values.node as string } : {}),
+      ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
+      skipPayload: Boolean(values['skip-payload']),
+      fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
+      embedPayload: Boolean(values['embed-payload']),
+      ports: { crypto: realCrypto, clock: realClock },
+      cwd: s.cwd,
+      root: ctx.root,
+      env: ctx.env,
+      say: (line) => s.err(line),
+    });
+    s.out(
+      `${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    return EXIT.ok;
   },
 };

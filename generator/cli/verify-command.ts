@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { realClock } from '../io/clock.js';
 import { verifyBundle } from '../pipeline/verify.js';
 import { EXIT, type Command } from './commands.js';
 import { paint } from './output.js';
@@ -21,7 +22,7 @@ export const verifyCommand: Command = {
       s.err(`gen verify: give one bundle directory\n\nUsage: ${this.usage}`);
       return EXIT.badInput;
     }
-    const r = await verifyBundle(resolve(s.cwd, positionals[0]!));
+    const r = await verifyBundle(resolve(s.cwd, positionals[0]!), realClock);
     if (values.json) s.out(JSON.stringify(r, null, 2));
     else {
       for (const p of r.problems) s.err(`${paint(s, 'red', 'problem')}  ${p}`);

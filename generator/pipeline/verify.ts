@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { kindOf, readRegular, sha256Regular } from '../io/regular.js';
-import { InputError } from '../model/index.js';
+import { InputError, type ClockPort } from '../model/index.js';
 import { distDirMode, isSecretDistFile } from '../pack/modes.js';
 
 export interface VerifyReport {
@@ -69,7 +69,8 @@ async function walk(root: string): Promise<Map<string, { kind: string; mode: num
  * credential chained to the bundle's CA and not expired. Exit 2 when there is no manifest to
  * verify by; problems are exit 1.
  */
-export async function verifyBundle(dist: string, now = new Date()): Promise<VerifyReport> {
+export async function verifyBundle(dist: string, clock: ClockPort): Promise<VerifyReport> {
+  const now = clock.now();
   const top = await lstat(dist).catch(() => null);
   if (!top) {
     const parent = await readdir(dirname(dist)).catch(() => [] as string[]);

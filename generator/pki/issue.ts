@@ -1,26 +1,18 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { InputError, type ClockPort, type CryptoPort, type KeyAlgorithm, type ResolvedSite } from '../model/index.js';
+import { InputError, type ClockPort, type CryptoPort, type ResolvedSite } from '../model/index.js';
 import { describeDrift, notAfterOf } from './compare.js';
 import { assessExpiry, expiryWarning, needingAction, type ExpiryFact } from './expiry.js';
+import { bootstrapToken, serial } from './secrets.js';
+import { corrupt, missingCore, readMeta, STATE_META, type StateFiles, type StateMeta } from './state-meta.js';
 import { certInstances, type CertInstance } from './table.js';
 
-/** The site state as files: relative path → content. */
-export type StateFiles = Map<string, string>;
+export { bootstrapToken } from './secrets.js';
+export { STATE_META, type StateFiles, type StateMeta } from './state-meta.js';
 
-export const STATE_META = 'state.json';
 const BACKDATE_MS = 5 * 60 * 1000;
 const HOUR_MS = 3600 * 1000;
 /** The last instant an X.509 GeneralizedTime can hold. */
 export const LAST_TIME = new Date('9999-12-31T23:59:59Z');
-
-export interface StateMeta {
-  apiVersion: 'kubeseed/v1alpha1';
-  kind: 'SiteState';
-  site: string;
-  keyAlgorithm: KeyAlgorithm;
-  /** When the state was created, in seconds since the epoch; also the bundle's fixed mtime. */
-  created: number;
-}
 
 export type CertStatus = 'created' | 'kept' | 'reissued';
 
@@ -292,41 +284,6 @@ function decide(inst: CertInstance, files: StateFiles, opts: PkiOptions, now: Da
   return { issue: false };
 }
 
-function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {
-  const text = files.get(STATE_META);
-  if (text === undefined)
-    throw new InputError(
-      `the state holds files but no ${STATE_META}`,
-      [],
-      'it was not made by kubeseed, or it is damaged; point --state at the right directory',
-    );
-  let meta: StateMeta;
-  try {
-    meta = JSON.parse(text) as StateMeta;
-  } catch {
-    throw corrupt(STATE_META, 'is not JSON');
-  }
-  if (meta.kind !== 'SiteState' || typeof meta.site !== 'string' || typeof meta.created !== 'number') throw corrupt(STATE_META, 'is not a kubeseed site state');
-  if (meta.site !== site.name)
-    throw new InputError(`the state belongs to site '${meta.site}', not '${site.name}'`, [], "point --state at this site's state directory");
-  if (meta.keyAlgorithm !== site.pki.keyAlgorithm) {
-    throw new InputError(
-      `the state's keys are ${meta.keyAlgorithm}, the site asks for ${site.pki.keyAlgorithm}`,
-      [],
-      'change spec.pki.keyAlgorithm back, or re-key everything with --rotate-ca',
-    );
-  }
-  return meta;
-}
-
-function missingCore(path: string): InputError {
-  return new InputError(
-    `state file ${path} is missing`,
-    [],
-    'it is made once, with the state, and never again (a new one would invalidate what the old one signed or encrypted): restore the state from a backup, or start a new PKI with --rotate-ca',
-  );
-}
-
 /** The state member pairs `--renew` may replace when they are damaged: leaf certificates and their keys. */
 export function renewablePairs(site: ResolvedSite): Map<string, { crt: string; key: string }> {
   const out = new Map<string, { crt: string; key: string }>();
@@ -336,32 +293,4 @@ export function renewablePairs(site: ResolvedSite): Map<string, { crt: string; k
     out.set(p.key, p);
   }
   return out;
-}
-
-function corrupt(path: string, what: string): InputError {
-  return new InputError(
-    `state file ${path} ${what}`,
-    [],
-    'restore the state from a backup; kubeseed never replaces a damaged state silently (--rotate-ca starts a new PKI)',
-  );
-}
-
-/** 128 random bits, top bit cleared so the DER integer stays positive, never zero. */
-function serial(crypto: CryptoPort): string {
-  const b = crypto.randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return Buffer.from(b).toString('hex');
-}
-
-const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-/** `[a-z0-9]{6}.[a-z0-9]{16}` from a CSPRNG, by rejection sampling so every character is uniform. */
-export function bootstrapToken(crypto: CryptoPort): string {
-  const out: string[] = [];
-  while (out.length < 22) {
-    for (const byte of crypto.randomBytes(32)) {
-      if (byte < 252 && out.length < 22) out.push(TOKEN_ALPHABET[byte % 36]!);
-    }
-  }
-  return `${out.slice(0, 6).join('')}.${out.slice(6).join('')}`;
 }

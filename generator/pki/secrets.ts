@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
+import type { CryptoPort } from '../model/index.js';
 
 /** `sha256:<hex>` of the CA's DER SubjectPublicKeyInfo: what `kubeadm join --discovery-token-ca-cert-hash` expects. */
 export function discoveryHash(caCertPem: string): string {
@@ -66,4 +67,24 @@ export function auditPolicy(): string {
       { level: 'RequestResponse' },
     ],
   });
+}
+
+/** 128 random bits, top bit cleared so the DER integer stays positive, never zero. */
+export function serial(crypto: CryptoPort): string {
+  const b = crypto.randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return Buffer.from(b).toString('hex');
+}
+
+const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `[a-z0-9]{6}.[a-z0-9]{16}` from a CSPRNG, by rejection sampling so every character is uniform. */
+export function bootstrapToken(crypto: CryptoPort): string {
+  const out: string[] = [];
+  while (out.length < 22) {
+    for (const byte of crypto.randomBytes(32)) {
+      if (byte < 252 && out.length < 22) out.push(TOKEN_ALPHABET[byte % 36]!);
+    }
+  }
+  return `${out.slice(0, 6).join('')}.${out.slice(6).join('')}`;
 }
