@@ -27,6 +27,8 @@ export const QUIRKS = {
   /** kubeadm config API: v1beta2 until 1.21, v1beta3 from 1.22, v1beta4 from 1.31. */
   kubeadmV1beta3: { name: 'kubeadm-v1beta3', why: 'kubeadm.k8s.io/v1beta3 from 1.22', applies: from(22) },
   kubeadmV1beta4: { name: 'kubeadm-v1beta4', why: 'kubeadm.k8s.io/v1beta4 from 1.31 (extraArgs become a list)', applies: from(31) },
+  /** kubeadm 1.21 moved CoreDNS to `<default registry>/coredns/coredns`, and rewrites a dns.imageRepository equal to its default registry so (cmd/kubeadm/app/images GetDNSImage). */
+  kubeadmCorednsSubpath: { name: 'kubeadm-coredns-subpath', why: 'kubeadm pulls coredns/coredns under its default registry from 1.21', applies: from(21) },
   /** From 1.35 the kubelet refuses cgroup v1 hosts unless failCgroupV1 is false (KEP-5573, kubernetes#134298). */
   cgroupV1Refused: { name: 'cgroup-v1-refused', why: 'kubelet failCgroupV1 defaults to true from 1.35 (KEP-5573)', applies: from(35) },
   /** kube-proxy's nftables mode: alpha 1.29, beta (on by default) 1.31, GA 1.33 (KEP-3866). */

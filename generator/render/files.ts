@@ -99,7 +99,7 @@ const TABLE: Row[] = [
   file(
     FILES.kubeadmConfig,
     'kubeadm-config',
-    (c) => kubeadmConfig(c.site, c.node, { token: c.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(c.state.get('pki/ca.crt')!) }),
+    (c) => kubeadmConfig(c.site, c.node, { token: c.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(c.state.get('pki/ca.crt')!) }, c.plan.images),
     { mode: '0600', secret: true, when: (f) => f.kubeadm },
   ),
   file(FILES.kubeletConfig, 'kubelet-config', (c) => kubeletConfig(c.site, c.node), { mode: '0600', when: (f) => !f.kubeadm }),

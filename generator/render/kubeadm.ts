@@ -1,9 +1,10 @@
 import { stringify } from 'yaml';
 import { quirk } from '../catalog/quirks.js';
-import type { ResolvedNode, ResolvedSite } from '../model/index.js';
+import type { PlannedImage, ResolvedNode, ResolvedSite } from '../model/index.js';
 import { FILES, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { etcdTimingArgs, kubeletTimingFields, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 import { resolvConf } from './host-config.js';
+import { UnsupportedError } from './manifests.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
 export interface KubeadmSecrets {
@@ -50,7 +51,55 @@ const FILE_VOLUMES = [
   { name: 'kubeseed-audit-log', path: NODE.logDir, file: false },
 ];
 
-function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
+/** The `<repository>/<name>:<tag>` parts of an image reference, or null for a digest or a missing tag. */
+function splitRef(ref: string): { repository: string; name: string; tag: string } | null {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (ref.includes('@') || slash < 0 || colon < slash) return null;
+  return { repository: ref.slice(0, slash), name: ref.slice(slash + 1, colon), tag: ref.slice(colon + 1) };
+}
+
+/** kubeadm's registries before and after 1.25; from 1.21 it pulls CoreDNS from `<this>/coredns/coredns`. */
+const KUBEADM_DEFAULT_REGISTRIES = ['registry.k8s.io', 'k8s.gcr.io'];
+
+/**
+ * kubeadm builds every image name itself: `<imageRepository>/<component>:<kubernetesVersion>` for
+ * the control plane, and for etcd and CoreDNS `<repository>/etcd|coredns:<tag>` from the
+ * ImageMeta fields of `etcd.local` and `dns` (imageRepository, imageTag; the same fields in
+ * v1beta2, v1beta3 and v1beta4: kubernetes.io/docs/reference/config-api/kubeadm-config.v1beta3/ and
+ * .v1beta4/, "LocalEtcd" and "DNS"). Left unset, etcd and CoreDNS come from tags compiled into
+ * kubeadm's constants, which may name images the payload does not carry; so the settings here
+ * come from the release's image list, and a reference kubeadm cannot express is refused.
+ */
+export function kubeadmImages(site: ResolvedSite, images: PlannedImage[]) {
+  const v = site.kubernetes.version;
+  const refOf = (name: string) => images.find((i) => i.name === name)?.ref;
+  const parts = (name: string, imageName = name) => {
+    const ref = refOf(name);
+    if (!ref) return null;
+    const p = splitRef(ref);
+    if (!p || p.name !== imageName)
+      throw new UnsupportedError(`kubeadm names its ${imageName} image <repository>/${imageName}:<tag>; the release's ${name} image ${ref} has another form`);
+    return p;
+  };
+  const apiserver = parts('kube-apiserver');
+  if (!apiserver) throw new UnsupportedError(`Kubernetes ${v} lists no kube-apiserver image in the catalog; kubeadm runs the control plane from images`);
+  for (const c of ['kube-controller-manager', 'kube-scheduler']) {
+    const p = parts(c);
+    if (!p || p.repository !== apiserver.repository || p.tag !== v)
+      throw new UnsupportedError(`kubeadm runs ${c} as ${apiserver.repository}/${c}:${v}; the release lists ${refOf(c) ?? 'no such image'}`);
+  }
+  if (apiserver.tag !== v)
+    throw new UnsupportedError(`kubeadm runs kube-apiserver as ${apiserver.repository}/kube-apiserver:${v}; the release lists ${refOf('kube-apiserver')}`);
+  const etcd = parts('etcd');
+  const dns = parts('coredns');
+  if (dns && quirk('kubeadmCorednsSubpath', site.kubernetes.minor) && KUBEADM_DEFAULT_REGISTRIES.includes(dns.repository))
+    throw new UnsupportedError(`kubeadm ${v} pulls CoreDNS from ${dns.repository}/coredns/coredns, not the release's ${refOf('coredns')}`);
+  const meta = (p: { repository: string; tag: string } | null) => (p ? { imageRepository: p.repository, imageTag: p.tag } : null);
+  return { imageRepository: apiserver.repository, etcd: meta(etcd), dns: meta(dns) };
+}
+
+function clusterConfiguration(site: ResolvedSite, apiVersion: string, images: PlannedImage[]) {
   const k = site.kubernetes;
   const m = k.minor;
   const cps = site.nodes.filter((n) => n.roles.includes('control-plane'));
@@ -67,6 +116,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     'audit-log-maxsize': '100',
     'kubelet-certificate-authority': pkiPath('ca.crt'),
   };
+  const pinned = kubeadmImages(site, images);
   const etcdTiming = etcdTimingArgs(site.controlPlane.timing);
   const etcd =
     k.etcdTopology === 'external'
@@ -78,7 +128,13 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
             keyFile: pkiPath('apiserver-etcd-client.key'),
           },
         }
-      : { local: { dataDir: NODE.etcdData, ...(Object.keys(etcdTiming).length ? { extraArgs: args(m, etcdTiming) } : {}) } };
+      : {
+          local: {
+            ...requireEtcdImage(site, pinned.etcd),
+            dataDir: NODE.etcdData,
+            ...(Object.keys(etcdTiming).length ? { extraArgs: args(m, etcdTiming) } : {}),
+          },
+        };
   return {
     apiVersion,
     kind: 'ClusterConfiguration',
@@ -86,7 +142,9 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     clusterName: site.name,
     controlPlaneEndpoint: `${site.controlPlane.endpoint.host}:${site.controlPlane.endpoint.port}`,
     certificatesDir: NODE.pki,
-    imageRepository: 'registry.k8s.io',
+    imageRepository: pinned.imageRepository,
+    // Without the CoreDNS add-on the site runs no CoreDNS and kubeadm's phase is skipped anyway.
+    ...(pinned.dns ? { dns: pinned.dns } : {}),
     networking: { dnsDomain: k.clusterDomain, serviceSubnet: k.serviceCIDR, podSubnet: k.podCIDR },
     etcd,
     apiServer: {
@@ -112,6 +170,15 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string) {
     },
     scheduler: { extraArgs: args(m, { profiling: 'false', ...leaderElectionArgs(site.controlPlane.timing) }) },
   };
+}
+
+/** Stacked etcd runs from the payload's image: a release without one cannot boot offline. */
+function requireEtcdImage(site: ResolvedSite, etcd: { imageRepository: string; imageTag: string } | null) {
+  if (!etcd)
+    throw new UnsupportedError(
+      `Kubernetes ${site.kubernetes.version} lists no etcd image in the catalog; kubeadm's stacked etcd runs from one (or use etcdTopology: external)`,
+    );
+  return etcd;
 }
 
 /** The kubelet's settings for kubeadm to write (kubeadm adds the CA and its own paths). */
@@ -143,7 +210,7 @@ function kubeletConfiguration(site: ResolvedSite) {
  * (with `controlPlane` on control planes). Certificates are pre-placed under certificatesDir with
  * kubeadm's file names, so kubeadm generates none and no `--upload-certs` is needed.
  */
-export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: KubeadmSecrets): string {
+export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: KubeadmSecrets, images: PlannedImage[]): string {
   const m = site.kubernetes.minor;
   const apiVersion = kubeadmApiVersion(m);
   const cp = node.roles.includes('control-plane');
@@ -166,7 +233,7 @@ export function kubeadmConfig(site: ResolvedSite, node: ResolvedNode, secrets: K
       nodeRegistration: nodeRegistration(site, node),
       ...(quirk('kubeadmV1beta4', m) ? { timeouts: { controlPlaneComponentHealthCheck: WAIT, kubeletHealthCheck: WAIT } } : {}),
     });
-    docs.push(clusterConfiguration(site, apiVersion), kubeletConfiguration(site));
+    docs.push(clusterConfiguration(site, apiVersion, images), kubeletConfiguration(site));
   } else {
     docs.push({
       apiVersion,

@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { realFs } from '../../generator/io/fs.js';
 import { readState } from '../../generator/io/state.js';
+import type { Catalog } from '../../generator/model/index.js';
 import { loadSite } from '../../generator/pipeline/load.js';
+import { buildPlan } from '../../generator/plan/index.js';
 import { TOKEN_PATH } from '../../generator/pki/issue.js';
 import { discoveryHash } from '../../generator/pki/secrets.js';
 import { selectForNode } from '../../generator/pki/select.js';
@@ -23,7 +25,7 @@ const KUBEADM = join(fixtureCache, 'kubernetes-v1.20.2', 'bin', 'kubeadm');
 const dir = tempDirs()('kubeseed-kubeadm-');
 
 /** lab1 on Kubernetes 1.20.2 in kubeadm mode, with its etcd stacked or external. */
-async function site(name: string, topology: 'stacked' | 'external') {
+async function site(name: string, topology: 'stacked' | 'external', addons: string[] = [], editCatalog: (c: Catalog) => void = () => {}) {
   const doc = parseDocument(readFileSync(join(repoRoot, 'blueprints', 'sites', 'lab1.yaml'), 'utf8'));
   doc.setIn(['metadata', 'name'], name);
   doc.setIn(['spec', 'kubernetes', 'version'], 'v1.20.2');
@@ -32,15 +34,16 @@ async function site(name: string, topology: 'stacked' | 'external') {
   doc.setIn(['spec', 'os', 'cgroupVersion'], 1);
   doc.setIn(['spec', 'pki', 'keyAlgorithm'], 'ecdsa-p256');
   doc.setIn(['spec', 'network', 'plugin'], 'bridge');
-  doc.setIn(['spec', 'addons'], []);
+  doc.setIn(['spec', 'addons'], addons);
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, doc.toString());
   const state = join(dir, `${name}-state`);
   const certs = runCli(['certs', '--site', file, '--state', state]);
   if (certs.code !== 0) throw new Error(certs.stderr);
   const loaded = await loadSite(realFs, { site: file, cwd: dir, root: repoRoot, clock: testClock });
-  if (!loaded.resolved) throw new Error(JSON.stringify(loaded.issues));
-  return { site: loaded.resolved, state: (await readState(state))! };
+  if (!loaded.resolved || !loaded.catalog) throw new Error(JSON.stringify(loaded.issues));
+  editCatalog(loaded.catalog);
+  return { site: loaded.resolved, state: (await readState(state))!, images: buildPlan(loaded.resolved, loaded.catalog).images };
 }
 
 /** A node's PKI files and kubeadm.yaml laid out under a root of its own. */
@@ -53,7 +56,10 @@ function layOut(root: string, s: Awaited<ReturnType<typeof site>>, nodeName: str
     chmodSync(p, Number.parseInt(f.mode, 8));
   }
   const config = join(root, 'kubeadm.yaml');
-  writeFileSync(config, kubeadmConfig(s.site, node, { token: s.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(s.state.get('pki/ca.crt')!) }));
+  writeFileSync(
+    config,
+    kubeadmConfig(s.site, node, { token: s.state.get(TOKEN_PATH)!.trim(), caCertHash: discoveryHash(s.state.get('pki/ca.crt')!) }, s.images),
+  );
   return config;
 }
 
@@ -134,6 +140,27 @@ test('kubeadm init --dry-run (real kubeadm 1.20.2, stacked etcd) uses every pre-
     t.is(conf.clusters[0]!.cluster.server, server, f);
     t.is(Buffer.from(conf.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(), s.state.get('pki/ca.crt')!, `${f} trusts the site CA`);
   }
+});
+
+test("kubeadm config images list (real kubeadm 1.20.2) names exactly the release's control-plane, etcd and CoreDNS images, not its own defaults", async (t) => {
+  // Tags other than kubeadm 1.20's compiled-in etcd 3.4.13-0 and CoreDNS 1.7.0, so the test shows whose choice kubeadm runs.
+  const s = await site('kadm-images', 'stacked', ['coredns'], (c) => {
+    const release = c.releases.find((r) => r.version === 'v1.20.2')!;
+    const retag: Record<string, string> = { etcd: 'registry.k8s.io/etcd:3.4.13-3', coredns: 'registry.k8s.io/coredns:1.7.1' };
+    release.images = release.images.map((i) => (retag[i.name] ? { ...i, ref: retag[i.name]! } : i));
+  });
+  const config = layOut(join(dir, 'images-root'), s, 'k8s-01');
+  const r = spawnSync('unshare', ['-n', KUBEADM, 'config', 'images', 'list', '--config', config], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  const listed = r.stdout.trim().split('\n');
+  const carried = new Set(s.images.map((i) => i.ref));
+  // kube-proxy runs as a host service: first boot skips kubeadm's kube-proxy add-on.
+  t.deepEqual(
+    listed.filter((ref) => !carried.has(ref) && !ref.includes('/kube-proxy:')),
+    [],
+  );
+  for (const ref of ['registry.k8s.io/etcd:3.4.13-3', 'registry.k8s.io/coredns:1.7.1', 'registry.k8s.io/kube-apiserver:v1.20.2', 'registry.k8s.io/pause:3.2'])
+    t.true(listed.includes(ref), `${ref} not in: ${listed.join(' ')}`);
 });
 
 test('external etcd: kubeadm skips its etcd certificates and points the apiserver at the etcd units', async (t) => {

@@ -16,8 +16,8 @@ import { tempDirs } from '../temp.js';
 /** lab1's images, pushed to the test registry under the paths their references have; the docker.io ones in Docker's format (manifest list, schema 2). */
 const IMAGES = [
   'registry.k8s.io/pause:3.10.2',
-  'registry.k8s.io/coredns/coredns:v1.14.2',
-  'registry.k8s.io/metrics-server/metrics-server:v0.8.1',
+  'registry.k8s.io/coredns/coredns:v1.14.4',
+  'registry.k8s.io/metrics-server/metrics-server:v0.9.0',
   'docker.io/flannel/flannel:v0.28.4',
   'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1',
 ];

@@ -71,6 +71,7 @@ const QUIRK_BOUNDARIES: Record<keyof typeof QUIRKS, [last: number, first: number
   cgroupV2: [24, 25, true],
   kubeadmV1beta3: [21, 22, true],
   kubeadmV1beta4: [30, 31, true],
+  kubeadmCorednsSubpath: [20, 21, true],
   nftablesProxy: [30, 31, true],
   nftablesProxyDefault: [32, 33, true],
   ipvsDeprecated: [34, 35, true],

@@ -47,8 +47,8 @@ test('lab1 plan names the images of its version, network plugin and add-ons', (t
   t.deepEqual(plan.images.map((i) => i.ref).sort(), [
     'docker.io/flannel/flannel-cni-plugin:v1.7.1-flannel1',
     'docker.io/flannel/flannel:v0.28.4',
-    'registry.k8s.io/coredns/coredns:v1.14.2',
-    'registry.k8s.io/metrics-server/metrics-server:v0.8.1',
+    'registry.k8s.io/coredns/coredns:v1.14.4',
+    'registry.k8s.io/metrics-server/metrics-server:v0.9.0',
     'registry.k8s.io/pause:3.10.2',
   ]);
   t.true(plan.images.every((i) => i.platform === 'linux/amd64' && i.nodes.length === 3));
@@ -118,12 +118,18 @@ test('RHEL-family hosts get the static containerd build in place of the glibc 2.
     cd.map((a) => a.component),
     ['containerd-static'],
   );
-  t.is(cd[0]!.url, 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-static-2.3.4-linux-amd64.tar.gz');
-  t.deepEqual(cd[0]!.checksum, { kind: 'pinned', sha256: '1d0eccd52471ab75e8d4645b538f73dc635f905cd2be776366eb1036a0089595' });
+  t.is(cd[0]!.url, 'https://github.com/containerd/containerd/releases/download/v2.3.5/containerd-static-2.3.5-linux-amd64.tar.gz');
+  // No pin for 2.3.5: the checksum file containerd's release target writes beside the tarball.
+  t.deepEqual(cd[0]!.checksum, {
+    kind: 'hash-file',
+    algorithm: 'sha256',
+    path: 'v2.3.5/containerd-static-2.3.5-linux-amd64.tar.gz.sha256sum',
+    url: 'https://github.com/containerd/containerd/releases/download/v2.3.5/containerd-static-2.3.5-linux-amd64.tar.gz.sha256sum',
+  });
   const debian = buildPlan(site(), catalog);
   t.deepEqual(
     debian.artifacts.filter((a) => a.component.startsWith('containerd')).map((a) => a.url),
-    ['https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz'],
+    ['https://github.com/containerd/containerd/releases/download/v2.3.5/containerd-2.3.5-linux-amd64.tar.gz'],
   );
   const old = buildPlan(
     site(on120, (s) => {

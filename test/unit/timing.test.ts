@@ -2,6 +2,7 @@ import test from 'ava';
 import { parse, parseAllDocuments } from 'yaml';
 import { kubeletConfig } from '../../generator/render/configs.js';
 import { apiserverFlags, controllerManagerFlags, etcdFlags, schedulerFlags } from '../../generator/render/flags.js';
+import { buildPlan } from '../../generator/plan/index.js';
 import { kubeadmConfig } from '../../generator/render/kubeadm.js';
 import { loadDefaultCatalog } from '../helpers.js';
 import { kubeadmMode, nodeNamed, relaxedTiming, siteFromLab1 } from '../sites.js';
@@ -41,18 +42,17 @@ test('relaxed timing: etcd elects with a 500 ms heartbeat and 5 s election timeo
 });
 
 test("relaxed timing reaches kubeadm's stacked etcd and its control plane", async (t) => {
-  const site = siteFromLab1(await loadDefaultCatalog(), relaxedTiming, kubeadmMode);
-  const [, cluster] = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` })).map(
-    (d) => d.toJS(),
-  );
+  const catalog = await loadDefaultCatalog();
+  const site = siteFromLab1(catalog, relaxedTiming, kubeadmMode);
+  const secrets = { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` };
+  const docs = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, secrets, buildPlan(site, catalog).images)).map((d) => d.toJS());
+  const cluster = docs[1];
   const arg = (list: { name: string; value: string }[], name: string) => list.find((a) => a.name === name)?.value;
   t.is(arg(cluster.etcd.local.extraArgs, 'election-timeout'), '5000');
   t.is(arg(cluster.controllerManager.extraArgs, 'leader-elect-lease-duration'), '60s');
   t.is(arg(cluster.scheduler.extraArgs, 'leader-elect-renew-deadline'), '40s');
   t.is(arg(cluster.controllerManager.extraArgs, 'node-monitor-grace-period'), '2m0s');
-  const kubelet = parseAllDocuments(kubeadmConfig(site, site.nodes[0]!, { token: 'abcdef.0123456789abcdef', caCertHash: `sha256:${'a'.repeat(64)}` }))
-    .map((d) => d.toJS())
-    .find((d) => d.kind === 'KubeletConfiguration');
+  const kubelet = docs.find((d) => d.kind === 'KubeletConfiguration');
   t.is(kubelet.nodeLeaseDurationSeconds, 80);
 });
 
