@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Builds the Debian bookworm guest the end-to-end boots use (DESIGN.md section 7): debootstrap
-# minbase with systemd, udev, a kernel and what a kubeseed node expects of its OS (iptables,
-# conntrack, ipset, nginx with its stream module, util-linux, and sshd with sudo so the harness can look
-# inside a node), then cloud-init installed in the
-# chroot, then an ext4 disk image made without a loop device. Cached in $KUBESEED_FIXTURES
+# Builds the Debian bookworm guest the end-to-end boots use (DESIGN.md section 7), as close to a
+# stock cloud image as a node may assume (DESIGN.md section 10): debootstrap minbase with systemd,
+# udev, dbus, a kernel, iproute2 and ifupdown, cloud-init installed in the chroot, and only what the
+# harness itself needs to look inside a node (sshd, sudo). None of the node's prerequisites
+# (iptables, conntrack, ipset, ipvsadm, socat, nginx, ...): first boot installs those from the
+# payload, which is what the boots prove. Then an ext4 disk image made without a loop device. Cached in $KUBESEED_FIXTURES
 # (default /var/cache/kubeseed)/guest-bookworm; bump RECIPE when the steps change. Needs root.
 set -euo pipefail
 
 FIXTURES="${KUBESEED_FIXTURES:-/var/cache/kubeseed}"
 OUT="$FIXTURES/guest-bookworm"
-RECIPE=guest-bookworm-r2
+RECIPE=guest-bookworm-r3-stock
 MIRROR="${KUBESEED_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 if [ -f "$OUT/.recipe" ] && [ "$(cat "$OUT/.recipe")" = "$RECIPE" ] && [ -f "$OUT/disk.img" ]; then
   echo "build-guest: cached at $OUT"
@@ -22,7 +23,7 @@ command -v mke2fs >/dev/null || apt-get install -y -qq --no-install-recommends e
 WORK="$FIXTURES/guest-work"
 ROOTFS="$WORK/rootfs"
 rm -rf "$WORK" && mkdir -p "$WORK"
-INCLUDE=systemd,systemd-sysv,udev,dbus,kmod,iproute2,iptables,conntrack,ipset,ipvsadm,socat,ebtables,ethtool,util-linux,mount,e2fsprogs,procps,ca-certificates,linux-image-amd64,nginx-light,libnginx-mod-stream,less,isc-dhcp-client,ifupdown,openssh-server,sudo
+INCLUDE=systemd,systemd-sysv,udev,dbus,kmod,iproute2,linux-image-amd64,isc-dhcp-client,ifupdown,openssh-server,sudo
 debootstrap --variant=minbase --include="$INCLUDE" bookworm "$ROOTFS" "$MIRROR"
 
 # cloud-init's virtual dependencies defeat debootstrap: install it with apt inside the chroot.
@@ -32,6 +33,16 @@ chroot "$ROOTFS" apt-get install -y -qq --no-install-recommends cloud-init pytho
 chroot "$ROOTFS" apt-get clean
 umount "$ROOTFS/proc"
 trap - EXIT
+# Stock means stock: fail if a dependency dragged in one of the node's prerequisites.
+leaked=$(chroot "$ROOTFS" dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' iptables nftables conntrack ipset ipvsadm socat ebtables ethtool \
+  nginx-light nginx-core libnginx-mod-stream haproxy keepalived chrony 2>/dev/null | sed -n 's/^ii *//p' || true)
+if [ -n "$leaked" ]; then
+  echo "build-guest: the stock guest would carry node prerequisites: $leaked" >&2
+  exit 1
+fi
+# No package index on the disk: the e2e harness checks that first boot downloaded none.
+rm -rf "$ROOTFS"/var/lib/apt/lists/*
+mkdir -p "$ROOTFS/var/lib/apt/lists/partial"
 
 # Boot quietly onto the serial console; no root password, no network config but cloud-init's.
 echo 'datasource_list: [ NoCloud, None ]' > "$ROOTFS/etc/cloud/cloud.cfg.d/90-kubeseed-e2e.cfg"

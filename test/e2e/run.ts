@@ -1,5 +1,5 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
@@ -14,6 +14,7 @@ import { bundleSite, prepareFixtures } from './harness/bundle.js';
 import { checkAllReady, checkEtcdHealth, checkFirstBootComplete, checkWorkload, controlPlaneHealth } from './harness/checks.js';
 import { E2eRun } from './harness/context.js';
 import { checkDisks } from './harness/disks.js';
+import { checkPreflightStops } from './harness/preflight.js';
 import { createNetwork, deleteNetwork } from './harness/network.js';
 import { parseOptions, UsageError, USAGE, type Options } from './harness/options.js';
 import { checkReboot } from './harness/reboot.js';
@@ -23,7 +24,7 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
   if (process.getuid?.() !== 0) throw new Error('the e2e boot needs root (network namespaces, tap devices)');
   r.log('fixtures');
   prepareFixtures();
-  const payload = bundleSite(r);
+  const { payload, osPackages } = await bundleSite(r);
   createNetwork(r);
 
   const vms = new Machines(r, payload);
@@ -38,6 +39,10 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
     vms.boot(n, i);
   }
 
+  if (r.opts.noOsPackages) {
+    await checkPreflightStops(r, vms);
+    return;
+  }
   const allReadyS = await checkAllReady(r, vms);
   await checkFirstBootComplete(r);
   checkEtcdHealth(r);
@@ -48,7 +53,7 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
   const rebooted = site.spec.nodes.find((n) => n.name === rebootName);
   if (rebooted && r.opts.reboot !== 'none') await checkReboot(r, vms, rebooted, order.indexOf(rebooted));
 
-  await checkDisks(r, vms);
+  await checkDisks(r, vms, osPackages);
   writeReport(r, buildReport(r, { reboot: r.opts.reboot === 'none' ? null : rebootName, lastPowerOnToAllReadySeconds: allReadyS, controlPlane }));
 }
 

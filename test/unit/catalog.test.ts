@@ -1,7 +1,10 @@
 import test from 'ava';
 import { expandTemplate, findRelease, parseCatalog } from '../../generator/catalog/load.js';
 import { CONTAINERD_QUIRKS, QUIRKS, containerdQuirk, minorOf, parseContainerdVersion, quirk } from '../../generator/catalog/quirks.js';
-import { loadDefaultCatalog } from '../helpers.js';
+import { join } from 'node:path';
+import { readCatalog } from '../../generator/pipeline/load.js';
+import { realFs } from '../../generator/io/fs.js';
+import { loadDefaultCatalog, repoRoot } from '../helpers.js';
 
 test('the shipped catalog loads and has v1.20.2 and a current release line', async (t) => {
   const c = await loadDefaultCatalog();
@@ -120,4 +123,14 @@ test('every containerd quirk has a boundary test; versions that are not x.y.z ar
   t.deepEqual(Object.keys(CONTAINERD_BOUNDARIES).sort(), Object.keys(CONTAINERD_QUIRKS).sort());
   t.deepEqual(parseContainerdVersion('1.6.20'), { major: 1, minor: 6 });
   t.throws(() => parseContainerdVersion('latest'));
+});
+
+test("the e2e catalog's OS-package needs are the shipped catalog's, for Debian", async (t) => {
+  const shipped = (await loadDefaultCatalog()).osPackages!;
+  const r = await readCatalog(realFs, join(repoRoot, 'test', 'e2e', 'catalog'));
+  t.deepEqual(r.issues, []);
+  const e2e = r.catalog!.osPackages!;
+  t.deepEqual(e2e.needs.map((n) => ({ when: n.when, packages: n.packages.debian })), shipped.needs.map((n) => ({ when: n.when, packages: n.packages.debian })));
+  t.deepEqual(e2e.families.debian, shipped.families.debian && { ...shipped.families.debian, keys: e2e.families.debian!.keys });
+  t.is(join('test/e2e/catalog', e2e.families.debian!.keys), join('blueprints/catalog', shipped.families.debian!.keys));
 });

@@ -3,7 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { cliPath, fixtureCache, repoRoot } from '../../helpers.js';
+import type { PlannedOsPackages } from '../../../generator/model/index.js';
 import { run, type E2eRun } from './context.js';
+import { catalogWithoutOsPackages, payloadInputs } from './os-packages.js';
 
 /** Builds what is missing of the cached fixtures: QEMU and tools, Kubernetes 1.20.2, the guest disk, the artifacts. */
 export function prepareFixtures(): void {
@@ -15,20 +17,25 @@ export function prepareFixtures(): void {
 
 /**
  * Runs the real `gen bundle` on the site as written plus an ssh key of this run (the harness looks
- * inside nodes through it). Returns the payload ISO's file name under dist/payload.
+ * inside nodes through it), with the nodes' OS packages resolved beside the other payload inputs
+ * (or, with --no-os-packages, a catalog that plans none). Returns the payload ISO's file name
+ * under dist/payload and the plan's OS packages.
  */
-export function bundleSite(r: E2eRun): string {
+export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackages: PlannedOsPackages }> {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubeseed-e2e', '-f', r.sshKey]);
   const derived = structuredClone(r.site);
   derived.spec.os.sshAuthorizedKeys = [readFileSync(`${r.sshKey}.pub`, 'utf8').trim()];
   if (derived.spec.artifacts.catalog) derived.spec.artifacts.catalog = resolve(r.opts.sitePath, '..', derived.spec.artifacts.catalog);
+  if (r.opts.noOsPackages) derived.spec.artifacts.catalog = catalogWithoutOsPackages(r.work, derived.spec.artifacts.catalog ?? join(repoRoot, 'blueprints', 'catalog'));
   const runSite = join(r.work, 'site.yaml');
   writeFileSync(runSite, stringify(derived));
 
   /** kubeadm sites take the variant whose image archive also holds the control-plane images. */
   const artifacts = join(fixtureCache, r.site.spec.kubernetes.mode === 'kubeadm' ? 'e2e-artifacts-kubeadm' : 'e2e-artifacts');
+  const inputs = await payloadInputs(r.work, runSite, artifacts, (m) => r.log(m));
   r.log(`gen bundle ${r.opts.siteArg}`);
-  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', artifacts], { cwd: r.work, encoding: 'utf8' });
+  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', inputs.dir], { cwd: r.work, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`gen bundle failed:\n${b.stderr}`);
-  return (JSON.parse(readFileSync(join(r.dist, 'manifest.json'), 'utf8')) as { payload: string }).payload.replace(/\.tar$/, '.iso');
+  const payload = (JSON.parse(readFileSync(join(r.dist, 'manifest.json'), 'utf8')) as { payload: string }).payload.replace(/\.tar$/, '.iso');
+  return { payload, osPackages: inputs.osPackages };
 }

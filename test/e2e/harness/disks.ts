@@ -1,10 +1,17 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Machines } from './boot.js';
+import type { PlannedOsPackages } from '../../../generator/model/index.js';
+import { fixtureCache } from '../../helpers.js';
 import { run, sleep, type E2eRun } from './context.js';
+import { baseImage, checkOsPackages } from './os-packages.js';
 
-/** Powers every VM off, then reads each disk: status.json says done; a worker holds no CA private key. */
-export async function checkDisks(r: E2eRun, machines: Machines): Promise<void> {
+/**
+ * Powers every VM off, then reads each disk: status.json says done; a worker holds no CA private
+ * key; the OS packages the image lacked came from the payload, and apt contacted no source.
+ */
+export async function checkDisks(r: E2eRun, machines: Machines, osPackages: PlannedOsPackages): Promise<void> {
+  const base = baseImage(join(fixtureCache, 'guest-bookworm', 'disk.img'));
   machines.powerOffAll();
   await sleep(2000);
   for (const n of r.site.spec.nodes) {
@@ -14,6 +21,7 @@ export async function checkDisks(r: E2eRun, machines: Machines): Promise<void> {
     run('e2fsck', ['-y', '-E', 'journal_only', raw], { allowFail: true });
     const status = run('debugfs', ['-R', 'cat /var/lib/kubeseed/status.json', raw], { allowFail: true }).stdout;
     r.check(`${n.name}: status.json says done (read from its disk)`, /"state":"done"/.test(status), status.trim().slice(0, 120));
+    checkOsPackages((name, ok, detail) => r.check(name, ok, detail), n.name, raw, osPackages, base);
     if (!n.roles.includes('control-plane') && !n.roles.includes('etcd')) {
       const pki = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki', raw], { allowFail: true }).stdout;
       const etcdDir = run('debugfs', ['-R', 'ls -p /etc/kubernetes/pki/etcd', raw], { allowFail: true }).stdout;

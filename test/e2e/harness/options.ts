@@ -18,6 +18,8 @@ Options:
   --icount SHIFT|off   guest clock from the instruction count (default 0), or the host's clock
   --timeout S          seconds to wait for every node Ready (default 1800)
   --keep               keep the run's directory even when every check passes
+  --no-os-packages     the payload carries none of the nodes' OS packages: every first boot must
+                       stop at its preflight within 30 s of guest time, naming what it lacks
   --report FILE        also write report.json to FILE
   --help, -h           show this help`;
 
@@ -32,6 +34,8 @@ export interface Options {
   icount: string;
   timeoutS: number;
   keep: boolean;
+  /** Bundle without the nodes' OS packages and check that each first boot stops at its preflight. */
+  noOsPackages: boolean;
   report?: string;
 }
 
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): Options | undefined {
         reboot: { type: 'string' },
         timeout: { type: 'string', default: '1800' },
         keep: { type: 'boolean' },
+        'no-os-packages': { type: 'boolean' },
         report: { type: 'string' },
         icount: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h' },
@@ -94,6 +99,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     icount: values.icount,
     timeoutS: Number(values.timeout),
     keep: values.keep ?? false,
+    noOsPackages: values['no-os-packages'] ?? false,
     ...(values.report !== undefined ? { report: values.report } : {}),
   };
 }
