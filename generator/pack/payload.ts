@@ -39,6 +39,18 @@ async function writeOnce(target: string, write: (tmp: string) => Promise<unknown
   return true;
 }
 
+/**
+ * A name --artifacts may list: a plain file of the directory, or a file of one OS package
+ * repository (`ospkg/<repository>/<file>`, the payload's only nested shape). No segment may be
+ * empty or start with a dot, so nothing reaches outside the directory.
+ */
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+~%-]*$/;
+export function payloadFileName(name: string): boolean {
+  const parts = name.split('/');
+  if (parts.length === 1) return SEGMENT.test(name);
+  return parts.length === 3 && `${parts[0]}/${parts[1]}` === osRepoDir(parts[1]!) && parts.every((p) => SEGMENT.test(p));
+}
+
 /** The payload's files from --artifacts DIR, each checked against DIR/SHA256SUMS. */
 export async function collectArtifacts(dirArg: string, say: (l: string) => void): Promise<ArtifactFile[]> {
   const sumsFile = join(dirArg, 'SHA256SUMS');
@@ -54,11 +66,11 @@ export async function collectArtifacts(dirArg: string, say: (l: string) => void)
   }
   const out: ArtifactFile[] = [];
   for (const [name, expected] of [...sums].sort()) {
-    if (name.includes('/') || name.startsWith('.'))
+    if (!payloadFileName(name))
       throw new InputError(
         `${dirArg}/SHA256SUMS lists ${JSON.stringify(name)}, which is not a file name of that directory`,
         [],
-        'the payload files sit directly in the artifacts directory, named as gen plan names them',
+        'the payload files sit directly in the artifacts directory, named as gen plan names them (OS packages in ospkg/<repository>/)',
       );
     const source = join(dirArg, name);
     const st = await stat(source).catch(() => null);
