@@ -130,7 +130,10 @@ test("the e2e catalog's OS-package needs are the shipped catalog's, for Debian",
   const r = await readCatalog(realFs, join(repoRoot, 'test', 'e2e', 'catalog'));
   t.deepEqual(r.issues, []);
   const e2e = r.catalog!.osPackages!;
-  t.deepEqual(e2e.needs.map((n) => ({ when: n.when, packages: n.packages.debian })), shipped.needs.map((n) => ({ when: n.when, packages: n.packages.debian })));
+  t.deepEqual(
+    e2e.needs.map((n) => ({ when: n.when, packages: n.packages.debian })),
+    shipped.needs.map((n) => ({ when: n.when, packages: n.packages.debian })),
+  );
   t.deepEqual(e2e.families.debian, shipped.families.debian && { ...shipped.families.debian, keys: e2e.families.debian!.keys });
   t.is(join('test/e2e/catalog', e2e.families.debian!.keys), join('blueprints/catalog', shipped.families.debian!.keys));
 });

@@ -2,7 +2,12 @@ import test from 'ava';
 import { payloadFileName } from '../../generator/pack/payload.js';
 
 test('--artifacts lists plain files and OS package repository files, nothing that leaves the directory', (t) => {
-  for (const ok of ['kubelet-v1.20.2-amd64', 'images-amd64.oci.tar', 'ospkg/debian-12-amd64/Packages', 'ospkg/debian-12-amd64/conntrack_1%3a1.4.7-1+b2_amd64.deb'])
+  for (const ok of [
+    'kubelet-v1.20.2-amd64',
+    'images-amd64.oci.tar',
+    'ospkg/debian-12-amd64/Packages',
+    'ospkg/debian-12-amd64/conntrack_1%3a1.4.7-1+b2_amd64.deb',
+  ])
     t.true(payloadFileName(ok), ok);
   for (const bad of [
     '../../etc/hostname',

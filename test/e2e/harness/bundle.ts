@@ -26,7 +26,8 @@ export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackag
   const derived = structuredClone(r.site);
   derived.spec.os.sshAuthorizedKeys = [readFileSync(`${r.sshKey}.pub`, 'utf8').trim()];
   if (derived.spec.artifacts.catalog) derived.spec.artifacts.catalog = resolve(r.opts.sitePath, '..', derived.spec.artifacts.catalog);
-  if (r.opts.noOsPackages) derived.spec.artifacts.catalog = catalogWithoutOsPackages(r.work, derived.spec.artifacts.catalog ?? join(repoRoot, 'blueprints', 'catalog'));
+  if (r.opts.noOsPackages)
+    derived.spec.artifacts.catalog = catalogWithoutOsPackages(r.work, derived.spec.artifacts.catalog ?? join(repoRoot, 'blueprints', 'catalog'));
   const runSite = join(r.work, 'site.yaml');
   writeFileSync(runSite, stringify(derived));
 

@@ -27,21 +27,30 @@ const OSPKG_CACHE = join(fixtureCache, 'e2e-ospkg');
  * Laid out as `gen bundle --artifacts` reads it: each file of `base` linked, `ospkg/<repo>/` with
  * the .debs and their flat Packages index, one SHA256SUMS over all. Returns the directory and the plan's OS packages.
  */
-export async function payloadInputs(work: string, runSite: string, base: string, log: (m: string) => void): Promise<{ dir: string; osPackages: PlannedOsPackages }> {
+export async function payloadInputs(
+  work: string,
+  runSite: string,
+  base: string,
+  log: (m: string) => void,
+): Promise<{ dir: string; osPackages: PlannedOsPackages }> {
   const loaded = await loadSite(realFs, { site: runSite, cwd: work, root: repoRoot, clock: realClock });
   if (!loaded.resolved || !loaded.catalog) throw new Error(`${runSite} does not resolve: ${loaded.issues.map((i) => i.message).join('; ')}`);
   const plan = buildPlan(loaded.resolved, loaded.catalog);
   if (!plan.osPackages.repos.length) return { dir: base, osPackages: plan.osPackages };
   const t0 = Date.now();
-  const outcome = await fetchSite(loaded.resolved, { ...plan, artifacts: [], images: [] }, {
-    cacheDir: OSPKG_CACHE,
-    lockPath: join(OSPKG_CACHE, `${loaded.resolved.name}.lock.json`),
-    offline: false,
-    updateLock: false,
-    parallel: 4,
-    http: { env: process.env, timeoutMs: 30_000, retries: 5, backoffMs: 250 },
-    events: SILENT_EVENTS,
-  });
+  const outcome = await fetchSite(
+    loaded.resolved,
+    { ...plan, artifacts: [], images: [] },
+    {
+      cacheDir: OSPKG_CACHE,
+      lockPath: join(OSPKG_CACHE, `${loaded.resolved.name}.lock.json`),
+      offline: false,
+      updateLock: false,
+      parallel: 4,
+      http: { env: process.env, timeoutMs: 30_000, retries: 5, backoffMs: 250 },
+      events: SILENT_EVENTS,
+    },
+  );
   const dir = join(work, 'artifacts');
   mkdirSync(dir);
   const sums = [readFileSync(join(base, 'SHA256SUMS'), 'utf8').trimEnd()];
@@ -57,7 +66,9 @@ export async function payloadInputs(work: string, runSite: string, base: string,
     writeFileSync(join(dir, repoDir, 'Packages'), index);
     sums.push(`${createHash('sha256').update(index).digest('hex')}  ${repoDir}/Packages`);
     const mib = repo.debs.reduce((s, d) => s + d.size, 0) / 2 ** 20;
-    log(`OS packages ${repo.id}: ${repo.debs.length} .debs, ${mib.toFixed(1)} MiB, resolved by gen fetch in ${((Date.now() - t0) / 1000).toFixed(1)} s (${outcome.transferred} bytes downloaded)`);
+    log(
+      `OS packages ${repo.id}: ${repo.debs.length} .debs, ${mib.toFixed(1)} MiB, resolved by gen fetch in ${((Date.now() - t0) / 1000).toFixed(1)} s (${outcome.transferred} bytes downloaded)`,
+    );
   }
   writeFileSync(join(dir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
   return { dir, osPackages: plan.osPackages };
@@ -78,7 +89,9 @@ export const PREFLIGHT_MISSING = ['conntrack', 'iptables', 'ipset', 'nginx-light
 const cat = (image: string, path: string) => spawnSync('debugfs', ['-R', `cat ${path}`, image], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout;
 /** The names in a directory of an ext4 image, without . and .. */
 const ls = (image: string, path: string) =>
-  [...spawnSync('debugfs', ['-R', `ls -p ${path}`, image], { encoding: 'utf8' }).stdout.matchAll(/^\/\d+\/\d+\/\d+\/\d+\/([^/]*)\//gm)].map((m) => m[1]!).filter((n) => n !== '.' && n !== '..');
+  [...spawnSync('debugfs', ['-R', `ls -p ${path}`, image], { encoding: 'utf8' }).stdout.matchAll(/^\/\d+\/\d+\/\d+\/\d+\/([^/]*)\//gm)]
+    .map((m) => m[1]!)
+    .filter((n) => n !== '.' && n !== '..');
 
 /** Installed package → version, from a dpkg status file. */
 function installed(status: string): Map<string, string> {
@@ -107,7 +120,13 @@ export function baseImage(disk: string): BaseImage {
  * by apt with the payload's repository as its only source; and apt fetched nothing (no index in
  * its lists, no .deb in its cache, the node's own sources.list as on the image).
  */
-export function checkOsPackages(check: (name: string, ok: boolean, detail?: string) => void, node: string, raw: string, osPackages: PlannedOsPackages, base: BaseImage): void {
+export function checkOsPackages(
+  check: (name: string, ok: boolean, detail?: string) => void,
+  node: string,
+  raw: string,
+  osPackages: PlannedOsPackages,
+  base: BaseImage,
+): void {
   const request = osPackages.nodes[node];
   if (!request) return;
   const missing = request.packages.filter((p) => !base.packages.has(p));

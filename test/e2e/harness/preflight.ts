@@ -20,14 +20,25 @@ export async function checkPreflightStops(r: E2eRun, machines: Machines): Promis
   for (const n of r.site.spec.nodes) {
     const text = seen[n.name] ?? '';
     const json = /^\{.*\}$/m.exec(text)?.[0] ?? '{}';
-    const status = JSON.parse(json) as { state?: string; step?: string; detail?: string; updated?: number; steps?: Record<string, { start: number; end: number | null }> };
+    const status = JSON.parse(json) as {
+      state?: string;
+      step?: string;
+      detail?: string;
+      updated?: number;
+      steps?: Record<string, { start: number; end: number | null }>;
+    };
     const preflight = Object.entries(status.steps ?? {}).find(([k]) => k.endsWith('-preflight'))?.[1];
     const guestSeconds = (status.updated ?? Infinity) - Math.min(...Object.values(status.steps ?? {}).map((x) => x.start));
     const named = PREFLIGHT_MISSING.filter((p) => (status.detail ?? '').includes(`(package ${p};`));
     const later = /prepare-os/.test(text);
     r.check(
       `${n.name}: first boot stops at the preflight within 30 s of guest time, naming the missing packages (kubeseed-status)`,
-      stopped(n.name) && status.state === 'failed' && /-preflight$/.test(status.step ?? '') && guestSeconds < 30 && named.length === PREFLIGHT_MISSING.length && !later,
+      stopped(n.name) &&
+        status.state === 'failed' &&
+        /-preflight$/.test(status.step ?? '') &&
+        guestSeconds < 30 &&
+        named.length === PREFLIGHT_MISSING.length &&
+        !later,
       `state ${status.state ?? 'unread'} at ${status.step ?? '-'}; ${guestSeconds} guest s from first boot's start, the preflight itself ${preflight ? (status.updated ?? 0) - preflight.start : '-'} s; named: ${named.join(', ') || 'none'}; a later step started: ${later ? 'yes' : 'no'}; ${(status.detail ?? '').slice(0, 600)}`,
     );
   }
