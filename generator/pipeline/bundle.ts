@@ -87,7 +87,7 @@ async function stages(
   const available = opts.skipPayload && !opts.artifacts ? null : await payloadFiles(plan, opts, payloadCache, at.sourceDate ?? 0);
 
   opts.say('[3/6] PKI');
-  const pki = await certsStage(site, at.stateDir, opts.ports, { say: opts.say });
+  const pki = await certsStage(site, at.stateDir, opts.ports, { say: opts.say, markBundled: true });
   for (const n of pki.notes) opts.say(`  note: ${n}`);
   for (const w of pki.warnings) opts.say(`  warning: ${w}`);
   const epoch = at.sourceDate ?? pki.meta.created;

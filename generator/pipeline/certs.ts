@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, type ClockPort, type CryptoPort, type ResolvedSite } from '../model/index.js';
 import { ensurePki, renewablePairs, type PkiOptions, type PkiResult } from '../pki/issue.js';
+import { rotationRefusal } from '../pki/rotation.js';
 import { withLock } from '../io/lock.js';
 import { checkStatePlacement } from '../io/placement.js';
 import { commitState, copyState, openState, removePartialCopies, type OpenedState } from '../io/state.js';
@@ -86,6 +87,10 @@ export async function certsStage(
 ): Promise<CertsStageResult> {
   return withLock(dir, { what: 'the site state', ...(opts.say ? { say: opts.say } : {}) }, async () => {
     const st = await openState(dir);
+    if (opts.rotateCa) {
+      const refusal = rotationRefusal(site, st.files, ports.clock.now(), dir);
+      if (refusal) throw refusal;
+    }
     const notes = [...st.notes];
     const early: string[] = [];
     const damaged = applyDamagePolicy(site, st, opts, early);

@@ -41,6 +41,8 @@ export interface PkiOptions {
   rotateCa?: boolean;
   /** Leaf members found damaged that `--renew` replaces (paths of certificates or keys). */
   damaged?: ReadonlySet<string>;
+  /** Record in state.json that a bundle is made from this state (gen bundle; see rotation.ts). */
+  markBundled?: boolean;
 }
 
 export function certPaths(inst: CertInstance): { crt: string; key: string } {
@@ -86,6 +88,7 @@ export async function ensurePki(
   } else {
     meta = readMeta(files, site);
   }
+  if (opts.markBundled && !meta.bundled) put(STATE_META, `${JSON.stringify((meta = { ...meta, bundled: true }), null, 2)}\n`);
 
   const insts = certInstances(site);
   // Keys are generated together so that the thread pool works on them in parallel.

@@ -11,6 +11,8 @@ export interface StateMeta {
   keyAlgorithm: KeyAlgorithm;
   /** When the state was created, in seconds since the epoch; also the bundle's fixed mtime. */
   created: number;
+  /** A bundle was made from this state: its CAs may be on running nodes (rotation.ts). */
+  bundled?: true;
 }
 
 export function readMeta(files: StateFiles, site: ResolvedSite): StateMeta {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { realCrypto } from '../../generator/io/crypto.js';
@@ -402,4 +402,37 @@ test('a dist moved aside by a run that stopped between its two renames is put ba
   t.false(existsSync(join(out, 'dist.old-4242')));
   t.false(existsSync(join(out, '.dist-staging-4242')));
   t.false(existsSync(join(out, 'payload-cache', 'payload-abc.tar.tmp-4242')));
+});
+
+// --- CA rotation on a site that has been bundled (issue #22) -------------------------------------
+
+test('--rotate-ca is refused once a bundle was made from the state: exit 2 with the way out, nothing written', (t) => {
+  const w = withState();
+  t.is(JSON.parse(readFileSync(join(cur(w), 'state.json'), 'utf8')).bundled, undefined, 'gen certs alone marks nothing');
+  const b = w.gen('bundle', ['--skip-payload']);
+  t.is(b.code, 0, b.stderr);
+  t.is(JSON.parse(readFileSync(join(cur(w), 'state.json'), 'utf8')).bundled, true);
+  const before = listing(w.state);
+  const r = w.gen('certs', ['--rotate-ca']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /\ngen certs: refusing --rotate-ca: a bundle was made from the state at \S+\/output\/lab1\/state, so its CAs may be on running nodes/);
+  t.regex(r.stderr, /hint: rotating the CAs of a running site is not supported; to renew certificates use --renew\. .*kubeseed-reset --all on every node/);
+  t.deepEqual(listing(w.state), before, 'the state is as it was');
+  t.deepEqual(
+    readdirSync(join(w.state, '..')).filter((n) => n.startsWith('state.prev-')),
+    [],
+    'no copy kept: nothing was rotated',
+  );
+  const again = w.gen('bundle', ['--skip-payload']);
+  t.is(again.code, 0);
+  t.deepEqual(listing(w.state), before, 'a second bundle adds no revision');
+});
+
+test('--rotate-ca of a bundled state whose CA has expired is the way out, as before', async (t) => {
+  const w = makeWork(roots);
+  await certsStage(siteFromLab1(catalog, ecdsa), w.state, { crypto: realCrypto, clock: clockAt(new Date(Date.now() - 3651 * DAY)) }, { markBundled: true });
+  const rotated = w.gen('certs', ['--rotate-ca']);
+  t.is(rotated.code, 0, rotated.stderr);
+  t.true(new Date(new X509Certificate(readFileSync(join(cur(w), 'pki/ca.crt'))).validTo) > new Date());
+  t.is(JSON.parse(readFileSync(join(cur(w), 'state.json'), 'utf8')).bundled, undefined, 'the new PKI has not been bundled yet');
 });
