@@ -5,7 +5,14 @@ import { KUBECONFIG, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { kubeletTimingFields } from './timing.js';
 import { resolvConf } from './host-config.js';
 
-/** KubeletConfiguration: pre-issued serving certificate (no CSR approval), CIS settings. */
+/**
+ * KubeletConfiguration, CIS settings. The client certificate (in the kubelet's kubeconfig) is the
+ * first one only: the kubelet renews it itself at 70–90% of its life through a CSR that the
+ * controller-manager approves (02-kubelet-rotation.yaml) and signs with the cluster CA, and keeps
+ * the new pair in /var/lib/kubelet/pki/kubelet-client-current.pem. The serving certificate stays
+ * ours, pre-issued with the node's name and address (no serving CSR, which nothing in the cluster
+ * would approve) and renewed by gen certs --renew (docs/decisions.md).
+ */
 export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
   return stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -23,7 +30,7 @@ export function kubeletConfig(site: ResolvedSite, _node: ResolvedNode): string {
     resolvConf: resolvConf(site),
     tlsCertFile: `${KUBELET_SERVING}.crt`,
     tlsPrivateKeyFile: `${KUBELET_SERVING}.key`,
-    rotateCertificates: false,
+    rotateCertificates: true,
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
     makeIPTablesUtilChains: true,

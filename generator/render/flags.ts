@@ -81,6 +81,8 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
     ['cluster-name', site.name],
     ['cluster-signing-cert-file', pki('ca.crt')],
     ['cluster-signing-key-file', pki('ca.key')],
+    // What the kubelets' renewed client certificates get: the site's leaf lifetime.
+    ['cluster-signing-duration', goDuration(site.pki.certValidityHours)],
     ['root-ca-file', pki('ca.crt')],
     ['service-account-private-key-file', pki('sa.key')],
     ['service-cluster-ip-range', k.serviceCIDR],
@@ -92,6 +94,11 @@ export function controllerManagerFlags(site: ResolvedSite): Flags {
     ...Object.entries(leaderElectionArgs(site.controlPlane.timing)),
     ...Object.entries(nodeMonitorArgs(site.controlPlane.timing)),
   ];
+}
+
+/** Hours as a Go duration: `8760h`, or seconds when not whole hours. */
+export function goDuration(hours: number): string {
+  return Number.isInteger(hours) ? `${hours}h` : `${Math.round(hours * 3600)}s`;
 }
 
 export function schedulerFlags(site: ResolvedSite): Flags {

@@ -5,6 +5,7 @@ import { FILES, KUBELET_SERVING, NODE, pkiPath } from '../model/layout.js';
 import { etcdTimingArgs, kubeletTimingFields, leaderElectionArgs, nodeMonitorArgs } from './timing.js';
 import { resolvConf } from './host-config.js';
 import { UnsupportedError } from './manifests.js';
+import { goDuration } from './flags.js';
 
 /** What kubeadm needs from the site state: the pre-made bootstrap token and the CA's discovery hash. */
 export interface KubeadmSecrets {
@@ -163,6 +164,7 @@ function clusterConfiguration(site: ResolvedSite, apiVersion: string, images: Pl
       extraArgs: args(m, {
         profiling: 'false',
         'use-service-account-credentials': 'true',
+        'cluster-signing-duration': goDuration(site.pki.certValidityHours),
         ...(site.network.plugin === 'bridge' ? { 'allocate-node-cidrs': 'false' } : {}),
         ...leaderElectionArgs(site.controlPlane.timing),
         ...nodeMonitorArgs(site.controlPlane.timing),
@@ -196,6 +198,10 @@ function kubeletConfiguration(site: ResolvedSite) {
     // The serving certificate was issued with the site's PKI; no CSR to approve.
     tlsCertFile: `${KUBELET_SERVING}.crt`,
     tlsPrivateKeyFile: `${KUBELET_SERVING}.key`,
+    // kubeadm's own default, said here: the client certificate kubeadm join obtains is renewed by
+    // the kubelet, approved through the binding kubeadm init creates
+    // (kubeadm:node-autoapprove-certificate-rotation).
+    rotateCertificates: true,
     serverTLSBootstrap: false,
     protectKernelDefaults: true,
     failSwapOn: true,

@@ -17,6 +17,22 @@ function clusterAdmins(site: ResolvedSite): Obj[] {
   return [crb('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins', apiGroup: 'rbac.authorization.k8s.io' }])];
 }
 
+/**
+ * The kubelets renew their client certificates themselves (rotateCertificates in their config):
+ * the controller-manager's csrapproving controller approves a node's CSR for its own identity only
+ * when the node may create `certificatesigningrequests/selfnodeclient`, which this binding grants
+ * (Kubernetes docs, "TLS bootstrapping", section Approval: group system:nodes bound to the
+ * ClusterRole system:certificates.k8s.io:certificatesigningrequests:selfnodeclient). kubeadm
+ * creates the same binding as kubeadm:node-autoapprove-certificate-rotation, so kubeadm mode
+ * needs none of ours.
+ */
+export const KUBELET_ROTATION_BINDING = 'kubeseed:node-autoapprove-certificate-rotation';
+export const SELF_NODE_CLIENT_ROLE = 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient';
+function kubeletRotation(site: ResolvedSite): Obj[] {
+  if (site.kubernetes.mode !== 'binary') return [];
+  return [crb(KUBELET_ROTATION_BINDING, SELF_NODE_CLIENT_ROLE, [{ kind: 'Group', name: 'system:nodes', apiGroup: 'rbac.authorization.k8s.io' }])];
+}
+
 /** What the cluster was built from, for operators (`kubectl -n kube-system get cm kubeseed-site -o yaml`). */
 function siteInfo(site: ResolvedSite): Obj[] {
   return [
@@ -53,6 +69,7 @@ const ADDONS: Record<string, [string, (site: ResolvedSite, images: PlannedImage[
 export function manifestTable(site: ResolvedSite): [name: string, build: (images: PlannedImage[]) => string][] {
   const out: [string, (images: PlannedImage[]) => string][] = [['00-kubeseed-site.yaml', () => doc(siteInfo(site))]];
   if (clusterAdmins(site).length) out.push(['01-cluster-admins.yaml', () => doc(clusterAdmins(site))]);
+  if (kubeletRotation(site).length) out.push(['02-kubelet-rotation.yaml', () => doc(kubeletRotation(site))]);
   const net = NETWORK[site.network.plugin];
   if (net) out.push([net[0], (images) => doc(net[1](site, images))]);
   for (const addon of site.addons) {

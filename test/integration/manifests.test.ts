@@ -120,6 +120,7 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   const names = (files: string[]) => files.map((f) => f.split('/').pop());
   t.deepEqual(names(old.manifests), [
     '00-kubeseed-site.yaml',
+    '02-kubelet-rotation.yaml',
     '10-calico.yaml',
     '20-coredns.yaml',
     '30-metrics-server.yaml',
@@ -129,6 +130,7 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   t.deepEqual(names(cur.manifests), [
     '00-kubeseed-site.yaml',
     '01-cluster-admins.yaml',
+    '02-kubelet-rotation.yaml',
     '10-calico.yaml',
     '20-coredns.yaml',
     '30-metrics-server.yaml',
@@ -179,6 +181,12 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   t.is(canI('calico-node', 'create', 'serviceaccounts/calico-node', '--subresource=token', '-n', 'kube-system'), 'no');
   t.is(canI('calico-cni-plugin', 'create', 'ipamblocks.crd.projectcalico.org'), 'yes');
   t.is(canI('calico-cni-plugin', 'delete', 'ippools.crd.projectcalico.org'), 'no');
+  // A node may ask for the renewal of its own client certificate (what the CSR approver checks
+  // before it approves one), not for a new identity; other accounts may not.
+  const canNode = (...args: string[]) => kubectl(['auth', 'can-i', '--as=system:node:k8s-01', '--as-group=system:nodes', ...args]).stdout.trim();
+  t.is(canNode('create', 'certificatesigningrequests.certificates.k8s.io', '--subresource=selfnodeclient'), 'yes');
+  t.is(canNode('create', 'certificatesigningrequests.certificates.k8s.io', '--subresource=nodeclient'), 'no');
+  t.is(canI('calico-node', 'create', 'certificatesigningrequests.certificates.k8s.io', '--subresource=selfnodeclient'), 'no');
   // The dashboard's own account reads no secret but its own.
   t.is(
     kubectl(['auth', 'can-i', '--as=system:serviceaccount:kubernetes-dashboard:kubernetes-dashboard', 'get', 'secrets', '-n', 'kube-system']).stdout.trim(),
