@@ -17,6 +17,8 @@ export type Fault =
 
 export interface Served {
   path: string;
+  /** GET, or HEAD for a size asked by gen plan --sizes. */
+  method?: string;
   range: string | null;
   status: number;
   /** Body bytes written to the socket. */
@@ -68,7 +70,7 @@ export class UpstreamServer {
     }
     const body = this.files.get(path);
     const range = req.headers.range ?? null;
-    const entry: Served = { path, range, status: 0, sent: 0 };
+    const entry: Served = { path, method: req.method ?? 'GET', range, status: 0, sent: 0 };
     this.log.push(entry);
     if (!body) {
       entry.status = 404;
@@ -105,7 +107,7 @@ export class UpstreamServer {
     });
     const limit = fault.kind === 'ok' ? slice.length : Math.min(fault.bytes, slice.length);
     const part = slice.subarray(0, limit);
-    entry.sent = part.length;
+    if (req.method !== 'HEAD') entry.sent = part.length;
     if (fault.kind === 'ok') {
       res.end(part);
       return;

@@ -1,20 +1,28 @@
 import { realClock } from '../io/clock.js';
 import { realCrypto } from '../io/crypto.js';
+import { InputError } from '../model/index.js';
 import { parseSourceDateEpoch } from '../pack/epoch.js';
 import { bundle } from '../pipeline/bundle.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { FETCH_CONFLICT, FETCH_HELP, FETCH_NUMBERS, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
 import { paint } from './output.js';
+import { join } from 'node:path';
+import { PAYLOAD_FORMATS, type PayloadFormat } from '../pack/payload.js';
 import { loadValidSite } from './site-input.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
-  usage: 'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] [--skip-payload | --artifacts DIR | fetch options] [--embed-payload]',
+  usage:
+    'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] [--payload-format iso|tar|both] [--skip-payload | --artifacts DIR | fetch options] [--embed-payload] [--json]',
   help: [
     ...SITE_HELP.filter((h) => !h.startsWith('--json')),
+    '--json                print the result (or the error) as JSON on stdout; progress stays on stderr',
     '--out DIR             output root (default: ./output); the bundle lands in <out>/<site>/dist',
     '--state DIR           site state directory (default: <out>/<site>/state); never inside <out>/<site>/dist',
-    "--node NAME           only this node's seeds",
+    '--node NAME           write only this node, inside the existing bundle: the other nodes are kept byte for byte,',
+    '                      manifest.json, SHA256SUMS, README.md and vm/ are written anew for the whole bundle',
+    '--payload-format F    iso (default: a KSPAYLOAD volume for seeds, kickstart and virtual media), tar (a tarball',
+    '                      for install.sh on a running host) or both',
     '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
     '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
     '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
@@ -29,6 +37,8 @@ export const bundleCommand: Command = {
     out: { type: 'string' },
     state: { type: 'string' },
     node: { type: 'string' },
+    'payload-format': { type: 'string' },
+    json: { type: 'boolean' },
     'skip-payload': { type: 'boolean' },
     artifacts: { type: 'string' },
     'embed-payload': { type: 'boolean' },
@@ -36,6 +46,7 @@ export const bundleCommand: Command = {
   },
   numbers: FETCH_NUMBERS,
   conflicts: [
+    { option: 'skip-payload', with: ['payload-format'], because: '--skip-payload writes no payload, so it has no format' },
     { option: 'skip-payload', with: ['artifacts'], because: '--skip-payload writes no payload, --artifacts names where to take it from: choose one' },
     // Fetch options only apply when bundle fetches, which it does without either of these.
     { option: 'skip-payload', with: Object.keys(FETCH_OPTIONS), because: '--skip-payload fetches nothing, so fetch options do not apply' },
@@ -50,6 +61,7 @@ export const bundleCommand: Command = {
     const s = ctx.streams;
     // The environment is input too: refused before the blueprint is read.
     parseSourceDateEpoch(ctx.env.SOURCE_DATE_EPOCH);
+    const payloadFormats = payloadFormatsOf(values['payload-format']);
     const loaded = await loadValidSite(values, ctx);
     const started = Date.now();
     const r = await bundle(loaded.site, loaded.catalog, {
@@ -58,6 +70,7 @@ export const bundleCommand: Command = {
       ...(values.node ? { node: values.node as string } : {}),
       ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
       skipPayload: Boolean(values['skip-payload']),
+      payloadFormats,
       fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
       embedPayload: Boolean(values['embed-payload']),
       ports: { crypto: realCrypto, clock: realClock },
@@ -66,9 +79,42 @@ export const bundleCommand: Command = {
       env: ctx.env,
       say: (line) => s.err(line),
     });
+    const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+    if (values.json) {
+      s.out(
+        JSON.stringify(
+          {
+            site: loaded.site.name,
+            dist: r.dist,
+            files: r.files,
+            nodes: r.nodes,
+            updated: values.node ? [values.node] : r.nodes,
+            payload: r.payload,
+            payloads: r.payloads.map((p) => ({ format: p.format, file: p.name, size: p.size, sha256: p.sha256 })),
+            seconds,
+          },
+          null,
+          2,
+        ),
+      );
+      return EXIT.ok;
+    }
     s.out(
-      `${paint(s, 'green', 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `${paint(s, 'green', values.node ? `node ${String(values.node)} updated` : 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${seconds.toFixed(1)} s`,
     );
+    s.out(`  ${join(r.dist, 'README.md')} says what to carry, how to check it and how to boot each node`);
     return EXIT.ok;
   },
 };
+
+/** `--payload-format iso|tar|both`: the forms to write, the one to carry first. */
+function payloadFormatsOf(raw: string | boolean | undefined): PayloadFormat[] {
+  if (raw === undefined) return ['iso'];
+  if (raw === 'both') return [...PAYLOAD_FORMATS];
+  if ((PAYLOAD_FORMATS as readonly unknown[]).includes(raw)) return [raw as PayloadFormat];
+  throw new InputError(
+    `--payload-format ${String(raw)}: expected iso, tar or both`,
+    [],
+    'iso is a volume to attach (seeds, kickstart, virtual media); tar is for install.sh on a running host',
+  );
+}

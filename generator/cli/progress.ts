@@ -1,26 +1,26 @@
 import type { FetchEvents } from '../fetch/artifacts.js';
+import { formatBytes } from '../text/bytes.js';
 import type { Streams } from './output.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
+export { formatBytes };
 
 interface Active {
   total: number | null;
   bytes: number;
   started: number;
+  /** When the last progress line was written (off a terminal). */
+  said: number;
 }
+
+/** Off a terminal, a transfer at least this large (or of unknown size) gets a progress line every `EVERY_MS`. */
+const LARGE = 16 * 1024 * 1024;
+const EVERY_MS = 10_000;
 
 /**
  * Fetch progress. On a terminal: one bar per active transfer and a totals line (bytes, rate,
- * ETA), redrawn in place. Otherwise: one line per finished item, nothing in between.
+ * ETA), redrawn in place. Otherwise: one line per finished item, and a line every 10 s for a
+ * large one still under way. The size comes from the lock, or from the server's Content-Length
+ * on a first download.
  */
 export function progressReporter(s: Streams, count: number, now: () => number = () => Date.now()): FetchEvents & { finish(): void } {
   const live = Boolean(s.errTty) && s.errRaw !== undefined;
@@ -35,20 +35,26 @@ export function progressReporter(s: Streams, count: number, now: () => number = 
     if (live && drawn) s.errRaw!(`\u001b[${drawn}A\u001b[0J`);
     drawn = 0;
   };
+  const eta = (a: Active, at: number) => {
+    const rate = a.bytes / Math.max((at - a.started) / 1000, 0.001);
+    return a.total && rate > 0 && a.total > a.bytes ? Math.ceil((a.total - a.bytes) / rate) : null;
+  };
   const draw = () => {
     if (!live) return;
     clear();
-    const elapsed = Math.max((now() - begun) / 1000, 0.001);
+    const at = now();
+    const elapsed = Math.max((at - begun) / 1000, 0.001);
     const rate = bytes / elapsed;
     const lines = [...active].map(([id, a]) => {
       const width = 24;
       const frac = a.total ? Math.min(a.bytes / a.total, 1) : 0;
       const bar = a.total ? `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '-')}]` : `[${'?'.repeat(3).padEnd(width, ' ')}]`;
-      return `  ${id.slice(0, 40).padEnd(40)} ${bar} ${formatBytes(a.bytes)}${a.total ? ` / ${formatBytes(a.total)}` : ''}`;
+      const left = eta(a, at);
+      return `  ${id.slice(0, 40).padEnd(40)} ${bar} ${formatBytes(a.bytes)}${a.total ? ` / ${formatBytes(a.total)} ${Math.floor(frac * 100)}%` : ''}${left !== null ? ` ETA ${left} s` : ''}`;
     });
     const remaining = [...active.values()].reduce((sum, a) => sum + (a.total ? Math.max(a.total - a.bytes, 0) : 0), 0);
-    const eta = rate > 0 && remaining > 0 ? ` ETA ${Math.ceil(remaining / rate)} s` : '';
-    lines.push(`  ${doneItems}/${count} done, ${formatBytes(bytes)} at ${formatBytes(rate)}/s${eta}`);
+    const totalEta = rate > 0 && remaining > 0 ? ` ETA ${Math.ceil(remaining / rate)} s` : '';
+    lines.push(`  ${doneItems}/${count} done, ${formatBytes(bytes)} at ${formatBytes(rate)}/s${totalEta}`);
     s.errRaw!(`${lines.join('\n')}\n`);
     drawn = lines.length;
   };
@@ -60,16 +66,32 @@ export function progressReporter(s: Streams, count: number, now: () => number = 
     s.err(text);
     if (live) draw();
   };
+  /** Off a terminal: where a large transfer stands, now and then. */
+  const report = (id: string, a: Active) => {
+    const at = now();
+    if (live || at - a.said < EVERY_MS || (a.total !== null && a.total < LARGE)) return;
+    a.said = at;
+    const left = eta(a, at);
+    const pct = a.total ? ` ${Math.floor((a.bytes / a.total) * 100)}%` : '';
+    line(`  ...         ${id}  ${formatBytes(a.bytes)}${a.total ? ` of ${formatBytes(a.total)}` : ''}${pct}${left !== null ? `, ETA ${left} s` : ''}`);
+  };
 
   return {
     start(id, total) {
-      active.set(id, { total, bytes: 0, started: now() });
+      const at = now();
+      active.set(id, { total, bytes: 0, started: at, said: at });
+      schedule();
+    },
+    total(id, total) {
+      const a = active.get(id);
+      if (a && a.total === null) a.total = total;
       schedule();
     },
     bytes(id, n) {
       const a = active.get(id);
       if (a) a.bytes += n;
       bytes += n;
+      if (a) report(id, a);
       schedule();
     },
     retry(id, why, attempt) {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError, isSystemError, UserError, type SystemError } from '../model/index.js';
+import { InputError, isSystemError, UserError, type Issue, type SystemError } from '../model/index.js';
 import { parseCommandLine, UsageError } from './args.js';
 import { EXIT, type Command, type CommandContext } from './commands.js';
 import { reportIssues, table, type Streams } from './output.js';
@@ -11,6 +11,11 @@ import { reportIssues, table, type Streams } from './output.js';
  * x509, handlebars) and no other's, which keeps a no-op `gen fetch` well under a second.
  */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: 'init',
+    summary: 'write a new site blueprint from flags (name, nodes with addresses and roles, mode) or by questions, validated first',
+    load: async () => (await import('./init-command.js')).initCommand,
+  },
   {
     name: 'validate',
     summary: 'check a site blueprint against the schema, the rules and the catalog',
@@ -138,29 +143,36 @@ export async function run(argv: string[], ctx: Omit<CommandContext, 'args'>): Pr
     s.out(commandHelp(cmd, entry.summary));
     return EXIT.ok;
   }
+  // A command asked for JSON answers in JSON when it fails too (on stdout, the text on stderr as always).
+  const json = 'json' in cmd.options && rest.includes('--json');
+  const fail = (code: number, error: string, extra: { hint?: string; issues?: readonly Issue[] } = {}) => {
+    if (json) s.out(JSON.stringify({ command: cmd.name, error, exitCode: code, ...extra }, null, 2));
+    return code;
+  };
   let parsed;
   try {
     parsed = parseCommandLine(cmd, rest);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     s.err(`gen ${cmd.name}: ${e.message}\n\nUsage: ${cmd.usage}`);
-    return EXIT.badInput;
+    return fail(EXIT.badInput, e.message, { hint: `usage: ${cmd.usage}` });
   }
   try {
     return await cmd.run(parsed.values, parsed.positionals, { ...ctx, args: rest });
   } catch (e) {
     if (e instanceof UserError) {
-      if (e instanceof InputError && e.issues.length) reportIssues(s, e.issues);
+      const issues = e instanceof InputError ? e.issues : [];
+      if (issues.length) reportIssues(s, issues);
       s.err(`gen ${cmd.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-      return e.exitCode;
+      return fail(e.exitCode, e.message, { ...(e.hint ? { hint: e.hint } : {}), ...(issues.length ? { issues } : {}) });
     }
     if (isSystemError(e) && e.code in SYSTEM_ERRORS) {
       s.err(`gen ${cmd.name}: ${describeSystemError(e)}`);
-      return EXIT.failure;
+      return fail(EXIT.failure, describeSystemError(e));
     }
     // Anything else is a bug of ours: the stack is what a report needs.
     s.err(`gen ${cmd.name}: failed: ${(e as Error).stack ?? String(e)}`);
-    return EXIT.failure;
+    return fail(EXIT.failure, `internal error: ${(e as Error).message ?? String(e)}`, { hint: 'this is a kubeseed bug; the stack is on standard error' });
   }
 }
 

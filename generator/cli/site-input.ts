@@ -20,7 +20,8 @@ export function loadSiteFrom(values: Values, ctx: CommandContext): Promise<Loade
 /** For commands that need a valid site: its issues are reported (warnings too), errors end the command as bad input. */
 export async function loadValidSite(values: Values, ctx: CommandContext): Promise<{ file: string; site: ResolvedSite; catalog: Catalog }> {
   const loaded = await loadSiteFrom(values, ctx);
+  // The issues travel with the error (the CLI reports them, and puts them in --json's answer).
+  if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) throw new InputError(`${loaded.file} is not valid`, loaded.issues);
   if (loaded.issues.length) reportIssues(ctx.streams, loaded.issues);
-  if (hasErrors(loaded.issues) || !loaded.resolved || !loaded.catalog) throw new InputError(`${loaded.file} is not valid`);
   return { file: loaded.file, site: loaded.resolved, catalog: loaded.catalog };
 }

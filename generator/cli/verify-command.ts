@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { realClock } from '../io/clock.js';
+import { InputError } from '../model/index.js';
 import { verifyBundle } from '../pipeline/verify.js';
 import { EXIT, type Command } from './commands.js';
 import { paint } from './output.js';
@@ -18,10 +19,7 @@ export const verifyCommand: Command = {
   allowPositionals: true,
   async run(values, positionals, ctx) {
     const s = ctx.streams;
-    if (positionals.length !== 1) {
-      s.err(`gen verify: give one bundle directory\n\nUsage: ${this.usage}`);
-      return EXIT.badInput;
-    }
+    if (positionals.length !== 1) throw new InputError('give one bundle directory', [], `usage: ${this.usage}`);
     const r = await verifyBundle(resolve(s.cwd, positionals[0]!), realClock);
     if (values.json) s.out(JSON.stringify(r, null, 2));
     else {

@@ -8,6 +8,8 @@ import type { Lock, LockedArtifact } from './lock.js';
 /** What a fetch reports while it works; the CLI turns these into progress bars or lines. */
 export interface FetchEvents {
   start(id: string, total: number | null): void;
+  /** The server said how large the item is (Content-Length): a first download gets a percentage and an ETA too. */
+  total?(id: string, total: number): void;
   bytes(id: string, n: number): void;
   done(id: string, r: { size: number; transferred: number; cached: boolean }): void;
   retry(id: string, why: string, attempt: number): void;
@@ -126,7 +128,15 @@ async function upstreamChecksum(a: PlannedArtifact, http: HttpClient): Promise<{
 export async function downloadVerified(
   ctx: FetchContext,
   http: HttpClient,
-  job: { id: string; url: string; headers?: Record<string, string>; expected: Expected[]; size?: number },
+  job: {
+    id: string;
+    url: string;
+    headers?: Record<string, string>;
+    expected: Expected[];
+    size?: number;
+    /** The download is the whole item (not one blob of an image): its Content-Length is the item's size. */
+    whole?: boolean;
+  },
 ): Promise<{ sha256: string; size: number; transferred: number }> {
   const part = await ctx.cache.partPath(`${job.url}\n${job.expected.map((e) => e.hex).join(',')}`);
   const algorithms = [...new Set<HashAlgorithm>(['sha256', ...job.expected.map((e) => e.algorithm)])];
@@ -139,6 +149,7 @@ export async function downloadVerified(
         ...(job.headers ? { headers: job.headers } : {}),
         onBytes: (n) => ctx.events.bytes(job.id, n),
         onRetry: (e, n) => ctx.events.retry(job.id, e.message, n),
+        ...(job.whole ? { onTotal: (n: number) => ctx.events.total?.(job.id, n) } : {}),
       });
     } catch (e) {
       throw asFailure(e, job.id, 'download failed');
@@ -168,7 +179,7 @@ export interface Expected {
 
 async function download(a: PlannedArtifact, http: HttpClient, ctx: FetchContext, expected: Expected[]): Promise<FetchedFile> {
   ctx.events.start(a.id, a.size);
-  const r = await downloadVerified(ctx, http, { id: a.id, url: a.url, expected });
+  const r = await downloadVerified(ctx, http, { id: a.id, url: a.url, expected, whole: true });
   ctx.events.done(a.id, { size: r.size, transferred: r.transferred, cached: false });
   return { path: ctx.cache.blobPath(r.sha256), entry: { url: a.url, size: r.size, sha256: r.sha256 } };
 }

@@ -136,6 +136,18 @@ export class HttpClient {
     return base / 2 + Math.random() * base;
   }
 
+  /** The size a server announces for `url` (HEAD, Content-Length), or null when it says none. */
+  async size(url: string): Promise<number | null> {
+    const { request, dispatcher } = await this.connect();
+    return this.withRetries(url, async () => {
+      const res = await request(url, { dispatcher, method: 'HEAD' });
+      await res.body.dump().catch(() => undefined);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw statusError(url, res.statusCode, res.headers);
+      const len = Number(res.headers['content-length']);
+      return Number.isSafeInteger(len) && len >= 0 ? len : null;
+    });
+  }
+
   /** A small GET held in memory (checksum files, manifests, tokens). Statuses in `pass` are returned, not thrown. */
   async get(url: string, headers: Record<string, string> = {}, pass: number[] = [], maxBytes = 16 << 20): Promise<Response> {
     const { request, dispatcher } = await this.connect();
@@ -167,7 +179,14 @@ export class HttpClient {
   async download(
     url: string,
     part: string,
-    opts: { headers?: Record<string, string>; algorithms: HashAlgorithm[]; onBytes?: (n: number) => void; onRetry?: (e: HttpError, n: number) => void },
+    opts: {
+      headers?: Record<string, string>;
+      algorithms: HashAlgorithm[];
+      onBytes?: (n: number) => void;
+      onRetry?: (e: HttpError, n: number) => void;
+      /** The file's whole size, once the server has said it (Content-Length, or Content-Range on a resume). */
+      onTotal?: (total: number) => void;
+    },
   ): Promise<DownloadResult> {
     const { dispatcher } = await this.connect();
     let hashers: Hashers | null = null;
@@ -181,10 +200,16 @@ export class HttpClient {
         // The digests must cover exactly the bytes on disk: rebuild them when the two disagree.
         if (!hashers || hashers.bytes !== onDisk) hashers = await hashPrefix(part, onDisk, opts.algorithms);
         const fh = await open(part, 'a', 0o644);
-        const body = new BodySink(fh, hashers, onDisk, (n) => {
-          transferred += n;
-          opts.onBytes?.(n);
-        });
+        const body = new BodySink(
+          fh,
+          hashers,
+          onDisk,
+          (n) => {
+            transferred += n;
+            opts.onBytes?.(n);
+          },
+          opts.onTotal,
+        );
         let answer: { status: number; total: number | null };
         try {
           answer = await namingPath(
@@ -240,6 +265,7 @@ class BodySink {
     public hashers: Hashers,
     start: number,
     private readonly counted: (n: number) => void,
+    private readonly announced?: (total: number) => void,
   ) {
     this.offset = start;
   }
@@ -289,6 +315,7 @@ class BodySink {
           } else {
             fail(controller, statusError(url, status, h));
           }
+          if (answer.total !== null && Number.isSafeInteger(answer.total)) this.announced?.(answer.total);
         },
         onResponseData: (controller, chunk) => {
           if (answer.status !== 200 && answer.status !== 206) return;

@@ -2,6 +2,11 @@ import { NODE_FILES } from '../model/layout.js';
 
 /** Where each output stands in `output/<site>/dist`; the VM scripts and the Vagrantfile reach the seeds and payload from `vm/`. */
 export const DIST = {
+  adminDir: 'admin',
+  /** Written by the PKI stage's operator files (pki/select.ts). */
+  adminKubeconfig: 'admin/admin.kubeconfig',
+  adminCa: 'admin/ca.crt',
+  nodesDir: 'nodes',
   nodeDir: (node: string) => `nodes/${node}`,
   nodeFiles: (node: string) => `nodes/${node}/${NODE_FILES.archive}`,
   seedIso: (node: string) => `nodes/${node}/seed.iso`,
@@ -17,3 +22,24 @@ export const DIST = {
   manifest: 'manifest.json',
   sums: 'SHA256SUMS',
 } as const;
+
+/** The node whose directory holds `path` (`nodes/<node>/…`), or null. */
+export function nodeOwning(path: string): string | null {
+  const m = new RegExp(`^${DIST.nodesDir}/([^/]+)/`).exec(path);
+  return m ? m[1]! : null;
+}
+
+/** A node's outputs that carry its keys and tokens: the node-files archive and everything made from it. */
+export function isNodeSecret(path: string): boolean {
+  const node = nodeOwning(path);
+  return node !== null && [DIST.nodeFiles(node), DIST.seedIso(node), DIST.tarball(node), DIST.kickstart(node)].includes(path);
+}
+
+/** What describes the whole bundle (or comes from the state, not from a node), written anew by every run, `--node` included. */
+export function isRegenerated(path: string): boolean {
+  return (
+    ([DIST.manifest, DIST.sums, DIST.readme, DIST.verify] as string[]).includes(path) ||
+    path.startsWith(`${DIST.vmDir}/`) ||
+    path.startsWith(`${DIST.adminDir}/`)
+  );
+}

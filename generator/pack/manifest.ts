@@ -5,20 +5,27 @@ import { realFs } from '../io/fs.js';
 import { sha256File } from '../io/hash.js';
 import type { BundlePlan, Catalog, ResolvedSite } from '../model/index.js';
 import { DIST } from './dist-layout.js';
+import type { PayloadFile } from './payload.js';
+
+export interface ManifestInput {
+  site: ResolvedSite;
+  plan: BundlePlan;
+  catalog: Catalog;
+  /** The site's nodes this bundle holds. */
+  nodes: string[];
+  /** The payload's forms written, the one to carry first. */
+  payloads: PayloadFile[];
+  epoch: number;
+  /** dist path → sha256 of what was hashed already. */
+  known: Map<string, string>;
+}
 
 /**
  * `manifest.json` (what the bundle holds: versions, images, nodes, every file with size, mode
  * and sha256) and `SHA256SUMS` over every file, manifest included. Returns the number of files.
  */
-export async function writeManifest(
-  dist: string,
-  site: ResolvedSite,
-  plan: BundlePlan,
-  catalog: Catalog,
-  payload: string | null,
-  epoch: number,
-  known: Map<string, string>,
-): Promise<number> {
+export async function writeManifest(dist: string, m: ManifestInput): Promise<number> {
+  const { site, plan, catalog, epoch, known } = m;
   const files = await realFs.listFiles(dist);
   const entries = [];
   for (const f of files) {
@@ -35,8 +42,10 @@ export async function writeManifest(
     created: new Date(epoch * 1000).toISOString(),
     versions: release.versions,
     images: plan.images.map((i) => ({ ref: i.ref, platform: i.platform })),
-    payload,
-    nodes: plan.nodes.map((n) => n.name),
+    // The file to carry; `payloads` lists every form written (`--payload-format`).
+    payload: m.payloads[0]?.name ?? null,
+    payloads: m.payloads.map((p) => ({ format: p.format, path: DIST.payload(p.name), size: p.size, sha256: p.sha256 })),
+    nodes: m.nodes,
     files: entries,
   };
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;

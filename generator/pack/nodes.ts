@@ -9,7 +9,7 @@ import { DIST } from './dist-layout.js';
 import { diskFile, memFile, writeIsoTo, writeTarTo } from './files.js';
 import { kickstart } from './kickstart.js';
 import type { Payload } from './payload.js';
-import { installScript, qemuScript } from './scripts.js';
+import { installScript } from './scripts.js';
 
 /** What the node outputs are made of: the rendered node, its seed and the node-files archive already in dist. */
 export interface NodeOutputInput {
@@ -31,7 +31,7 @@ const at = (o: NodeOutputInput, rel: string) => join(o.dist, rel);
 
 /** Each output format of a node: what it writes into dist. */
 const FORMATS: Record<OutputFormat, (o: NodeOutputInput) => Promise<void>> = {
-  // The seed's files beside the ISO (for other seed builders), the ISO, and a QEMU script that boots it.
+  // The seed's files beside the ISO (for other seed builders) and the ISO; dist.ts writes the VM scripts that boot it.
   'nocloud-iso': async (o) => {
     const dir = at(o, DIST.nodeDir(o.node.name));
     for (const [name, text] of Object.entries(o.seed)) await writeFile(join(dir, name), text, { mode: 0o644 });
@@ -41,8 +41,6 @@ const FORMATS: Record<OutputFormat, (o: NodeOutputInput) => Promise<void>> = {
       ...(o.embedPayload && o.payload ? o.payload.entries.map((e) => ({ ...e, path: DIST.payload(e.path) })) : []),
     ];
     await writeIsoTo(at(o, DIST.seedIso(o.node.name)), seedFiles, { volumeId: VOLUME_LABELS.seed[0], mtime: o.epoch });
-    await mkdir(at(o, DIST.vmDir), { recursive: true });
-    await writeFile(at(o, DIST.vmScript(o.node.name)), qemuScript(o.engine, o.node, o.payload?.iso ?? null), { mode: 0o755 });
   },
   kickstart: async (o) => {
     const archive = await readFile(at(o, DIST.nodeFiles(o.node.name)));

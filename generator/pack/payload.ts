@@ -17,10 +17,24 @@ export interface ArtifactFile {
   size: number;
 }
 
+/** The payload's forms: a KSPAYLOAD volume (ISO 9660) or a tarball. */
+export const PAYLOAD_FORMATS = ['iso', 'tar'] as const;
+export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+
+/** One written form of the payload, in dist/payload. */
+export interface PayloadFile {
+  format: PayloadFormat;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
 export interface Payload {
-  /** The payload's file names in dist/payload: one tarball, one KSPAYLOAD volume. */
-  tar: string;
-  iso: string;
+  /** The forms written, the default one first; each named by the digest of what it holds. */
+  files: PayloadFile[];
+  /** The volume's and the tarball's names in dist/payload, when written. */
+  iso: string | null;
+  tar: string | null;
   /** Its files, for a seed ISO that embeds the payload. */
   entries: Awaited<ReturnType<typeof diskFile>>[];
   /** dist path → sha256 of what was hashed already (the manifest need not read them again). */
@@ -146,29 +160,41 @@ export function checkCoverage(plan: BundlePlan, files: ArtifactFile[]): Artifact
 }
 
 /**
- * The payload as a tarball and a KSPAYLOAD volume, named by the digest of what they hold, written
- * once into the payload cache and hard-linked into dist (a re-run copies no bytes).
+ * The payload in the forms asked for (a KSPAYLOAD volume, a tarball or both), named by the digest
+ * of what it holds, written once into the payload cache and hard-linked into dist (a re-run copies
+ * no bytes).
  */
-export async function packPayload(cache: string, dist: string, files: ArtifactFile[], epoch: number, say: (l: string) => void): Promise<Payload> {
+export async function packPayload(
+  cache: string,
+  dist: string,
+  files: ArtifactFile[],
+  epoch: number,
+  formats: readonly PayloadFormat[],
+  say: (l: string) => void,
+): Promise<Payload> {
   const id = createHash('sha256');
   for (const f of files) id.update(`${f.name}\0${f.sha256}\n`);
   const digest = id.digest('hex').slice(0, 16);
   await mkdir(cache, { recursive: true });
-  const tar = `payload-${digest}.tar`;
-  const iso = `payload-${digest}.iso`;
   const sums = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
   const entries = [...(await Promise.all(files.map((f) => diskFile(f.name, f.source, 0o644)))), memFile('SHA256SUMS', sums, 0o644)];
+  const writers: Record<PayloadFormat, (t: string) => Promise<unknown>> = {
+    tar: (t) => writeTarTo(t, entries, epoch, false),
+    iso: (t) => writeIsoTo(t, entries, { volumeId: VOLUME_LABELS.payload, mtime: epoch }),
+  };
   const known = new Map<string, string>();
+  const written: PayloadFile[] = [];
   await mkdir(join(dist, DIST.payloadDir), { recursive: true });
-  for (const [name, write] of [
-    [tar, (t: string) => writeTarTo(t, entries, epoch, false)],
-    [iso, (t: string) => writeIsoTo(t, entries, { volumeId: VOLUME_LABELS.payload, mtime: epoch })],
-  ] as const) {
+  for (const format of formats) {
+    const name = `payload-${digest}.${format}`;
     const cached = join(cache, name);
-    say(`  ${(await writeOnce(cached, write)) ? 'wrote' : 'reused'} ${name}`);
+    say(`  ${(await writeOnce(cached, writers[format])) ? 'wrote' : 'reused'} ${name}`);
     // The payload's digest is remembered beside it: a re-run does not hash hundreds of MB again.
-    known.set(DIST.payload(name), await sha256FileRemembered(cached));
+    const sha256 = await sha256FileRemembered(cached);
+    known.set(DIST.payload(name), sha256);
     await link(cached, join(dist, DIST.payload(name))).catch(() => copyFile(cached, join(dist, DIST.payload(name))));
+    written.push({ format, name, size: (await stat(cached)).size, sha256 });
   }
-  return { tar, iso, entries, known };
+  const named = (f: PayloadFormat) => written.find((w) => w.format === f)?.name ?? null;
+  return { files: written, iso: named('iso'), tar: named('tar'), entries, known };
 }

@@ -3,6 +3,9 @@ import { FILES, NODE, NODE_FILES, VOLUME_LABELS } from '../model/layout.js';
 import type { Engine } from '../text/template.js';
 import { DIST } from './dist-layout.js';
 
+/** The names `gen bundle` gives a payload tarball (payload-<digest>.tar), as a shell pattern. */
+export const PAYLOAD_TARBALL_GLOB = 'payload-*.tar';
+
 /** The node layout as the pack templates name it. */
 export const PACK_LAYOUT = {
   ...FILES,
@@ -17,7 +20,13 @@ export const PACK_LAYOUT = {
 
 /** For hosts that already run an OS: lays down the node's files as first boot would, then starts first boot. */
 export function installScript(engine: Engine, site: ResolvedSite, node: ResolvedNode): string {
-  return engine.render('pack/install.sh', { node: node.name, site: site.name, layout: PACK_LAYOUT });
+  return engine.render('pack/install.sh', {
+    node: node.name,
+    site: site.name,
+    layout: PACK_LAYOUT,
+    payloadGlob: PAYLOAD_TARBALL_GLOB,
+    payloadDir: DIST.payloadDir,
+  });
 }
 
 export function verifyScript(engine: Engine): string {
@@ -34,10 +43,10 @@ export function qemuScript(engine: Engine, node: ResolvedNode, payloadIso: strin
   });
 }
 
-export function vagrantfile(engine: Engine, site: ResolvedSite, payloadIso: string | null): string {
+export function vagrantfile(engine: Engine, nodes: ResolvedNode[], site: ResolvedSite, payloadIso: string | null): string {
   return engine.render('pack/Vagrantfile', {
     site: site.name,
-    nodes: site.nodes.map((n) => ({ quoted: JSON.stringify(n.name), seedIso: DIST.seedIso(n.name) })),
+    nodes: nodes.map((n) => ({ quoted: JSON.stringify(n.name), seedIso: DIST.seedIso(n.name) })),
     payloadIso: payloadIso ? DIST.payload(payloadIso) : '',
   });
 }

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
@@ -14,10 +14,10 @@ import {
   type ResolvedSite,
 } from '../model/index.js';
 import { payloadName } from '../model/layout.js';
-import { packDist } from '../pack/dist.js';
+import { packDist, type DistResult } from '../pack/dist.js';
 import { publishDist, recoverDist } from '../pack/publish.js';
 import { parseSourceDateEpoch } from '../pack/epoch.js';
-import { checkCoverage, collectArtifacts, imageArchives, osPackageFiles, type ArtifactFile } from '../pack/payload.js';
+import { checkCoverage, collectArtifacts, imageArchives, osPackageFiles, type ArtifactFile, type PayloadFormat } from '../pack/payload.js';
 import { operatorFiles } from '../pki/select.js';
 import { buildPlan } from '../plan/index.js';
 import { imageArchive } from '../registry/export.js';
@@ -32,8 +32,10 @@ export interface BundleOptions {
   state?: string;
   cwd: string;
   root: string;
-  /** Only this node's seeds. */
+  /** Only this node's outputs, updated inside the existing bundle. */
   node?: string;
+  /** The payload's forms, the one to carry first (default: the volume alone). */
+  payloadFormats?: readonly PayloadFormat[];
   skipPayload: boolean;
   embedPayload: boolean;
   /** A directory holding the payload files (named as the plan names them) and their SHA256SUMS. */
@@ -47,10 +49,8 @@ export interface BundleOptions {
   env: NodeJS.ProcessEnv;
 }
 
-export interface BundleResult {
+export interface BundleResult extends DistResult {
   dist: string;
-  files: number;
-  payload: string | null;
 }
 
 /**
@@ -69,6 +69,13 @@ export async function bundle(site: ResolvedSite, catalog: Catalog, opts: BundleO
   const dir = await placedStateDir(site, loc);
   return withLock(outRoot, { what: 'the output directory', say: opts.say, dirMode: 0o755 }, async () => {
     for (const line of await recoverDist(outRoot)) opts.say(`  ${line}`);
+    // Said before anything is fetched or issued: --node updates a bundle it can read.
+    if (opts.node && (await stat(join(outRoot, 'dist')).catch(() => null)) && !(await stat(join(outRoot, 'dist', 'manifest.json')).catch(() => null)))
+      throw new InputError(
+        `--node updates one node of the bundle in ${join(outRoot, 'dist')}, which has no manifest.json`,
+        [],
+        'run gen bundle without --node to write the whole bundle again',
+      );
     return stages(site, catalog, opts, { outRoot, stateDir: dir, nodes, sourceDate });
   });
 }
@@ -99,6 +106,7 @@ async function stages(
   const payload = available ? checkCoverage(plan, available) : null;
 
   opts.say('[5/6] pack');
+  const dist = join(at.outRoot, 'dist');
   const staging = join(at.outRoot, `.dist-staging-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
@@ -111,7 +119,10 @@ async function stages(
       nodes: rendered.map((n) => ({ node: at.nodes.find((x) => x.name === n.name)!, files: n.files, seed: { ...n.seed }, list: nodeFilesList(n.files) })),
       operatorFiles: operatorFiles(site, pki.files),
       payload,
+      payloadFormats: opts.payloadFormats ?? ['iso'],
       payloadCache,
+      // Without a bundle to update, --node writes a bundle of that node alone (its README says so).
+      previous: opts.node && (await stat(dist).catch(() => null)) ? dist : null,
       embedPayload: opts.embedPayload || site.output.embedPayload,
       epoch,
       engine: createEngine(templates),
@@ -119,7 +130,6 @@ async function stages(
     });
     crashPoint('dist-staged');
     opts.say('[6/6] publish');
-    const dist = join(at.outRoot, 'dist');
     await publishDist(staging, dist);
     return { dist, ...packed };
   } catch (e) {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import type { BundlePlan } from '../../generator/model/index.js';
-import { installTarget, NODE, NODE_FILES, payloadName, payloadPath } from '../../generator/model/layout.js';
+import { FILES, installTarget, NODE, NODE_FILES, payloadName, payloadPath } from '../../generator/model/layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, repoRoot, runCli } from '../helpers.js';
 
@@ -161,26 +161,18 @@ test('kubeadm2 e2e-02 (kubeadm worker): first boot installs exactly the planned 
   checkNode(t, join(repoRoot, 'test', 'e2e', 'sites', 'kubeadm2.yaml'), 'e2e-02', join(dir, 'state-kubeadm2'));
 });
 
-test("a node tarball's install.sh, run on a Debian host, installs exactly the node's files with their modes and starts first boot", (t) => {
+test("a node tarball's install.sh, run on a Debian host, installs exactly the node's files with their modes, places the payload beside it and starts first boot", (t) => {
   t.timeout(180_000);
-  const state = join(dir, 'state-tarball');
-  cpSync(fixtureStateDir, state, { recursive: true });
-  const out = join(dir, 'out-tarball');
-  const bundled = runCli(['bundle', '--site', 'lab1', '--state', state, '--out', out, '--skip-payload', '--node', 'k8s-02']);
-  t.is(bundled.code, 0, bundled.stderr);
-  const nodeDir = join(out, 'lab1', 'dist', 'nodes', 'k8s-02');
-  const root = join(dir, 'root-tarball');
-  execFileSync('cp', ['-a', CHROOT, root]);
-  // No systemd in the chroot: a systemctl that records what it was asked.
-  writeFileSync(join(root, 'usr', 'bin', 'systemctl'), '#!/bin/sh\necho "$*" >>/systemctl.log\n');
-  chmodSync(join(root, 'usr', 'bin', 'systemctl'), 0o755);
-  const before = tree(root);
-  mkdirSync(join(root, 'srv', 'unpacked'), { recursive: true });
-  execFileSync('tar', ['-xzpf', join(nodeDir, 'k8s-02.tar.gz'), '-C', join(root, 'srv', 'unpacked')]);
+  const { root, nodeDir, before } = tarballHost('tarball');
+  // The payload tarball as the bundle names it, copied beside the unpacked node directory.
+  const payload = join(root, 'srv', 'unpacked', 'payload-0123456789abcdef.tar');
+  writeFileSync(payload, 'stand-in payload\n');
   const r = spawnSync('chroot', [root, '/bin/sh', '/srv/unpacked/k8s-02/install.sh'], { encoding: 'utf8' });
   t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  t.true(r.stdout.includes(`payload /srv/unpacked/payload-0123456789abcdef.tar placed at ${FILES.payloadTarball}`), r.stdout);
   t.is(readFileSync(join(root, 'systemctl.log'), 'utf8'), 'daemon-reload\nenable kubeseed-firstboot.service\nstart --no-block kubeseed-firstboot.service\n');
   t.is(readFileSync(join(root, 'etc', 'hostname'), 'utf8'), 'k8s-02\n');
+  t.is(readFileSync(join(root, FILES.payloadTarball), 'utf8'), 'stand-in payload\n');
 
   const unpacked = join(dir, 'expected-tarball');
   mkdirSync(unpacked);
@@ -190,5 +182,49 @@ test("a node tarball's install.sh, run on a Debian host, installs exactly the no
   const gained = new Map([...tree(root)].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/unpacked/')));
   for (const [path, modeAndHash] of expected) t.is(gained.get(path), modeAndHash, path);
   const extra = [...gained.keys()].filter((p) => !expected.has(p)).sort();
-  t.deepEqual(extra, ['/etc/hostname', NODE_FILES.list, NODE_FILES.copied, '/systemctl.log'].sort());
+  t.deepEqual(extra, ['/etc/hostname', NODE_FILES.list, NODE_FILES.copied, FILES.payloadTarball, '/systemctl.log'].sort());
 });
+
+test('install.sh without a payload names every place it looked and changes nothing on the host; a payload given by path is taken', (t) => {
+  t.timeout(180_000);
+  const { root, before } = tarballHost('nopayload');
+  const r = spawnSync('chroot', [root, '/bin/sh', '/srv/unpacked/k8s-02/install.sh'], { encoding: 'utf8' });
+  t.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  for (const place of [
+    '/srv/unpacked/k8s-02/payload-*.tar',
+    '/srv/unpacked/payload-*.tar',
+    '/srv/unpacked/k8s-02/../../../payload/payload-*.tar',
+    FILES.payloadTarball,
+    'KSPAYLOAD',
+  ])
+    t.true(r.stderr.includes(place), `names ${place}: ${r.stderr}`);
+  const changed = [...tree(root)].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/unpacked/'));
+  t.deepEqual(changed, [], 'nothing outside the unpacked tarball changed');
+
+  const missing = spawnSync('chroot', [root, '/bin/sh', '/srv/unpacked/k8s-02/install.sh', '/srv/elsewhere.tar'], { encoding: 'utf8' });
+  t.is(missing.status, 1);
+  t.regex(missing.stderr, /\/srv\/elsewhere\.tar: no such file/);
+  writeFileSync(join(root, 'srv', 'elsewhere.tar'), 'given by path\n');
+  const given = spawnSync('chroot', [root, '/bin/sh', '-c', 'cd /srv && sh unpacked/k8s-02/install.sh elsewhere.tar'], { encoding: 'utf8' });
+  t.is(given.status, 0, given.stderr);
+  t.is(readFileSync(join(root, FILES.payloadTarball), 'utf8'), 'given by path\n');
+});
+
+/** A copy of the Debian chroot with k8s-02's node tarball unpacked in /srv/unpacked and a systemctl that records its calls. */
+function tarballHost(name: string): { root: string; nodeDir: string; before: Map<string, string> } {
+  const state = join(dir, `state-${name}`);
+  cpSync(fixtureStateDir, state, { recursive: true });
+  const out = join(dir, `out-${name}`);
+  const bundled = runCli(['bundle', '--site', 'lab1', '--state', state, '--out', out, '--skip-payload', '--node', 'k8s-02']);
+  if (bundled.code !== 0) throw new Error(bundled.stderr);
+  const nodeDir = join(out, 'lab1', 'dist', 'nodes', 'k8s-02');
+  const root = join(dir, `root-${name}`);
+  execFileSync('cp', ['-a', CHROOT, root]);
+  // No systemd in the chroot: a systemctl that records what it was asked.
+  writeFileSync(join(root, 'usr', 'bin', 'systemctl'), '#!/bin/sh\necho "$*" >>/systemctl.log\n');
+  chmodSync(join(root, 'usr', 'bin', 'systemctl'), 0o755);
+  const before = tree(root);
+  mkdirSync(join(root, 'srv', 'unpacked'), { recursive: true });
+  execFileSync('tar', ['-xzpf', join(nodeDir, 'k8s-02.tar.gz'), '-C', join(root, 'srv', 'unpacked')]);
+  return { root, nodeDir, before };
+}

@@ -241,6 +241,8 @@ test.serial('gen bundle without --artifacts fetches first and packs the payload 
     join(dir, 'out'),
     '--state',
     join(dir, 'state'),
+    '--payload-format',
+    'tar',
   ];
   const r = await runCliAsync(args, { env: { HOME: dir, SOURCE_DATE_EPOCH: '1700000000' } });
   t.is(r.code, 0, r.stderr);

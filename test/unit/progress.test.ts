@@ -59,3 +59,40 @@ test('byte sizes', (t) => {
   t.is(formatBytes(1536), '1.5 KiB');
   t.is(formatBytes(3 * 1024 ** 3), '3.0 GiB');
 });
+
+test('off a terminal: a large transfer reports where it stands every 10 s, with the size the server announced (percentage, ETA); a small one does not', (t) => {
+  const { s, lines } = streams(false);
+  let clock = 0;
+  const p = progressReporter(s, 2, () => clock);
+  const MiB = 1024 * 1024;
+  p.start('kubelet@v1.37.1/amd64', null);
+  p.total!('kubelet@v1.37.1/amd64', 100 * MiB);
+  p.start('crictl@v1.36.0/amd64', null);
+  p.total!('crictl@v1.36.0/amd64', MiB);
+  clock = 5000;
+  p.bytes('kubelet@v1.37.1/amd64', 10 * MiB);
+  t.deepEqual(lines, [], 'nothing before 10 s');
+  clock = 10_000;
+  p.bytes('kubelet@v1.37.1/amd64', 15 * MiB);
+  p.bytes('crictl@v1.36.0/amd64', MiB / 2);
+  clock = 15_000;
+  p.bytes('kubelet@v1.37.1/amd64', 5 * MiB);
+  t.deepEqual(lines, ['  ...         kubelet@v1.37.1/amd64  25.0 MiB of 100.0 MiB 25%, ETA 30 s']);
+  clock = 20_000;
+  p.bytes('kubelet@v1.37.1/amd64', 10 * MiB);
+  t.is(lines[1], '  ...         kubelet@v1.37.1/amd64  40.0 MiB of 100.0 MiB 40%, ETA 30 s');
+  p.finish();
+});
+
+test("on a terminal: a first download's Content-Length gives its bar a percentage and an ETA", async (t) => {
+  const { s, raw } = streams(true);
+  let clock = 0;
+  const p = progressReporter(s, 1, () => clock);
+  p.start('etcd@v3.6.14/amd64', null);
+  p.total!('etcd@v3.6.14/amd64', 4 * 1024 * 1024);
+  clock = 1000;
+  p.bytes('etcd@v3.6.14/amd64', 1024 * 1024);
+  await new Promise((r) => setTimeout(r, 150));
+  t.regex(raw.join(''), /etcd@v3\.6\.14\/amd64 +\[#{6}-{18}\] 1\.0 MiB \/ 4\.0 MiB 25% ETA 3 s/);
+  p.finish();
+});
