@@ -14,6 +14,8 @@ export const DIST = {
   tarball: (node: string) => `nodes/${node}/${node}.tar.gz`,
   vmDir: 'vm',
   vmScript: (node: string) => `vm/${node}.sh`,
+  vmUp: 'vm/up.sh',
+  vmDown: 'vm/down.sh',
   vagrantfile: 'vm/Vagrantfile',
   payloadDir: 'payload',
   payload: (name: string) => `payload/${name}`,

@@ -11,7 +11,8 @@ import { applyDistModes } from './modes.js';
 import { packNode } from './nodes.js';
 import { packPayload, PAYLOAD_FORMATS, type ArtifactFile, type Payload, type PayloadFile, type PayloadFormat } from './payload.js';
 import { distReadme } from './readme.js';
-import { qemuScript, vagrantfile, verifyScript } from './scripts.js';
+import { vagrantfile, verifyScript } from './scripts.js';
+import { qemuScript, siteScripts } from './vm.js';
 
 export interface DistInput {
   site: ResolvedSite;
@@ -69,8 +70,13 @@ export async function packDist(dist: string, d: DistInput): Promise<DistResult> 
   for (const n of d.site.nodes.filter((x) => !present.includes(x))) d.say(`  note: ${n.name} is not in this bundle; gen bundle without --node writes it`);
   const vm = d.site.output.formats.includes('nocloud-iso');
   if (vm) {
+    const clash = present.find((n) => ([DIST.vmUp, DIST.vmDown] as string[]).includes(DIST.vmScript(n.name)));
+    if (clash) throw new InputError(`node ${clash.name}: its VM script would be ${DIST.vmScript(clash.name)}, the site's own script`, [], 'rename the node');
     await mkdir(join(dist, DIST.vmDir), { recursive: true });
-    for (const n of present) await writeFile(join(dist, DIST.vmScript(n.name)), qemuScript(d.engine, n, payload?.iso ?? null), { mode: 0o755 });
+    for (const n of present) await writeFile(join(dist, DIST.vmScript(n.name)), qemuScript(d.engine, d.site, n, payload?.iso ?? null), { mode: 0o755 });
+    const site = siteScripts(d.engine, d.site, present);
+    await writeFile(join(dist, DIST.vmUp), site.up, { mode: 0o755 });
+    await writeFile(join(dist, DIST.vmDown), site.down, { mode: 0o755 });
     await writeFile(join(dist, DIST.vagrantfile), vagrantfile(d.engine, present, d.site, payload?.iso ?? null), { mode: 0o644 });
   }
   for (const f of d.operatorFiles) {

@@ -33,16 +33,6 @@ export function verifyScript(engine: Engine): string {
   return engine.render('pack/verify.sh', { sums: DIST.sums });
 }
 
-/** A QEMU command line for one node: its seed ISO and the payload volume attached. */
-export function qemuScript(engine: Engine, node: ResolvedNode, payloadIso: string | null): string {
-  return engine.render('pack/qemu.sh', {
-    node: node.name,
-    mac: node.mac ?? '',
-    seedIso: DIST.seedIso(node.name),
-    payloadIso: payloadIso ? DIST.payload(payloadIso) : '',
-  });
-}
-
 export function vagrantfile(engine: Engine, nodes: ResolvedNode[], site: ResolvedSite, payloadIso: string | null): string {
   return engine.render('pack/Vagrantfile', {
     site: site.name,
