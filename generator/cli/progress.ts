@@ -84,7 +84,7 @@ export function progressReporter(s: Streams, count: number, now: () => number = 
     },
     total(id, total) {
       const a = active.get(id);
-      if (a && a.total === null) a.total = total;
+      if (a) a.total = total;
       schedule();
     },
     bytes(id, n) {

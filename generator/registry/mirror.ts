@@ -43,7 +43,8 @@ export async function pullImage(img: { ref: string; pullFrom: string; platforms:
   let transferred = 0;
   let started = false;
   const start = () => {
-    if (!started) ctx.events.start(id, null);
+    // The size is known once a manifest is: a first pull gets a percentage too.
+    if (!started) ctx.events.start(id, total || null);
     started = true;
   };
   const manifestOf = async (reference: string): Promise<{ bytes: Buffer; digest: string }> => {
@@ -92,6 +93,7 @@ export async function pullImage(img: { ref: string; pullFrom: string; platforms:
       throw new FailureError(`${img.ref}: ${manifestDesc.digest} is not an image manifest (mediaType ${manifestDesc.mediaType})`);
     const blobs = [manifest.config, ...manifest.layers];
     for (const b of blobs) total += b.size;
+    if (started) ctx.events.total?.(id, total);
     await Promise.all(blobs.map((b) => ensureBlob(repo, b, img.ref, ctx, start, (n) => (transferred += n))));
     if (!INDEX_TYPES.has(topType)) {
       // A single-platform image must be the platform asked for.

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeImageArchive } from '../../generator/pack/images.js';
+import type { FetchEvents } from '../../generator/fetch/artifacts.js';
 import { fetchSite, type FetchOptions } from '../../generator/pipeline/fetch.js';
 import { imageArchive } from '../../generator/registry/export.js';
 import { mirrorFor } from '../../generator/plan/images.js';
@@ -140,6 +141,26 @@ test.serial(
     }
   },
 );
+
+test.serial("a first pull announces each image's size once its manifests are read (progress gets a percentage), the size done reports", async (t) => {
+  const dir = newDir('t-sizes');
+  const fx = await fetchFixture(dir, up.base, { mirror: `http://${anon.host}` });
+  serveArtifacts(up, fx.plan, () => 1024);
+  const announced = new Map<string, number | null>();
+  const finished = new Map<string, number>();
+  const events: FetchEvents = {
+    start: (id, total) => announced.set(id, total),
+    total: (id, total) => announced.set(id, total),
+    bytes() {},
+    retry() {},
+    done: (id, r) => finished.set(id, r.size),
+  };
+  await fetchSite(fx.site, fx.plan, options(dir, { events }));
+  for (const ref of IMAGES) {
+    t.true((announced.get(ref) ?? 0) > 0, `${ref} announced ${announced.get(ref)}`);
+    t.is(announced.get(ref), finished.get(ref), ref);
+  }
+});
 
 test.serial('htpasswd basic auth: credentials from --registry-auth work; without them the error says what is missing', async (t) => {
   const dir = newDir('t-basic');
