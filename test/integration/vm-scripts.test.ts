@@ -59,8 +59,9 @@ test('vm/<node>.sh starts QEMU with the node on the site network (its MAC), an o
   const baseSha = sha(base);
   const state = join(w.dir, 'vm-state');
   const monitor = join(w.dir, 'k8s-01.qmp');
-  const vm = spawn('sh', [join(w.dist, 'vm', 'k8s-01.sh'), '-S', '-display', 'none'], {
-    env: { ...process.env, BASE: base, VM_STATE: state, ACCEL: 'tcg', MONITOR: monitor, MEMORY: '256', CPUS: '1' },
+  const console = join(w.dir, 'k8s-01.console');
+  const vm = spawn('sh', [join(w.dist, 'vm', 'k8s-01.sh'), '-S'], {
+    env: { ...process.env, BASE: base, VM_STATE: state, ACCEL: 'tcg', MONITOR: monitor, MEMORY: '256', CPUS: '1', CONSOLE: console, DISK_CACHE: 'unsafe' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -78,6 +79,10 @@ test('vm/<node>.sh starts QEMU with the node on the site network (its MAC), an o
     t.is(by.get('disk')?.file, join(state, 'k8s-01.qcow2'));
     t.is(by.get('disk')?.backing_file, base);
     t.false(by.get('disk')!.ro);
+    t.deepEqual((by.get('disk') as unknown as { cache: object }).cache, { writeback: true, direct: false, 'no-flush': true }, 'DISK_CACHE=unsafe');
+    const chardevs = (await m.ask('query-chardev')) as { label: string; filename: string }[];
+    t.is(chardevs.find((c) => c.label === 'console')?.filename, 'file');
+    t.true(existsSync(console), 'the serial console goes to CONSOLE');
     t.is(by.get('seed')?.file, join(w.dist, 'vm', '..', 'nodes', 'k8s-01', 'seed.iso'));
     t.true(by.get('seed')!.ro);
     t.is(by.get('payload')?.file, join(w.dist, 'vm', '..', 'payload', 'payload-0123456789abcdef.iso'));
@@ -155,8 +160,9 @@ test('vm/up.sh starts every node on one network with its own MAC and overlay, in
     const node = `k8s-0${i + 1}`;
     t.deepEqual(arg(c, '-netdev'), [`socket,mcast=${group}:${port},localaddr=127.0.0.1,id=site`], node);
     macs.add(/mac=([0-9a-f:]+)/.exec(arg(c, '-device')[0]!)![1]!);
-    t.true(arg(c, '-drive').includes(`id=disk,file=${join(state, `${node}.qcow2`)},if=virtio,format=qcow2`), node);
+    t.true(arg(c, '-drive').includes(`id=disk,file=${join(state, `${node}.qcow2`)},if=virtio,format=qcow2,cache=writeback`), node);
     t.true(c.includes('-daemonize'));
+    t.deepEqual(arg(c, '-chardev'), [`file,id=console,path=${join(state, `${node}.console`)},append=on`], node);
     t.regex(execFileSync('qemu-img', ['info', join(state, `${node}.qcow2`)], { encoding: 'utf8' }), /backing file: .*base\.qcow2/);
     t.true(existsSync(join(state, `${node}.pid`)));
   });
