@@ -47,9 +47,15 @@ export function quirk(name: QuirkName, minor: number): boolean {
 
 /** Minor version of a `v1.34.2`-style version. */
 export function minorOf(version: string): number {
+  const minor = minorOrNull(version);
+  if (minor === null) throw new Error(`not a Kubernetes 1.x version: ${version}`);
+  return minor;
+}
+
+/** The minor of a version, or null when it is not a Kubernetes 1.x version (another rule reports that). */
+export function minorOrNull(version: string): number | null {
   const m = /^v?1\.(\d+)\./.exec(version);
-  if (!m) throw new Error(`not a Kubernetes 1.x version: ${version}`);
-  return Number(m[1]);
+  return m ? Number(m[1]) : null;
 }
 
 /** A containerd release as `major.minor.patch` (catalogs write `2.3.4`, some `v2.3.4`). */

@@ -55,6 +55,21 @@ const noSans = (): Sans => ({ dns: [], ips: [] });
 /** From 1.29 kubeadm puts admin and apiserver-kubelet-client in a group bound to cluster-admin, not system:masters. */
 const adminGroup = (s: ResolvedSite) => [quirk('clusterAdminsGroup', s.kubernetes.minor) ? 'kubeadm:cluster-admins' : 'system:masters'];
 
+/** An etcd member's own certificate (server or peer): one per member, named and addressed as the member, serving and client. */
+const etcdMemberCert = (name: string, file: string): CertSpec => ({
+  name,
+  kind: 'leaf',
+  ca: 'etcd-ca',
+  perNode: true,
+  modes: MODES,
+  usages: ['server', 'client'],
+  certOn: ETCD,
+  keyOn: ETCD,
+  nodePath: pkiPath(file),
+  cn: (_s, n) => n.name,
+  sans: (_s, n) => etcdSans(n),
+});
+
 export const CERTS: CertSpec[] = [
   {
     name: 'ca',
@@ -140,32 +155,8 @@ export const CERTS: CertSpec[] = [
     nodePath: pkiPath('front-proxy-client'),
     cn: () => 'front-proxy-client',
   },
-  {
-    name: 'etcd-server',
-    kind: 'leaf',
-    ca: 'etcd-ca',
-    perNode: true,
-    modes: MODES,
-    usages: ['server', 'client'],
-    certOn: ETCD,
-    keyOn: ETCD,
-    nodePath: pkiPath('etcd/server'),
-    cn: (_s, n) => n.name,
-    sans: (_s, n) => etcdSans(n),
-  },
-  {
-    name: 'etcd-peer',
-    kind: 'leaf',
-    ca: 'etcd-ca',
-    perNode: true,
-    modes: MODES,
-    usages: ['server', 'client'],
-    certOn: ETCD,
-    keyOn: ETCD,
-    nodePath: pkiPath('etcd/peer'),
-    cn: (_s, n) => n.name,
-    sans: (_s, n) => etcdSans(n),
-  },
+  etcdMemberCert('etcd-server', 'etcd/server'),
+  etcdMemberCert('etcd-peer', 'etcd/peer'),
   {
     name: 'etcd-healthcheck-client',
     kind: 'leaf',

@@ -1,4 +1,4 @@
-import { minorOf, quirk } from '../../catalog/quirks.js';
+import { minorOrNull, quirk } from '../../catalog/quirks.js';
 import { DEB_PACKAGE_NAME } from '../../catalog/schema.js';
 import { parseIPv4, specialRange } from '../ipv4.js';
 import { isHostName, timezoneProblem } from '../names.js';
@@ -50,12 +50,8 @@ export const OS_RULES: Rule[] = [
     summary: 'Kubernetes before 1.25 on a cgroup-v2 host is a warning',
     check: ({ site }, report) => {
       const v = site.spec.kubernetes.version;
-      let minor: number;
-      try {
-        minor = minorOf(v);
-      } catch {
-        return [];
-      }
+      const minor = minorOrNull(v);
+      if (minor === null) return [];
       const cgroup = site.spec.os.cgroupVersion ?? 2;
       if (cgroup !== 2 || quirk('cgroupV2', minor)) return [];
       return [
@@ -73,12 +69,8 @@ export const OS_RULES: Rule[] = [
     summary: 'the kubelet refuses cgroup v1 hosts from Kubernetes 1.35',
     check: ({ site }, report) => {
       const v = site.spec.kubernetes.version;
-      let minor: number;
-      try {
-        minor = minorOf(v);
-      } catch {
-        return [];
-      }
+      const minor = minorOrNull(v);
+      if (minor === null) return [];
       if (site.spec.os.cgroupVersion !== 1 || !quirk('cgroupV1Refused', minor)) return [];
       return [
         report(
