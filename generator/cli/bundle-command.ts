@@ -22,7 +22,7 @@ export const bundleCommand: Command = {
     '--node NAME           write only this node, inside the existing bundle: the other nodes are kept byte for byte,',
     '                      manifest.json, SHA256SUMS, README.md and vm/ are written anew for the whole bundle',
     '--payload-format F    iso (default: a KSPAYLOAD volume for seeds, kickstart and virtual media), tar (a tarball',
-    '                      for install.sh on a running host) or both',
+    '                      for install.sh on a running host) or both; with --node, the forms the bundle has',
     '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
     '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
     '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
@@ -108,8 +108,8 @@ export const bundleCommand: Command = {
 };
 
 /** `--payload-format iso|tar|both`: the forms to write, the one to carry first. */
-function payloadFormatsOf(raw: string | boolean | undefined): PayloadFormat[] {
-  if (raw === undefined) return ['iso'];
+function payloadFormatsOf(raw: string | boolean | undefined): PayloadFormat[] | undefined {
+  if (raw === undefined) return undefined;
   if (raw === 'both') return [...PAYLOAD_FORMATS];
   if ((PAYLOAD_FORMATS as readonly unknown[]).includes(raw)) return [raw as PayloadFormat];
   throw new InputError(

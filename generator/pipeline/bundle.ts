@@ -1,4 +1,4 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
@@ -17,7 +17,7 @@ import { payloadName } from '../model/layout.js';
 import { packDist, type DistResult } from '../pack/dist.js';
 import { publishDist, recoverDist } from '../pack/publish.js';
 import { parseSourceDateEpoch } from '../pack/epoch.js';
-import { checkCoverage, collectArtifacts, imageArchives, osPackageFiles, type ArtifactFile, type PayloadFormat } from '../pack/payload.js';
+import { checkCoverage, collectArtifacts, imageArchives, osPackageFiles, type ArtifactFile, PAYLOAD_FORMATS, type PayloadFormat } from '../pack/payload.js';
 import { operatorFiles } from '../pki/select.js';
 import { buildPlan } from '../plan/index.js';
 import { imageArchive } from '../registry/export.js';
@@ -34,7 +34,7 @@ export interface BundleOptions {
   root: string;
   /** Only this node's outputs, updated inside the existing bundle. */
   node?: string;
-  /** The payload's forms, the one to carry first (default: the volume alone). */
+  /** The payload's forms, the one to carry first (default: the volume alone; with --node, the forms the bundle has). */
   payloadFormats?: readonly PayloadFormat[];
   skipPayload: boolean;
   embedPayload: boolean;
@@ -119,7 +119,7 @@ async function stages(
       nodes: rendered.map((n) => ({ node: at.nodes.find((x) => x.name === n.name)!, files: n.files, seed: { ...n.seed }, list: nodeFilesList(n.files) })),
       operatorFiles: operatorFiles(site, pki.files),
       payload,
-      payloadFormats: opts.payloadFormats ?? ['iso'],
+      payloadFormats: opts.payloadFormats ?? (opts.node ? await formatsOf(dist) : null) ?? ['iso'],
       payloadCache,
       // Without a bundle to update, --node writes a bundle of that node alone (its README says so).
       previous: opts.node && (await stat(dist).catch(() => null)) ? dist : null,
@@ -135,6 +135,20 @@ async function stages(
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** The payload forms a published bundle holds (its manifest's `payloads`), or null. */
+async function formatsOf(dist: string): Promise<PayloadFormat[] | null> {
+  const text = await readFile(join(dist, 'manifest.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const formats = ((JSON.parse(text) as { payloads?: { format?: unknown }[] }).payloads ?? [])
+      .map((p) => p.format)
+      .filter((f): f is PayloadFormat => (PAYLOAD_FORMATS as readonly unknown[]).includes(f));
+    return formats.length ? formats : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,7 +1,10 @@
 import test from 'ava';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureStateDir } from '../goldens.js';
+import { payloadName } from '../../generator/model/layout.js';
+import { fetchFixture } from '../fetch-fixture.js';
 import { readRepo, runCli } from '../helpers.js';
 import { tempDirs } from '../temp.js';
 import { describeTree, modeAndHash } from '../tree.js';
@@ -139,4 +142,44 @@ test('gen bundle --json prints the result on stdout alone; --payload-format is r
   const both = w.gen('bundle', '--skip-payload', '--payload-format', 'tar');
   t.is(both.code, 2);
   t.regex(both.stderr, /--skip-payload writes no payload, so it has no format/);
+});
+
+test('a payload packed by --node keeps the forms the bundle has (the tree stays byte-identical); --payload-format changes them on purpose', async (t) => {
+  const dir = tmp();
+  // lab1 on a catalog without pins or OS packages (nothing is fetched): stand-in payload files cover its plan.
+  const fx = await fetchFixture(dir, 'http://127.0.0.1:9', { mirror: 'http://127.0.0.1:9' });
+  const art = join(dir, 'art');
+  mkdirSync(art);
+  const sums = fx.plan.artifacts.map((a) => {
+    const bytes = `stand-in ${a.id}\n`;
+    writeFileSync(join(art, payloadName(a)), bytes);
+    return `${createHash('sha256').update(bytes).digest('hex')}  ${payloadName(a)}\n`;
+  });
+  writeFileSync(join(art, 'images-amd64.oci.tar'), 'stand-in image archive\n');
+  sums.push(`${createHash('sha256').update('stand-in image archive\n').digest('hex')}  images-amd64.oci.tar\n`);
+  writeFileSync(join(art, 'SHA256SUMS'), sums.join(''));
+  const dist = join(dir, 'out', 'lab1', 'dist');
+  const gen = (...args: string[]) =>
+    runCli(['bundle', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--out', join(dir, 'out'), '--artifacts', art, ...args]);
+  const first = gen('--payload-format', 'both');
+  t.is(first.code, 0, first.stderr);
+  const before = describeTree(dist, modeAndHash);
+  t.deepEqual(
+    readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
+    ['payload-X.iso', 'payload-X.tar'],
+  );
+  const node = gen('--node', 'k8s-02');
+  t.is(node.code, 0, node.stderr);
+  t.deepEqual(describeTree(dist, modeAndHash), before, 'same site, same state, same forms: the same bytes');
+  const tar = gen('--node', 'k8s-02', '--payload-format', 'tar', '--json');
+  t.is(tar.code, 0, tar.stderr);
+  t.deepEqual(
+    (JSON.parse(tar.stdout) as { payloads: { format: string }[] }).payloads.map((p) => p.format),
+    ['tar'],
+  );
+  t.deepEqual(
+    readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
+    ['payload-X.tar'],
+  );
+  t.is(runCli(['verify', dist]).code, 0);
 });
