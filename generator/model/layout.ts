@@ -35,6 +35,10 @@ export const NODE = {
   /** Where first boot mounts a payload volume before binding its payload directory onto `payload`. */
   payloadVolume: '/run/kubeseed/payload-volume',
   manifests: '/opt/kubeseed/manifests',
+  /** Everything first boot keeps under /opt (the orchestrator, the payload, the manifests). */
+  opt: '/opt/kubeseed',
+  /** Where the CNI plugins' host-local IPAM keeps its leases. */
+  cniState: '/var/lib/cni',
   /** Where a node tarball's install.sh (or a kickstart) leaves archives for first boot, and where an operator copies the payload tarball. */
   copies: '/root',
 } as const;
@@ -76,6 +80,25 @@ export const FILES = {
   revision: `${NODE.state}/revision`,
   /** Units an update installed files for and has not yet seen healthy; a rerun restarts them. */
   updatePending: `${NODE.state}/update-pending`,
+  /** Undoes what first boot did (render/reset.ts). */
+  reset: `${NODE.sbin}/kubeseed-reset`,
+  /** Host files the node's files replaced, as they were before the first install: kubeseed-reset puts them back. */
+  originals: `${NODE.state}/originals`,
+  /** Every file first boot unpacked or copied from the payload's downloads, one path a line. */
+  installed: `${NODE.state}/installed`,
+  /** name=version of each OS package first boot installed. */
+  osPackages: `${NODE.state}/os-packages`,
+} as const;
+
+/**
+ * What the network plugins leave on a host outside kubeseed's own paths: the plugins' host
+ * directories (the DaemonSets mount them) and the interfaces they and kube-proxy create.
+ */
+export const NETWORK_LEFTOVERS = {
+  dirs: ['/run/flannel', '/var/lib/calico', '/run/calico', '/var/log/calico'],
+  interfaces: ['cni0', 'flannel.1', 'vxlan.calico', 'tunl0', 'kube-ipvs0'],
+  /** The pods' network namespaces (containerd names them cni-…). */
+  netns: '/run/netns',
 } as const;
 
 /** Kubeconfigs on the node (certificate table rows name them; units and first boot read them). */

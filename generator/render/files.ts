@@ -12,6 +12,7 @@ import { chronyConf, containerdHosts } from './host-config.js';
 import { kubeadmConfig } from './kubeadm.js';
 import { kernelModules, SYSCTL } from './preflight.js';
 import { manifestTable, UnsupportedError } from './manifests.js';
+import { resetContext } from './reset.js';
 import { serviceOrder, unitContext } from './units.js';
 
 /** What a file's renderer may read: the node's facts, the plan, the site state and the templates. */
@@ -170,6 +171,20 @@ const TABLE: Row[] = [
     FILES.status,
     'kubeseed-status.sh',
     (c) => c.engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered] }),
+    { mode: '0755' },
+  ),
+  // Derived from this very table (resetContext reads the node's file list): nothing is listed twice.
+  file(
+    FILES.reset,
+    'kubeseed-reset.sh',
+    (c) =>
+      c.engine.render(
+        'kubeseed-reset.sh',
+        resetContext(
+          c,
+          nodeFiles(c).map((x) => x.path),
+        ),
+      ),
     { mode: '0755' },
   ),
   {

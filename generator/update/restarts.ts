@@ -79,6 +79,7 @@ function rows(f: NodeFacts): Row[] {
     { match: FILES.firstboot, units: [] },
     { match: FILES.firstbootUnit, units: [] },
     { match: FILES.status, units: [] },
+    { match: FILES.reset, units: [] },
     // PKI: each certificate and key restarts the units that read it (the flags in render/flags.ts, the kubelet's config in render/configs.ts).
     ...pair(pkiPath('ca'), [APISERVER, CM, 'kubelet']),
     ...pair(pkiPath('front-proxy-ca'), [APISERVER, CM]),

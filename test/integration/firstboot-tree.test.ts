@@ -1,13 +1,13 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import type { BundlePlan } from '../../generator/model/index.js';
-import { FILES, installTarget, NODE, NODE_FILES, payloadName, payloadPath } from '../../generator/model/layout.js';
+import { FILES, installTarget, NETWORK_LEFTOVERS, NODE, NODE_FILES, payloadName, payloadPath } from '../../generator/model/layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, repoRoot, runCli } from '../helpers.js';
 
@@ -110,6 +110,31 @@ function fakePayload(target: string, plan: BundlePlan, node: string): { unpacked
   return { unpacked: installed, volume };
 }
 
+/**
+ * A node's seed laid down in `root` as cloud-init writes it, then first boot's two steps that lay
+ * files down (unpack_node_files, install_binaries) as rendered for the node, run inside the
+ * chroot; `extra` shell lines run after them (e.g. other lines of first boot).
+ */
+function installNode(
+  t: import('ava').ExecutionContext,
+  root: string,
+  nodeDir: string,
+  plan: BundlePlan,
+  node: string,
+  extra: (firstboot: string) => string = () => '',
+) {
+  writeFiles(root, readFileSync(join(nodeDir, 'user-data'), 'utf8'));
+  cpSync(join(nodeDir, NODE_FILES.archive), join(root, NODE_FILES.copied));
+  const payload = fakePayload(join(root, NODE.payload), plan, node);
+  const firstboot = readFileSync(join(root, plan.nodes.find((n) => n.name === node)!.files.find((f) => f.origin === 'render:firstboot.sh')!.path), 'utf8');
+  const script = `${firstboot.slice(0, firstboot.indexOf('\nrun_step '))}\nunpack_node_files\ninstall_binaries\n${extra(firstboot)}\n`;
+  writeFileSync(join(root, 'steps.sh'), script);
+  const r = spawnSync('chroot', [root, '/bin/bash', '/steps.sh'], { encoding: 'utf8' });
+  t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  rmSync(join(root, 'steps.sh'));
+  return { ...payload, firstboot };
+}
+
 function checkNode(t: import('ava').ExecutionContext, site: string, node: string, state: string) {
   t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
   const out = join(dir, `out-${node}`);
@@ -123,17 +148,7 @@ function checkNode(t: import('ava').ExecutionContext, site: string, node: string
   const root = join(dir, `root-${node}`);
   execFileSync('cp', ['-a', CHROOT, root]);
   const before = tree(root);
-  writeFiles(root, readFileSync(join(nodeDir, 'user-data'), 'utf8'));
-  cpSync(join(nodeDir, NODE_FILES.archive), join(root, NODE_FILES.copied));
-  const { unpacked, volume } = fakePayload(join(root, NODE.payload), plan, node);
-
-  // first boot as rendered for this node, its two steps that lay files down, run inside the chroot.
-  const firstboot = readFileSync(join(root, plan.nodes.find((n) => n.name === node)!.files.find((f) => f.origin === 'render:firstboot.sh')!.path), 'utf8');
-  const script = `${firstboot.slice(0, firstboot.indexOf('\nrun_step '))}\nunpack_node_files\ninstall_binaries\n`;
-  writeFileSync(join(root, 'steps.sh'), script);
-  const r = spawnSync('chroot', [root, '/bin/bash', '/steps.sh'], { encoding: 'utf8' });
-  t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  rmSync(join(root, 'steps.sh'));
+  const { unpacked, volume } = installNode(t, root, nodeDir, plan, node);
 
   const after = tree(root);
   const gained = new Map([...after].filter(([p, v]) => before.get(p) !== v).map(([p, v]) => [p, v.split(' ')[0]!]));
@@ -182,7 +197,129 @@ test("a node tarball's install.sh, run on a Debian host, installs exactly the no
   const gained = new Map([...tree(root)].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/unpacked/')));
   for (const [path, modeAndHash] of expected) t.is(gained.get(path), modeAndHash, path);
   const extra = [...gained.keys()].filter((p) => !expected.has(p)).sort();
-  t.deepEqual(extra, ['/etc/hostname', NODE_FILES.list, NODE_FILES.copied, FILES.payloadTarball, '/systemctl.log'].sort());
+  // … and what kubeseed-reset will need: the host's hostname as it was, the directories the install made.
+  const originals = [`${FILES.originals}/.created`, `${FILES.originals}/.kept`, `${FILES.originals}/etc/hostname`];
+  t.deepEqual(extra, ['/etc/hostname', NODE_FILES.list, NODE_FILES.copied, FILES.payloadTarball, '/systemctl.log', ...originals].sort());
+  t.is(readFileSync(join(root, FILES.originals, 'etc', 'hostname'), 'utf8'), readFileSync(join(CHROOT, 'etc', 'hostname'), 'utf8'));
+});
+
+/** Every directory, file and symlink under root (files and links with mode and content hash). */
+function snapshot(root: string): Map<string, string> {
+  const out = tree(root);
+  const dirs = execFileSync('find', [root, '-xdev', '-mindepth', '1', '-type', 'd', '-printf', '/%P\\n'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  for (const d of dirs.split('\n').filter(Boolean)) out.set(`${d}/`, 'dir');
+  return out;
+}
+
+/** `+ path`, `- path`, `~ path` for every entry that differs, sorted; `ignore` left out. */
+function differences(before: Map<string, string>, after: Map<string, string>, ignore: (p: string) => boolean = () => false): string[] {
+  const out: string[] = [];
+  for (const [p, v] of after) if (!ignore(p) && before.get(p) !== v) out.push(`${before.has(p) ? '~' : '+'} ${p}`);
+  for (const p of before.keys()) if (!ignore(p) && !after.has(p)) out.push(`- ${p}`);
+  return out.sort((a, b) => a.slice(2).localeCompare(b.slice(2)));
+}
+
+/** What the node's programs write while it runs, outside the files first boot lays down. */
+function runtimeState(root: string): string[] {
+  const files = [
+    `${NODE.kubeletDir}/pki/kubelet-client-current.pem`,
+    `${NODE.kubeletDir}/pods/0f/volumes/secret`,
+    `${NODE.cniConf}/10-flannel.conflist`,
+    `${NODE.cniState}/networks/cbr0/172.30.0.2`,
+    `${NODE.etcdData}/member/snap/db`,
+    `${NODE.logDir}/audit.log`,
+    `${NETWORK_LEFTOVERS.dirs[0]}/subnet.env`,
+    `${NODE.kubernetes}/admin.conf`,
+    FILES.osPackages,
+    `${NODE.state}/status.json`,
+  ];
+  for (const f of files) {
+    mkdirSync(dirname(join(root, f)), { recursive: true });
+    writeFileSync(join(root, f), f === FILES.osPackages ? 'conntrack=1:1.4.7-1+b2\n' : `written at run time: ${f}\n`);
+  }
+  const containerd = `${NODE.containerdRoot}/io.containerd.content.v1.content/blobs/sha256/0123`;
+  mkdirSync(dirname(join(root, containerd)), { recursive: true });
+  writeFileSync(join(root, containerd), 'an image layer\n');
+  return [containerd];
+}
+
+test('kubeseed-reset undoes first boot in the chroot: the tree is as before install (containerd state only with --all), and the node installs again', (t) => {
+  t.timeout(300_000);
+  t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+  const state = join(dir, 'state-reset');
+  cpSync(fixtureStateDir, state, { recursive: true });
+  const out = join(dir, 'out-reset');
+  const bundled = runCli(['bundle', '--site', 'lab1', '--state', state, '--out', out, '--skip-payload', '--node', 'k8s-01']);
+  t.is(bundled.code, 0, bundled.stderr);
+  const planned = runCli(['plan', '--site', 'lab1', '--json']);
+  t.is(planned.code, 0, planned.stderr);
+  const plan = JSON.parse(planned.stdout) as BundlePlan;
+  const nodeDir = join(out, 'lab1', 'dist', 'nodes', 'k8s-01');
+  const files = plan.nodes.find((n) => n.name === 'k8s-01')!.files;
+  t.true(
+    files.some((f) => f.path === FILES.reset && f.mode === '0755'),
+    'every node carries kubeseed-reset',
+  );
+
+  const root = join(dir, 'root-reset');
+  execFileSync('cp', ['-a', CHROOT, root]);
+  // A host with swap in its fstab, and a systemctl that records what it is asked (no systemd runs in a chroot).
+  appendFileSync(join(root, 'etc', 'fstab'), '/swapfile none swap sw 0 0\n');
+  writeFileSync(join(root, 'usr', 'bin', 'systemctl'), '#!/bin/sh\necho "$*" >>/systemctl.log\n');
+  chmodSync(join(root, 'usr', 'bin', 'systemctl'), 0o755);
+  const before = snapshot(root);
+  const log = (p: string) => p === '/systemctl.log';
+  // With first boot's own fstab line (prepare_os comments swap out), run as rendered.
+  const fstabLine = (firstboot: string) => firstboot.split('\n').find((l) => l.includes('/etc/fstab') && l.includes('sed'))!;
+  // Network isolation: the script's ip, iptables and nft calls act on a namespace of the test's own.
+  const reset = (...args: string[]) =>
+    spawnSync('unshare', ['--net', '--mount', '--pid', '--fork', 'chroot', root, '/bin/bash', FILES.reset, ...args], { encoding: 'utf8' });
+
+  const first = installNode(t, root, nodeDir, plan, 'k8s-01', fstabLine);
+  t.regex(readFileSync(join(root, 'etc', 'fstab'), 'utf8'), /^#kubeseed# \/swapfile none swap/m);
+  const containerd = runtimeState(root);
+  const installed = snapshot(root);
+  for (const f of files) t.is(installed.get(f.path)?.split(' ')[0], f.mode, `installed ${f.path}`);
+  t.true(readFileSync(join(root, FILES.installed), 'utf8').split('\n').length > first.unpacked.length, 'first boot recorded what it installed');
+
+  const refused = reset();
+  t.is(refused.status, 2, refused.stderr);
+  t.regex(refused.stderr, /nothing changed; add --yes/);
+  t.deepEqual(differences(installed, snapshot(root), log), [], 'without --yes nothing changes');
+
+  const r1 = reset('--yes');
+  t.is(r1.status, 0, `${r1.stdout}\n${r1.stderr}`);
+  t.regex(r1.stdout, /done: node k8s-01 holds nothing of kubeseed's any more/);
+  const asked = readFileSync(join(root, 'systemctl.log'), 'utf8');
+  for (const unit of ['kubeseed-firstboot', 'kubelet', 'kube-proxy', 'kube-apiserver', 'etcd', 'containerd'])
+    t.true(asked.includes(`disable --now ${unit}.service\n`), `systemctl disable --now ${unit}.service\n${asked}`);
+  // Without --all only containerd's state (images) stays.
+  const containerdDirs = new Set(
+    containerd.flatMap((f) =>
+      f
+        .split('/')
+        .slice(1, -1)
+        .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}/`),
+    ),
+  );
+  const expectedLeft = [...containerd, ...containerdDirs].filter((p) => !before.has(p));
+  const left = differences(before, snapshot(root), log);
+  t.deepEqual(
+    left,
+    expectedLeft.map((p) => `+ ${p}`).sort((a, b) => a.slice(2).localeCompare(b.slice(2))),
+    left.join('\n'),
+  );
+
+  // The node installs again over the reset host, and a reset --all leaves the tree exactly as before the first install.
+  installNode(t, root, nodeDir, plan, 'k8s-01', fstabLine);
+  runtimeState(root);
+  const again = snapshot(root);
+  for (const f of files) t.is(again.get(f.path)?.split(' ')[0], f.mode, `installed again ${f.path}`);
+  const r2 = reset('--yes', '--all');
+  t.is(r2.status, 0, `${r2.stdout}\n${r2.stderr}`);
+  const diff = differences(before, snapshot(root), log);
+  t.deepEqual(diff, [], `left after kubeseed-reset --all:\n${diff.join('\n')}`);
+  rmSync(root, { recursive: true, force: true });
 });
 
 test('install.sh without a payload names every place it looked and changes nothing on the host; a payload given by path is taken', (t) => {
