@@ -110,7 +110,7 @@ function fromFlags(v: Record<string, string | string[] | boolean | undefined>, n
   const nodes = (v.node as string[] | undefined) ?? [];
   if (!v.name || !nodes.length)
     throw new InputError(
-      'gen init needs --name and at least one --node (or a terminal, where it asks)',
+      '--name and at least one --node are needed (or a terminal, where init asks for them)',
       [],
       'e.g. gen init --name lab2 --node k8s-01,192.168.93.45/24 --node k8s-02,192.168.93.46/24',
     );

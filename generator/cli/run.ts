@@ -23,7 +23,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   },
   {
     name: 'plan',
-    summary: 'list every download, image, certificate and node file of the bundle (reads no network, writes nothing)',
+    summary: 'list every download (with its size), image, certificate and node file of the bundle (no network unless --sizes; writes nothing)',
     load: async () => (await import('./site-commands.js')).planCommand,
   },
   {

@@ -83,7 +83,7 @@ test('gen init refuses to overwrite, and writes nothing for values the rules ref
 
   const usage = runCli(['init', '--name', 'x'], { cwd });
   t.is(usage.code, 2);
-  t.regex(usage.stderr, /needs --name and at least one --node/);
+  t.regex(usage.stderr, /--name and at least one --node are needed/);
   const mode = runCli(['init', '--name', 'x', '--node', 'a,10.0.0.5/24', '--mode', 'hard'], { cwd });
   t.is(mode.code, 2);
   t.regex(mode.stderr, /--mode hard: expected binary, kubeadm/);
