@@ -9,7 +9,7 @@ import { readRepo, runCli } from '../helpers.js';
 import { tempDirs } from '../temp.js';
 import { describeTree, modeAndHash } from '../tree.js';
 
-/** Issue #21 item 4: --node inside an existing bundle, --json on success and failure. */
+/** Issue #21 item 4: --node inside an existing bundle, --json on success and failure. Serial: each test runs gen bundle several times, and six at once on two cores outlast AVA's timeout between completions. */
 
 const tmp = tempDirs('kubeseed-ux-');
 
@@ -25,7 +25,7 @@ function work() {
 
 const nodeFiles = (tree: Record<string, string>, node: string) => Object.fromEntries(Object.entries(tree).filter(([p]) => p.startsWith(`nodes/${node}/`)));
 
-test('--node after a renewal rewrites that node alone inside the bundle; gen verify passes; the other nodes are unchanged byte for byte', (t) => {
+test.serial('--node after a renewal rewrites that node alone inside the bundle; gen verify passes; the other nodes are unchanged byte for byte', (t) => {
   const w = work();
   const all = w.gen('bundle', '--skip-payload');
   t.is(all.code, 0, all.stderr);
@@ -54,7 +54,7 @@ test('--node after a renewal rewrites that node alone inside the bundle; gen ver
   t.true(existsSync(join(w.dist, 'vm', 'k8s-01.sh')) && existsSync(join(w.dist, 'vm', 'k8s-03.sh')));
 });
 
-test('--node keeps the payload already in the bundle when it packs none, and lists it in manifest, sums, README and VM scripts', (t) => {
+test.serial('--node keeps the payload already in the bundle when it packs none, and lists it in manifest, sums, README and VM scripts', (t) => {
   const w = work();
   t.is(w.gen('bundle', '--skip-payload').code, 0);
   // A payload of an earlier run, as gen bundle names it.
@@ -74,7 +74,7 @@ test('--node keeps the payload already in the bundle when it packs none, and lis
   t.is(runCli(['verify', w.dist]).code, 0);
 });
 
-test('--node on a site without a bundle writes that node alone, and the README names the nodes it lacks', (t) => {
+test.serial('--node on a site without a bundle writes that node alone, and the README names the nodes it lacks', (t) => {
   const w = work();
   const r = w.gen('bundle', '--skip-payload', '--node', 'k8s-03');
   t.is(r.code, 0, r.stderr);
@@ -87,7 +87,7 @@ test('--node on a site without a bundle writes that node alone, and the README n
   t.is(runCli(['verify', w.dist]).code, 0);
 });
 
-test('--json failures: an object with an error on stdout and the exit code kept, for bundle, fetch, plan, validate, certs and verify', (t) => {
+test.serial('--json failures: an object with an error on stdout and the exit code kept, for bundle, fetch, plan, validate, certs and verify', (t) => {
   const w = work();
   const cases: { args: string[]; code: number; error: RegExp }[] = [
     { args: ['bundle', '--site', 'lab1', '--skip-payload', '--node', 'nope', '--json'], code: 2, error: /no node named 'nope'/ },
@@ -129,7 +129,7 @@ test('--json failures: an object with an error on stdout and the exit code kept,
   );
 });
 
-test('gen bundle --json prints the result on stdout alone; --payload-format is refused with --skip-payload', (t) => {
+test.serial('gen bundle --json prints the result on stdout alone; --payload-format is refused with --skip-payload', (t) => {
   const w = work();
   const r = w.gen('bundle', '--skip-payload', '--json');
   t.is(r.code, 0, r.stderr);
@@ -144,42 +144,45 @@ test('gen bundle --json prints the result on stdout alone; --payload-format is r
   t.regex(both.stderr, /--skip-payload writes no payload, so it has no format/);
 });
 
-test('a payload packed by --node keeps the forms the bundle has (the tree stays byte-identical); --payload-format changes them on purpose', async (t) => {
-  const dir = tmp();
-  // lab1 on a catalog without pins or OS packages (nothing is fetched): stand-in payload files cover its plan.
-  const fx = await fetchFixture(dir, 'http://127.0.0.1:9', { mirror: 'http://127.0.0.1:9' });
-  const art = join(dir, 'art');
-  mkdirSync(art);
-  const sums = fx.plan.artifacts.map((a) => {
-    const bytes = `stand-in ${a.id}\n`;
-    writeFileSync(join(art, payloadName(a)), bytes);
-    return `${createHash('sha256').update(bytes).digest('hex')}  ${payloadName(a)}\n`;
-  });
-  writeFileSync(join(art, 'images-amd64.oci.tar'), 'stand-in image archive\n');
-  sums.push(`${createHash('sha256').update('stand-in image archive\n').digest('hex')}  images-amd64.oci.tar\n`);
-  writeFileSync(join(art, 'SHA256SUMS'), sums.join(''));
-  const dist = join(dir, 'out', 'lab1', 'dist');
-  const gen = (...args: string[]) =>
-    runCli(['bundle', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--out', join(dir, 'out'), '--artifacts', art, ...args]);
-  const first = gen('--payload-format', 'both');
-  t.is(first.code, 0, first.stderr);
-  const before = describeTree(dist, modeAndHash);
-  t.deepEqual(
-    readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
-    ['payload-X.iso', 'payload-X.tar'],
-  );
-  const node = gen('--node', 'k8s-02');
-  t.is(node.code, 0, node.stderr);
-  t.deepEqual(describeTree(dist, modeAndHash), before, 'same site, same state, same forms: the same bytes');
-  const tar = gen('--node', 'k8s-02', '--payload-format', 'tar', '--json');
-  t.is(tar.code, 0, tar.stderr);
-  t.deepEqual(
-    (JSON.parse(tar.stdout) as { payloads: { format: string }[] }).payloads.map((p) => p.format),
-    ['tar'],
-  );
-  t.deepEqual(
-    readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
-    ['payload-X.tar'],
-  );
-  t.is(runCli(['verify', dist]).code, 0);
-});
+test.serial(
+  'a payload packed by --node keeps the forms the bundle has (the tree stays byte-identical); --payload-format changes them on purpose',
+  async (t) => {
+    const dir = tmp();
+    // lab1 on a catalog without pins or OS packages (nothing is fetched): stand-in payload files cover its plan.
+    const fx = await fetchFixture(dir, 'http://127.0.0.1:9', { mirror: 'http://127.0.0.1:9' });
+    const art = join(dir, 'art');
+    mkdirSync(art);
+    const sums = fx.plan.artifacts.map((a) => {
+      const bytes = `stand-in ${a.id}\n`;
+      writeFileSync(join(art, payloadName(a)), bytes);
+      return `${createHash('sha256').update(bytes).digest('hex')}  ${payloadName(a)}\n`;
+    });
+    writeFileSync(join(art, 'images-amd64.oci.tar'), 'stand-in image archive\n');
+    sums.push(`${createHash('sha256').update('stand-in image archive\n').digest('hex')}  images-amd64.oci.tar\n`);
+    writeFileSync(join(art, 'SHA256SUMS'), sums.join(''));
+    const dist = join(dir, 'out', 'lab1', 'dist');
+    const gen = (...args: string[]) =>
+      runCli(['bundle', '--site', fx.siteFile, '--catalog', fx.catalogDir, '--out', join(dir, 'out'), '--artifacts', art, ...args]);
+    const first = gen('--payload-format', 'both');
+    t.is(first.code, 0, first.stderr);
+    const before = describeTree(dist, modeAndHash);
+    t.deepEqual(
+      readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
+      ['payload-X.iso', 'payload-X.tar'],
+    );
+    const node = gen('--node', 'k8s-02');
+    t.is(node.code, 0, node.stderr);
+    t.deepEqual(describeTree(dist, modeAndHash), before, 'same site, same state, same forms: the same bytes');
+    const tar = gen('--node', 'k8s-02', '--payload-format', 'tar', '--json');
+    t.is(tar.code, 0, tar.stderr);
+    t.deepEqual(
+      (JSON.parse(tar.stdout) as { payloads: { format: string }[] }).payloads.map((p) => p.format),
+      ['tar'],
+    );
+    t.deepEqual(
+      readdirSync(join(dist, 'payload')).map((f) => f.replace(/[0-9a-f]{16}/, 'X')),
+      ['payload-X.tar'],
+    );
+    t.is(runCli(['verify', dist]).code, 0);
+  },
+);
