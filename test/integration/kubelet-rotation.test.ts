@@ -39,8 +39,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(bin: string, args: string[], log: { text: string }): ChildProcess {
   const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  p.stdout!.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
-  p.stderr!.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
+  p.stdout.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
+  p.stderr.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
   procs.push(p);
   return p;
 }
