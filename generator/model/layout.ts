@@ -53,6 +53,8 @@ export const FILES = {
   firstboot: '/opt/kubeseed/firstboot',
   firstbootUnit: unit('kubeseed-firstboot'),
   status: `${NODE.bin}/kubeseed-status`,
+  /** First boot's progress, `state: done` when the node has finished. */
+  statusJson: `${NODE.state}/status.json`,
   hosts: '/etc/hosts',
   sysctl: '/etc/sysctl.d/90-kubeseed.conf',
   modules: '/etc/modules-load.d/kubeseed.conf',

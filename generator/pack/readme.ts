@@ -69,5 +69,6 @@ export function distReadme(engine: Engine, r: ReadmeInput): string {
     payloadLabel: VOLUME_LABELS.payload,
     payloadTarball: FILES.payloadTarball,
     status: FILES.status,
+    statusJson: FILES.statusJson,
   });
 }
