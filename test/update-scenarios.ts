@@ -43,6 +43,9 @@ export const newPause = (p: BundlePlan): BundlePlan => ({
 export interface Scenario {
   name: string;
   update: SiteUpdate;
+  /** The nodes as the scenario renders them, and the state it renders them with. */
+  nodes: RenderedNodeFiles[];
+  state: StateFiles;
 }
 
 export async function updateScenarios(): Promise<Scenario[]> {
@@ -54,18 +57,23 @@ export async function updateScenarios(): Promise<Scenario[]> {
   const renewed = await ensurePki(lab1.site, lab1.state, ports, { renew: true });
   const four = siteFromLab1(lab1.catalog, addK8s04);
   const grown = await ensurePki(four, lab1.state, ports);
+  const renewedNodes = await renderedNodes(lab1.site, lab1.catalog, renewed.files);
+  const pauseNodes = await renderedNodes(lab1.site, lab1.catalog, lab1.state, newPause);
+  const grownNodes = await renderedNodes(four, lab1.catalog, grown.files);
   return [
-    { name: 'first-bundle', update: first },
-    { name: 'nothing-changed', update: computeUpdates(first.record, base, names) },
-    { name: 'leaf-renewal', update: computeUpdates(first.record, await renderedNodes(lab1.site, lab1.catalog, renewed.files), names) },
-    { name: 'containerd-config', update: computeUpdates(first.record, await renderedNodes(lab1.site, lab1.catalog, lab1.state, newPause), names) },
+    { name: 'first-bundle', update: first, nodes: base, state: lab1.state },
+    { name: 'nothing-changed', update: computeUpdates(first.record, base, names), nodes: base, state: lab1.state },
+    { name: 'leaf-renewal', update: computeUpdates(first.record, renewedNodes, names), nodes: renewedNodes, state: renewed.files },
+    { name: 'containerd-config', update: computeUpdates(first.record, pauseNodes, names), nodes: pauseNodes, state: lab1.state },
     {
       name: 'new-etcd-member',
       update: computeUpdates(
         first.record,
-        await renderedNodes(four, lab1.catalog, grown.files),
+        grownNodes,
         four.nodes.map((n) => n.name),
       ),
+      nodes: grownNodes,
+      state: grown.files,
     },
   ];
 }

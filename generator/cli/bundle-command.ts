@@ -7,13 +7,14 @@ import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { FETCH_CONFLICT, FETCH_HELP, FETCH_NUMBERS, FETCH_OPTIONS, fetchWithProgress } from './fetch-command.js';
 import { paint } from './output.js';
 import { join } from 'node:path';
+import { DIST } from '../pack/dist-layout.js';
 import { PAYLOAD_FORMATS, type PayloadFormat } from '../pack/payload.js';
 import { loadValidSite } from './site-input.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
   usage:
-    'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] [--payload-format iso|tar|both] [--skip-payload | --artifacts DIR | fetch options] [--embed-payload] [--json]',
+    'gen bundle [--site NAME|PATH] [--out DIR] [--state DIR] [--node NAME] [--payload-format iso|tar|both] [--skip-payload | --artifacts DIR | fetch options] [--embed-payload] [--update-from REV] [--json]',
   help: [
     ...SITE_HELP.filter((h) => !h.startsWith('--json')),
     '--json                print the result (or the error) as JSON on stdout; progress stays on stderr',
@@ -26,6 +27,8 @@ export const bundleCommand: Command = {
     '--skip-payload        everything but the payload (no downloads): re-issue seeds after a renewal or a change',
     '--artifacts DIR       take the payload files from DIR (named as gen plan names them, listed in DIR/SHA256SUMS)',
     '--embed-payload       put the payload inside every seed ISO (also spec.output.embedPayload)',
+    '--update-from REV     make every node update written now start at site revision REV (for a node that missed',
+    "                      an update; by default each starts where the node's last one ended)",
     'Without --skip-payload or --artifacts, bundle first fetches like gen fetch, with its options:',
     ...FETCH_HELP,
     'The output directory and the state are locked for the run: a second command waits up to KUBESEED_LOCK_WAIT',
@@ -42,9 +45,10 @@ export const bundleCommand: Command = {
     'skip-payload': { type: 'boolean' },
     artifacts: { type: 'string' },
     'embed-payload': { type: 'boolean' },
+    'update-from': { type: 'string' },
     ...FETCH_OPTIONS,
   },
-  numbers: FETCH_NUMBERS,
+  numbers: { ...FETCH_NUMBERS, 'update-from': { min: 0, max: 999_999_999 } },
   conflicts: [
     { option: 'skip-payload', with: ['payload-format'], because: '--skip-payload writes no payload, so it has no format' },
     { option: 'skip-payload', with: ['artifacts'], because: '--skip-payload writes no payload, --artifacts names where to take it from: choose one' },
@@ -69,6 +73,7 @@ export const bundleCommand: Command = {
       ...(values.state ? { state: values.state as string } : {}),
       ...(values.node ? { node: values.node as string } : {}),
       ...(values.artifacts ? { artifacts: values.artifacts as string } : {}),
+      ...(values['update-from'] !== undefined ? { updateFrom: Number(values['update-from']) } : {}),
       skipPayload: Boolean(values['skip-payload']),
       payloadFormats,
       fetch: async (plan) => (await fetchWithProgress(loaded.site, plan, values, ctx, loaded.file)).outcome,
@@ -91,6 +96,8 @@ export const bundleCommand: Command = {
             updated: values.node ? [values.node] : r.nodes,
             payload: r.payload,
             payloads: r.payloads.map((p) => ({ format: p.format, file: p.name, size: p.size, sha256: p.sha256 })),
+            revision: r.revision,
+            nodeUpdates: r.updates,
             seconds,
           },
           null,
@@ -103,6 +110,9 @@ export const bundleCommand: Command = {
       `${paint(s, 'green', values.node ? `node ${String(values.node)} updated` : 'bundle written')}: ${r.dist} (${r.files} files${r.payload ? `, payload ${r.payload}` : ', no payload'}) in ${seconds.toFixed(1)} s`,
     );
     s.out(`  ${join(r.dist, 'README.md')} says what to carry, how to check it and how to boot each node`);
+    s.out(
+      `  site revision ${r.revision}${r.updates.length ? `; node updates for ${r.updates.join(', ')} (${join(r.dist, DIST.applyUpdates)} applies them over ssh)` : ''}`,
+    );
     return EXIT.ok;
   },
 };

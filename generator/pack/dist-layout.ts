@@ -12,6 +12,15 @@ export const DIST = {
   seedIso: (node: string) => `nodes/${node}/seed.iso`,
   kickstart: (node: string) => `nodes/${node}/ks.cfg`,
   tarball: (node: string) => `nodes/${node}/${node}.tar.gz`,
+  /**
+   * A running node's latest update (generator/update), in its own directory so that `--node`
+   * keeps the other nodes' updates: the tarball (it can hold keys), its change set in words; and
+   * the script that applies every node's update over ssh.
+   */
+  updateName: (node: string, revision: number) => `${node}-rev${revision}`,
+  updateTarball: (node: string, revision: number) => `nodes/${node}/${node}-rev${revision}.update.tar.gz`,
+  updateSummary: (node: string, revision: number) => `nodes/${node}/${node}-rev${revision}.update.txt`,
+  applyUpdates: 'apply-updates.sh',
   vmDir: 'vm',
   vmScript: (node: string) => `vm/${node}.sh`,
   vmUp: 'vm/up.sh',
@@ -25,6 +34,8 @@ export const DIST = {
   sums: 'SHA256SUMS',
 } as const;
 
+const UPDATE_TARBALL_SUFFIX = '.update.tar.gz';
+
 /** The node whose directory holds `path` (`nodes/<node>/…`), or null. */
 export function nodeOwning(path: string): string | null {
   const m = new RegExp(`^${DIST.nodesDir}/([^/]+)/`).exec(path);
@@ -34,13 +45,16 @@ export function nodeOwning(path: string): string | null {
 /** A node's outputs that carry its keys and tokens: the node-files archive and everything made from it. */
 export function isNodeSecret(path: string): boolean {
   const node = nodeOwning(path);
-  return node !== null && [DIST.nodeFiles(node), DIST.seedIso(node), DIST.tarball(node), DIST.kickstart(node)].includes(path);
+  return (
+    node !== null &&
+    ([DIST.nodeFiles(node), DIST.seedIso(node), DIST.tarball(node), DIST.kickstart(node)].includes(path) || path.endsWith(UPDATE_TARBALL_SUFFIX))
+  );
 }
 
 /** What describes the whole bundle (or comes from the state, not from a node), written anew by every run, `--node` included. */
 export function isRegenerated(path: string): boolean {
   return (
-    ([DIST.manifest, DIST.sums, DIST.readme, DIST.verify] as string[]).includes(path) ||
+    ([DIST.manifest, DIST.sums, DIST.readme, DIST.verify, DIST.applyUpdates] as string[]).includes(path) ||
     path.startsWith(`${DIST.vmDir}/`) ||
     path.startsWith(`${DIST.adminDir}/`)
   );

@@ -13,6 +13,8 @@ import { packPayload, PAYLOAD_FORMATS, type ArtifactFile, type Payload, type Pay
 import { distReadme } from './readme.js';
 import { vagrantfile, verifyScript } from './scripts.js';
 import { qemuScript, siteScripts } from './vm.js';
+import { packUpdates } from './update.js';
+import type { NodeUpdate } from '../update/compute.js';
 
 export interface DistInput {
   site: ResolvedSite;
@@ -36,6 +38,9 @@ export interface DistInput {
   epoch: number;
   engine: Engine;
   say: (line: string) => void;
+  /** The site revision (generator/update) and the updates of the nodes written now. */
+  revision: number;
+  updates: NodeUpdate[];
 }
 
 export interface DistResult {
@@ -84,6 +89,7 @@ export async function packDist(dist: string, d: DistInput): Promise<DistResult> 
     await writeFile(join(dist, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
     await chmod(join(dist, f.path), Number.parseInt(f.mode, 8));
   }
+  await packUpdates(dist, { site: d.site, updates: d.updates, revision: d.revision, epoch: d.epoch, engine: d.engine });
   await writeFile(join(dist, DIST.verify), verifyScript(d.engine), { mode: 0o755 });
   await writeFile(join(dist, DIST.readme), distReadme(d.engine, { site: d.site, plan: d.plan, nodes: present, payload, vm }), { mode: 0o644 });
   await applyDistModes(dist);
@@ -95,6 +101,7 @@ export async function packDist(dist: string, d: DistInput): Promise<DistResult> 
     payloads: payload?.files ?? [],
     epoch: d.epoch,
     known: payload?.known ?? new Map<string, string>(),
+    revision: d.revision,
   });
   return { files, payload: payload?.files[0]?.name ?? null, payloads: payload?.files ?? [], nodes: present.map((n) => n.name) };
 }

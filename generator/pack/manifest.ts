@@ -18,6 +18,8 @@ export interface ManifestInput {
   epoch: number;
   /** dist path → sha256 of what was hashed already. */
   known: Map<string, string>;
+  /** The site revision (generator/update): what the nodes' updates bring them to. */
+  revision: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function writeManifest(dist: string, m: ManifestInput): Promise<num
     kubernetesVersion: site.kubernetes.version,
     mode: site.kubernetes.mode,
     created: new Date(epoch * 1000).toISOString(),
+    revision: m.revision,
     versions: release.versions,
     images: plan.images.map((i) => ({ ref: i.ref, platform: i.platform })),
     // The file to carry; `payloads` lists every form written (`--payload-format`).

@@ -21,7 +21,9 @@ import { checkCoverage, collectArtifacts, imageArchives, osPackageFiles, type Ar
 import { operatorFiles } from '../pki/select.js';
 import { buildPlan } from '../plan/index.js';
 import { imageArchive } from '../registry/export.js';
-import { egressLint, nodeFilesList } from '../render/index.js';
+import { egressLint, nodeFacts, nodeFilesList } from '../render/index.js';
+import { readDelivery, writeDelivery } from '../io/delivery.js';
+import { computeUpdates, type SiteUpdate } from '../update/compute.js';
 import { createEngine } from '../text/template.js';
 import { certsStage, outputDir, placedStateDir } from './certs.js';
 import type { FetchOutcome } from './fetch.js';
@@ -42,6 +44,8 @@ export interface BundleOptions {
   artifacts?: string;
   /** The fetch stage (gen fetch's), run when neither --artifacts nor --skip-payload is given. */
   fetch?: (plan: BundlePlan) => Promise<FetchOutcome>;
+  /** Make every node's update start at this site revision (for nodes that missed updates). */
+  updateFrom?: number;
   /** Key generation and time for the PKI; built by the CLI. */
   ports: { crypto: CryptoPort; clock: ClockPort };
   /** Progress lines. */
@@ -51,6 +55,10 @@ export interface BundleOptions {
 
 export interface BundleResult extends DistResult {
   dist: string;
+  /** The site revision this bundle names (manifest.json, the updates). */
+  revision: number;
+  /** The nodes written now that have an update. */
+  updates: string[];
 }
 
 /**
@@ -104,6 +112,20 @@ async function stages(
   const rendered = renderSite(site, catalog, pki.files, templates).nodes.filter((n) => at.nodes.some((x) => x.name === n.name));
   for (const n of rendered) lintEgress(site, plan, n);
   const payload = available ? checkCoverage(plan, available) : null;
+  const delivered = await readDelivery(at.stateDir);
+  const update = computeUpdates(
+    delivered.record,
+    rendered.map((n) => ({
+      facts: nodeFacts(
+        site,
+        at.nodes.find((x) => x.name === n.name)!,
+      ),
+      files: n.files,
+    })),
+    site.nodes.map((n) => n.name),
+    opts.updateFrom,
+  );
+  sayUpdates(update, opts.say);
 
   opts.say('[5/6] pack');
   const dist = join(at.outRoot, 'dist');
@@ -127,11 +149,15 @@ async function stages(
       epoch,
       engine: createEngine(templates),
       say: opts.say,
+      revision: update.revision,
+      updates: update.updates,
     });
     crashPoint('dist-staged');
     opts.say('[6/6] publish');
     await publishDist(staging, dist);
-    return { dist, ...packed };
+    // Only now: a bundle that failed before this point leaves the record, and the next one computes its updates again.
+    await writeDelivery(at.stateDir, update.record, delivered.text, opts.say);
+    return { dist, ...packed, revision: update.revision, updates: update.updates.map((u) => u.node) };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
@@ -165,6 +191,17 @@ async function payloadFiles(plan: BundlePlan, opts: BundleOptions, payloadCache:
   files.push(...(await imageArchives(archives, payloadCache, mtime, opts.say)));
   files.push(...(await osPackageFiles(outcome.osRepos, payloadCache, (hex) => outcome.cache.blobPath(hex))));
   return files.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function sayUpdates(u: SiteUpdate, say: (line: string) => void): void {
+  say(`  site revision ${u.revision}`);
+  if (u.recorded.length) say(`  recorded ${u.recorded.join(', ')} (they install from their seeds; later bundles make their updates)`);
+  if (u.dropped.length) say(`  no longer in the site: ${u.dropped.join(', ')} (their record is dropped)`);
+  for (const n of u.updates) {
+    const files = n.added.length + n.changed.length;
+    const restarts = n.restarts.map((r) => r.unit).join(', ') || 'nothing';
+    say(`  update ${n.node}: revision ${n.base} -> ${n.revision}, ${files} file(s), ${n.removed.length} removed, restarts ${restarts}`);
+  }
 }
 
 function lintEgress(site: ResolvedSite, plan: BundlePlan, n: RenderedNode): void {

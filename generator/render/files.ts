@@ -170,7 +170,12 @@ const TABLE: Row[] = [
   file(
     FILES.status,
     'kubeseed-status.sh',
-    (c) => c.engine.render('kubeseed-status.sh', { stateDir: NODE.state, units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered] }),
+    (c) =>
+      c.engine.render('kubeseed-status.sh', {
+        stateDir: NODE.state,
+        revisionFile: FILES.revision,
+        units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered],
+      }),
     { mode: '0755' },
   ),
   // Derived from this very table (resetContext reads the node's file list): nothing is listed twice.

@@ -44,7 +44,7 @@ export interface SiteUpdate {
   revision: number;
   /** The record to keep for the next bundle. */
   record: DeliveryRecord;
-  /** One per node that was recorded before and whose files changed. */
+  /** The latest update of each rendered node that has had one (see computeUpdates). */
   updates: NodeUpdate[];
   /** Nodes seen for the first time (recorded; they install from their seed). */
   recorded: string[];
@@ -60,19 +60,46 @@ export interface RenderedNodeFiles {
   files: RenderedFile[];
 }
 
-function nodeChanges(n: RenderedNodeFiles, previous: NodeRecord): Omit<NodeUpdate, 'revision'> & { same: boolean } {
+/** The node's record after this bundle: unchanged when its files are, else every file stamped with the revision its content (and path) first came. */
+function nextRecord(files: RenderedFile[], previous: NodeRecord | undefined, revision: number): { record: NodeRecord; same: boolean } {
+  const out: Record<string, DeliveredFile> = {};
+  let same = Boolean(previous);
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    const hash = sha256(f.content);
+    const before = previous?.files[f.path];
+    const kept = before && before.sha256 === hash && before.mode === f.mode;
+    if (!kept) same = false;
+    out[f.path] = { sha256: hash, mode: f.mode, since: kept ? before.since : revision, added: before ? before.added : revision };
+  }
+  const removed: Record<string, number> = {};
+  for (const [p, r] of Object.entries(previous?.removed ?? {})) if (!(p in out)) removed[p] = r;
+  for (const p of Object.keys(previous?.files ?? {})) {
+    if (!(p in out)) {
+      removed[p] = revision;
+      same = false;
+    }
+  }
+  if (same) return { record: previous!, same };
+  const sorted = Object.fromEntries(Object.entries(removed).sort(([a], [b]) => a.localeCompare(b)));
+  return { record: { revision, base: previous ? previous.revision : null, files: out, removed: sorted }, same };
+}
+
+/**
+ * What a node at revision `from` needs to reach its recorded revision: the files whose content
+ * came after `from` (added when the path itself did), the paths taken away after it, and the units
+ * that read any of them.
+ */
+export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: number): NodeUpdate {
   const added: UpdateFile[] = [];
   const changed: UpdateFile[] = [];
-  const now = new Set<string>();
   for (const f of n.files) {
-    now.add(f.path);
-    const u = { path: f.path, mode: f.mode, content: f.content, sha256: sha256(f.content) };
-    const before = previous.files[f.path];
-    if (!before) added.push(u);
-    else if (before.sha256 !== u.sha256 || before.mode !== u.mode) changed.push(u);
+    const r = record.files[f.path]!;
+    if (r.since <= from) continue;
+    (r.added > from ? added : changed).push({ path: f.path, mode: f.mode, content: f.content, sha256: r.sha256 });
   }
-  const removed = Object.keys(previous.files)
-    .filter((p) => !now.has(p))
+  const removed = Object.entries(record.removed)
+    .filter(([, r]) => r > from)
+    .map(([p]) => p)
     .sort();
   const touched = [...added, ...changed].map((f) => f.path).concat(removed);
   const byUnit = new Map<string, string[]>();
@@ -81,68 +108,54 @@ function nodeChanges(n: RenderedNodeFiles, previous: NodeRecord): Omit<NodeUpdat
     if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/update/restarts.ts)`);
     for (const u of units) byUnit.set(u, [...(byUnit.get(u) ?? []), path]);
   }
-  const restarts = RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: byUnit.get(unit)!.sort() }));
+  const byPath = (a: UpdateFile, b: UpdateFile) => a.path.localeCompare(b.path);
   return {
     node: n.facts.node.name,
-    base: previous.revision,
-    added,
-    changed,
+    base: from,
+    revision: record.revision,
+    added: added.sort(byPath),
+    changed: changed.sort(byPath),
     removed,
-    restarts,
+    restarts: RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: byUnit.get(unit)!.sort() })),
     daemonReload: touched.some(isUnitFile),
-    same: touched.length === 0,
   };
-}
-
-function recordOf(files: RenderedFile[], previous: NodeRecord | undefined, revision: number): NodeRecord {
-  const out: Record<string, DeliveredFile> = {};
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    const hash = sha256(f.content);
-    const before = previous?.files[f.path];
-    const same = before && before.sha256 === hash && before.mode === f.mode;
-    out[f.path] = { sha256: hash, mode: f.mode, since: same ? before.since : revision };
-  }
-  return { revision, files: out };
 }
 
 /**
  * The updates of this bundle. `nodes` are the nodes rendered now (all, or the one `--node` names);
  * `siteNodes` every node of the site (records of nodes it no longer has are dropped, those of
- * nodes not rendered now are kept as they were).
+ * nodes not rendered now are kept as they were). Each rendered node that has had an update gets
+ * its latest one again (the same bytes while nothing changed, so a bundle made twice still carries
+ * it); `from` makes every update start at that revision instead, for nodes that missed some.
  */
-export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedNodeFiles[], siteNodes: string[]): SiteUpdate {
+export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedNodeFiles[], siteNodes: string[], from?: number): SiteUpdate {
   const prevNodes = previous?.nodes ?? {};
   const dropped = Object.keys(prevNodes)
     .filter((n) => !siteNodes.includes(n))
     .sort();
-  const changes = nodes.map((n) => {
-    const before = prevNodes[n.facts.node.name];
-    return { n, before, change: before ? nodeChanges(n, before) : null };
-  });
-  const anyChange = dropped.length > 0 || changes.some((c) => !c.change || !c.change.same);
-  const revision = previous ? (anyChange ? previous.revision + 1 : previous.revision) : 1;
+  const proposed = previous ? previous.revision + 1 : 1;
+  const next = nodes.map((n) => ({ n, before: prevNodes[n.facts.node.name], ...nextRecord(n.files, prevNodes[n.facts.node.name], proposed) }));
+  const anyChange = dropped.length > 0 || next.some((x) => !x.same);
+  const revision = anyChange ? proposed : previous!.revision;
   const record: DeliveryRecord = { revision, nodes: {} };
   for (const name of [...siteNodes].sort()) {
-    const c = changes.find((x) => x.n.facts.node.name === name);
-    if (!c) {
-      if (prevNodes[name]) record.nodes[name] = prevNodes[name];
-      continue;
-    }
-    record.nodes[name] = c.change?.same ? c.before! : recordOf(c.n.files, c.before, revision);
+    const x = next.find((y) => y.n.facts.node.name === name);
+    const r = x ? x.record : prevNodes[name];
+    if (r) record.nodes[name] = r;
   }
   const updates: NodeUpdate[] = [];
-  for (const { change } of changes) {
-    if (!change || change.same) continue;
-    const { same: _same, ...u } = change;
-    updates.push({ ...u, revision });
+  for (const x of next) {
+    const start = from ?? x.record.base;
+    if (start === null || start >= x.record.revision) continue;
+    updates.push(updateSince(x.n, x.record, start));
   }
   return {
     revision,
     record,
     updates,
-    recorded: changes
-      .filter((c) => !c.before)
-      .map((c) => c.n.facts.node.name)
+    recorded: next
+      .filter((x) => !x.before)
+      .map((x) => x.n.facts.node.name)
       .sort(),
     dropped,
   };

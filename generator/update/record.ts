@@ -10,14 +10,20 @@ import { z } from 'zod';
 export interface DeliveredFile {
   sha256: string;
   mode: string;
-  /** The site revision at which this content first went to the node. */
+  /** The site revision at which this content (and mode) first went to the node. */
   since: number;
+  /** The site revision at which the node first got this path. */
+  added: number;
 }
 
 export interface NodeRecord {
-  /** The site revision at which this node's files last changed: an update for it starts here. */
+  /** The site revision at which this node's files last changed. */
   revision: number;
+  /** The revision the node's last update was made against; null while the node has had none (it installed from its seed). */
+  base: number | null;
   files: Record<string, DeliveredFile>;
+  /** Paths the node no longer gets, with the revision that took each away. */
+  removed: Record<string, number>;
 }
 
 export interface DeliveryRecord {
@@ -28,6 +34,7 @@ export interface DeliveryRecord {
 export const DELIVERY_RECORD = 'delivered.json';
 
 const revision = z.number().int().min(1);
+const nodePath = z.string().regex(/^\/[^\0\n\s]+$/);
 const schema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
   kind: z.literal('DeliveryRecord'),
@@ -36,10 +43,12 @@ const schema = z.strictObject({
     z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
     z.strictObject({
       revision,
+      base: revision.nullable(),
       files: z.record(
-        z.string().regex(/^\/[^\0\n]+$/),
-        z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), mode: z.string().regex(/^0[0-7]{3}$/), since: revision }),
+        nodePath,
+        z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), mode: z.string().regex(/^0[0-7]{3}$/), since: revision, added: revision }),
       ),
+      removed: z.record(nodePath, revision),
     }),
   ),
 });

@@ -31,7 +31,7 @@ test('8 parallel commands (6 gen bundle, 2 gen certs) on one fresh state: one CA
   // bundled (one more revision, same CA); never more than that.
   const rev = readlinkSync(join(state, 'current'));
   t.regex(rev, /^rev-[12]$/, 'the state was created once and rewritten at most to mark it bundled');
-  t.deepEqual(readdirSync(state).sort(), ['current', rev]);
+  t.deepEqual(readdirSync(state).sort(), ['current', 'delivered.json', rev]);
   t.is((JSON.parse(readFileSync(join(state, 'current/state.json'), 'utf8')) as { bundled?: boolean }).bundled, true);
   for (const o of new Set(outs)) {
     const dist = join(w.dir, o, 'lab1/dist');

@@ -10,7 +10,7 @@ import { parseRecord, serializeRecord } from '../../generator/update/record.js';
 import { RESTART_ORDER, unitsFor } from '../../generator/update/restarts.js';
 import { fixtureStateDir, ROCKY_SITE } from '../goldens.js';
 import { repoRoot, testClock } from '../helpers.js';
-import { renderedNodes, updateScenarios, type Scenario } from '../update-scenarios.js';
+import { newPause, renderedNodes, updateScenarios, type Scenario } from '../update-scenarios.js';
 
 /**
  * The update computation (generator/update): which files and which units each kind of change
@@ -108,6 +108,40 @@ test('removed files and dropped nodes: a file the node no longer gets is removed
   t.deepEqual(u.record.nodes['k8s-02'], first.record.nodes['k8s-02'], 'a node not rendered keeps its record');
   t.deepEqual(u.updates[0]!.removed, ['/etc/kubeseed/apiserver-proxy.conf']);
   t.deepEqual(units(u, 'k8s-01'), ['kubeseed-apiserver-proxy']);
+});
+
+test('a node keeps getting its latest update while nothing changes, and --update-from makes it start earlier', async (t) => {
+  const lab1 = await loadSite(realFs, { site: 'lab1', cwd: repoRoot, root: repoRoot, clock: testClock });
+  const site = lab1.resolved!;
+  const names = site.nodes.map((n) => n.name);
+  scenarios ??= updateScenarios();
+  const renewedScenario = (await scenarios).find((x) => x.name === 'leaf-renewal')!;
+  const renewed = renewedScenario.update;
+  const renewedNodes = renewedScenario.nodes;
+  // The same bundle again: the same revision and the same update (bytes and all), so a second gen bundle loses nothing.
+  const again = computeUpdates(renewed.record, renewedNodes, names);
+  t.is(again.revision, 2);
+  t.deepEqual(again.updates, renewed.updates);
+  t.deepEqual(again.record, renewed.record);
+  // Then containerd's config: revision 3 carries that file alone, from revision 2 ...
+  const both = await renderedNodes(site, lab1.catalog!, renewedScenario.state, newPause);
+  const third = computeUpdates(renewed.record, both, names);
+  t.is(third.revision, 3);
+  t.deepEqual(
+    third.updates[0]!.changed.map((f) => f.path),
+    ['/etc/containerd/config.toml'],
+  );
+  t.is(third.updates[0]!.base, 2);
+  // ... and from revision 1 (a node that missed revision 2) both changes, with the units of both.
+  const cumulative = computeUpdates(renewed.record, both, names, 1);
+  const u = cumulative.updates.find((x) => x.node === 'k8s-01')!;
+  t.is(u.base, 1);
+  t.is(u.changed.length, renewed.updates.find((x) => x.node === 'k8s-01')!.changed.length + 1);
+  t.deepEqual(
+    u.restarts.map((r) => r.unit),
+    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'kubelet', 'kube-proxy'],
+  );
+  t.deepEqual(cumulative.record, third.record, '--update-from changes the update, not the record');
 });
 
 test('a mode change alone is a change', async (t) => {

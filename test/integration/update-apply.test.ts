@@ -1,0 +1,222 @@
+import test from 'ava';
+import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FILES, installTarget, KUBECONFIG, NODE, pkiPath } from '../../generator/model/layout.js';
+import { DIST } from '../../generator/pack/dist-layout.js';
+import { fixtureStateDir } from '../goldens.js';
+import { fixtureCache, readRepo, runCli } from '../helpers.js';
+
+/**
+ * An update bundle applied for real: node k8s-02 of lab1 installed from its tarball into a copy of
+ * the Debian chroot fixture, then `gen certs --renew` + `gen bundle` and the node's update applied
+ * twice (the second time a no-op), a tampered update refused before it installs anything, a later
+ * update (a blueprint change) applied, and the older one refused. systemctl, kubectl and etcdctl are
+ * stand-ins that log what they are asked; the kubelet's /healthz is a real HTTP server on the
+ * loopback, read by the script's /dev/tcp check; the hostname is set in a UTS namespace of its own.
+ */
+
+const execFile = promisify(execFileCb);
+const CHROOT = join(fixtureCache, 'chroot-bookworm');
+const NODE_NAME = 'k8s-02';
+const dir = mkdtempSync(join(tmpdir(), 'kubeseed-update-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+/** path → "mode sha256" of every regular file and symlink under root (one filesystem). */
+function tree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '/%P\\n'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  for (const p of list.split('\n').filter(Boolean)) {
+    const st = lstatSync(join(root, p));
+    out.set(
+      p,
+      st.isSymbolicLink()
+        ? `link ${readlinkSync(join(root, p))}`
+        : `0${(st.mode & 0o777).toString(8)} ${createHash('sha256')
+            .update(readFileSync(join(root, p)))
+            .digest('hex')}`,
+    );
+  }
+  return out;
+}
+
+const gained = (before: Map<string, string>, after: Map<string, string>) =>
+  new Map([...after].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/') && !p.startsWith('/tmp/')));
+
+/** Tools the node would have, as stand-ins that append their arguments to a log. */
+function standIns(root: string): void {
+  const tools: Record<string, string> = {
+    '/usr/bin/systemctl': 'systemctl',
+    [installTarget('kubectl')]: 'kubectl',
+    [`${installTarget('etcd')}/etcdctl`]: 'etcdctl',
+  };
+  for (const [path, name] of Object.entries(tools)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), `#!/bin/sh\necho "${name} $*" >>/tools.log\n`);
+    chmodSync(join(root, path), 0o755);
+  }
+}
+
+/** Runs an update's apply in the chroot as host NODE_NAME; returns its exit code and output. */
+async function apply(root: string, tarball: string, tamper?: (unpacked: string) => void) {
+  const srv = join(root, 'srv', 'update');
+  rmSync(srv, { recursive: true, force: true });
+  mkdirSync(srv, { recursive: true });
+  execFileSync('tar', ['-xzpf', tarball, '-C', srv]);
+  const name = readdirOne(srv);
+  tamper?.(join(srv, name));
+  try {
+    const r = await execFile('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && /srv/update/${name}/apply`], {
+      encoding: 'utf8',
+    });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout + x.stderr };
+  }
+}
+
+function readdirOne(d: string): string {
+  const names = execFileSync('ls', [d], { encoding: 'utf8' }).trim().split('\n');
+  if (names.length !== 1) throw new Error(`expected one directory in ${d}: ${names.join(', ')}`);
+  return names[0]!;
+}
+
+const toolsLog = (root: string) => (existsSync(join(root, 'tools.log')) ? readFileSync(join(root, 'tools.log'), 'utf8') : '');
+
+test.serial(
+  'an update applies exactly the changed files, restarts the units in order, is a no-op the second time; a tampered one installs nothing; an older one is refused',
+  async (t) => {
+    t.timeout(600_000);
+    t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+    const state = join(dir, 'state');
+    cpSync(fixtureStateDir, state, { recursive: true });
+    const out = join(dir, 'out');
+    const site = join(dir, 'lab1.yaml');
+    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml'));
+    const gen = (...args: string[]) => {
+      const r = runCli([...args, '--site', site, '--state', state]);
+      t.is(r.code, 0, `gen ${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    const bundle = () => gen('bundle', '--out', out, '--skip-payload');
+    const dist = join(out, 'lab1', 'dist');
+    const keep = (rev: number) => {
+      const kept = join(dir, `${NODE_NAME}-rev${rev}.tar.gz`);
+      cpSync(join(dist, DIST.updateTarball(NODE_NAME, rev)), kept);
+      return kept;
+    };
+
+    // Revision 1: the first bundle records the site and has no update; the node installs from its tarball.
+    bundle();
+    t.false(existsSync(join(dist, DIST.applyUpdates)));
+    t.is((JSON.parse(readFileSync(join(dist, DIST.manifest), 'utf8')) as { revision: number }).revision, 1);
+    const root = join(dir, 'root');
+    execFileSync('cp', ['-a', CHROOT, root]);
+    standIns(root);
+    mkdirSync(join(root, 'srv', 'node'), { recursive: true });
+    execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(NODE_NAME)), '-C', join(root, 'srv', 'node')]);
+    // A stand-in payload beside the node's directory (install.sh places it for first boot; nothing here reads it).
+    writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
+    execFileSync('chroot', [root, '/bin/sh', `/srv/node/${NODE_NAME}/install.sh`]);
+    t.regex(toolsLog(root), /^systemctl start --no-block kubeseed-firstboot.service$/m);
+    rmSync(join(root, 'tools.log'));
+
+    // Revision 2: every leaf certificate renewed.
+    gen('certs', '--renew');
+    const b2 = bundle();
+    t.regex(b2.stdout, /site revision 2; node updates for k8s-01, k8s-02, k8s-03/);
+    const rev2 = keep(2);
+    const summary = readFileSync(join(dist, DIST.updateSummary(NODE_NAME, 2)), 'utf8');
+    const listed = [...summary.matchAll(/^ {2}change +(0\d{3}) (\S+)$/gm)].map((m) => ({ mode: m[1]!, path: m[2]! }));
+    t.true(listed.length >= 18, summary);
+    const sh = execFileSync('sh', ['-c', `tar -xzOf ${rev2} ${NODE_NAME}-rev2/apply | shellcheck --shell=bash --severity=style - && echo ok`], {
+      encoding: 'utf8',
+    });
+    t.is(sh.trim(), 'ok');
+    const all = spawnSync('shellcheck', ['-s', 'sh', join(dist, DIST.applyUpdates)], { encoding: 'utf8' });
+    t.is(all.status, 0, all.stdout);
+    // etcd members first: all three are, so by name.
+    t.deepEqual(
+      [...readFileSync(join(dist, DIST.applyUpdates), 'utf8').matchAll(/^if wanted '([^']+)'/gm)].map((m) => m[1]),
+      ['k8s-01', 'k8s-02', 'k8s-03'],
+    );
+
+    // The kubelet's /healthz, as the script reads it.
+    let healthz = 0;
+    const server = createServer((_req, res) => {
+      healthz++;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(10248, '127.0.0.1', resolve));
+    try {
+      // A tampered file: refused before anything is installed.
+      let before = tree(root);
+      const tampered = await apply(root, rev2, (u) => writeFileSync(join(u, 'files', pkiPath('apiserver.crt')), 'not the certificate\n'));
+      t.is(tampered.code, 1, tampered.out);
+      t.regex(tampered.out, /does not match its sha256 .*nothing was installed/);
+      t.deepEqual([...gained(before, tree(root)).keys()], [], 'nothing changed on the node');
+
+      // First run: exactly the changed files, with their modes; the units restarted in order.
+      before = tree(root);
+      const first = await apply(root, rev2);
+      t.is(first.code, 0, first.out);
+      const got = gained(before, tree(root));
+      const expected = new Map(listed.map((f) => [f.path, f.mode]));
+      for (const [p, mode] of expected) t.is(got.get(p)?.split(' ')[0], mode, p);
+      t.deepEqual([...got.keys()].filter((p) => !expected.has(p)).sort(), ['/tools.log', FILES.revision].sort());
+      t.is(readFileSync(join(root, FILES.revision), 'utf8'), '2\n');
+      t.false(existsSync(join(root, FILES.updatePending)));
+      const log = toolsLog(root);
+      const restarts = [...log.matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]);
+      t.deepEqual(restarts, ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
+      t.notRegex(log, /daemon-reload/, 'no unit file changed');
+      t.regex(log, new RegExp(`^etcdctl .*--cert=${pkiPath('etcd/healthcheck-client.crt')}.* endpoint health$`, 'm'));
+      t.regex(log, new RegExp(`^kubectl --kubeconfig ${KUBECONFIG.kubelet} --server https://127.0.0.1:\\d+ .*get --raw /readyz$`, 'm'));
+      t.true(healthz >= 1, 'the kubelet health check asked /healthz');
+      // etcd waited for before the apiserver restarted.
+      t.true(log.indexOf('etcdctl') < log.indexOf('systemctl restart kube-apiserver'));
+
+      // Second run: a no-op.
+      before = tree(root);
+      rmSync(join(root, 'tools.log'));
+      const second = await apply(root, rev2);
+      t.is(second.code, 0, second.out);
+      t.regex(second.out, /already at site revision 2: nothing to do/);
+      t.deepEqual([...gained(before, tree(root)).keys()], []);
+      t.is(toolsLog(root), '');
+
+      // Revision 3: a blueprint change (a second NTP server) reaches chrony's config alone.
+      writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.1, 192.168.93.2]'));
+      bundle();
+      const rev3 = keep(3);
+    // --node rewrites one node inside the bundle: the others' updates stay, byte for byte, and apply-updates.sh still names all three.
+    const one = gen('bundle', '--out', out, '--skip-payload', '--node', 'k8s-01');
+    t.regex(one.stdout, /site revision 3; node updates for k8s-01 /);
+    t.deepEqual(readFileSync(join(dist, DIST.updateTarball(NODE_NAME, 3))), readFileSync(rev3));
+    t.is([...readFileSync(join(dist, DIST.applyUpdates), 'utf8').matchAll(/^if wanted /gm)].length, 3);
+      before = tree(root);
+      const third = await apply(root, rev3);
+      t.is(third.code, 0, third.out);
+      t.deepEqual([...gained(before, tree(root)).keys()].sort(), ['/etc/chrony/chrony.conf', '/tools.log', FILES.revision].sort());
+      t.regex(toolsLog(root), /^systemctl restart chrony$/m);
+
+      // The older update: refused, naming both revisions, nothing touched.
+      before = tree(root);
+      const older = await apply(root, rev2);
+      t.is(older.code, 1, older.out);
+      t.regex(older.out, /the node is at site revision 3; this update is revision 2, older: refused/);
+      t.deepEqual([...gained(before, tree(root)).keys()], []);
+    } finally {
+      server.close();
+    }
+    t.true(existsSync(join(root, NODE.state)));
+  },
+);
