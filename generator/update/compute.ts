@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
-import { healthCheck, isUnitFile, RESTART_ORDER, unitsFor, type HealthCheck } from './restarts.js';
+import { healthCheck, isUnitFile, RESTART_ORDER, unitsFor, type HealthCheck } from '../render/restarts.js';
 import type { DeliveredFile, DeliveryRecord, NodeRecord } from './record.js';
 
 /**
@@ -105,7 +105,7 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
   const byUnit = new Map<string, string[]>();
   for (const path of touched) {
     const units = unitsFor(n.facts, path);
-    if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/update/restarts.ts)`);
+    if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/render/restarts.ts)`);
     for (const u of units) byUnit.set(u, [...(byUnit.get(u) ?? []), path]);
   }
   const byPath = (a: UpdateFile, b: UpdateFile) => a.path.localeCompare(b.path);

@@ -7,7 +7,7 @@ import { NODE } from '../../generator/model/layout.js';
 import { nodeFacts, nodeFiles } from '../../generator/render/index.js';
 import { computeUpdates, type SiteUpdate } from '../../generator/update/compute.js';
 import { parseRecord, serializeRecord } from '../../generator/update/record.js';
-import { RESTART_ORDER, unitsFor } from '../../generator/update/restarts.js';
+import { RESTART_ORDER, unitsFor } from '../../generator/render/restarts.js';
 import { fixtureStateDir, ROCKY_SITE } from '../goldens.js';
 import { repoRoot, testClock } from '../helpers.js';
 import { newPause, renderedNodes, updateScenarios, type Scenario } from '../update-scenarios.js';

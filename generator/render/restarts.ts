@@ -1,7 +1,7 @@
 import { FILES, installTarget, KUBECONFIG, KUBELET_SERVING, NODE, OS_PATHS, pkiPath, unitPath } from '../model/layout.js';
-import { CHRONY_SERVICE } from '../render/host-config.js';
-import type { NodeFacts } from '../render/facts.js';
-import { serviceOrder } from '../render/units.js';
+import { CHRONY_SERVICE } from './host-config.js';
+import type { NodeFacts } from './facts.js';
+import { serviceOrder } from './units.js';
 
 /**
  * Which units read which node file, so that an update restarts exactly the units whose files
