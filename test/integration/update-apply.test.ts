@@ -197,11 +197,11 @@ test.serial(
       writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.1, 192.168.93.2]'));
       bundle();
       const rev3 = keep(3);
-    // --node rewrites one node inside the bundle: the others' updates stay, byte for byte, and apply-updates.sh still names all three.
-    const one = gen('bundle', '--out', out, '--skip-payload', '--node', 'k8s-01');
-    t.regex(one.stdout, /site revision 3; node updates for k8s-01 /);
-    t.deepEqual(readFileSync(join(dist, DIST.updateTarball(NODE_NAME, 3))), readFileSync(rev3));
-    t.is([...readFileSync(join(dist, DIST.applyUpdates), 'utf8').matchAll(/^if wanted /gm)].length, 3);
+      // --node rewrites one node inside the bundle: the others' updates stay, byte for byte, and apply-updates.sh still names all three.
+      const one = gen('bundle', '--out', out, '--skip-payload', '--node', 'k8s-01');
+      t.regex(one.stdout, /site revision 3; node updates for k8s-01 /);
+      t.deepEqual(readFileSync(join(dist, DIST.updateTarball(NODE_NAME, 3))), readFileSync(rev3));
+      t.is([...readFileSync(join(dist, DIST.applyUpdates), 'utf8').matchAll(/^if wanted /gm)].length, 3);
       before = tree(root);
       const third = await apply(root, rev3);
       t.is(third.code, 0, third.out);
