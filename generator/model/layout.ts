@@ -151,6 +151,8 @@ export const NODE_FILES = {
   selfCheckName: 'node-files.sha256.self',
   /** Where a copied archive waits on the host (tarball and kickstart installs). */
   copied: `${NODE.copies}/${NODE_FILES_ARCHIVE}`,
+  /** The list as first boot last installed it: a later boot with a newer seed (or install.sh) compares with it. */
+  installed: `${NODE.state}/node-files.installed`,
 } as const;
 
 /** What cloud-init (or install.sh) itself writes before first boot runs: the orchestrator, its unit and the status command. */

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedSite } from '../model/index.js';
-import { FILES, installTarget, KUBECONFIG, NODE, pkiPath, UPDATE_FILES } from '../model/layout.js';
+import { FILES, UPDATE_FILES } from '../model/layout.js';
+import { nodeFacts } from '../render/facts.js';
+import { restartContext } from '../render/restarts.js';
 import type { Engine } from '../text/template.js';
 import { describeUpdate, type NodeUpdate } from '../update/compute.js';
 import { DIST } from './dist-layout.js';
 import { memFile, writeTarTo } from './files.js';
-
-/** The kubelet's default `healthzPort` (KubeletConfiguration; kubeseed's config leaves it at 127.0.0.1:10248). */
-const KUBELET_HEALTHZ_PORT = 10248;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -30,21 +29,18 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): 
     base: u.base,
     listSha256: sha256(updateList(u)),
     removed: u.removed,
-    restarts: u.restarts,
-    apiserverUrl: `https://127.0.0.1:${site.controlPlane.apiserverPort}`,
-    kubeletHealthzPort: KUBELET_HEALTHZ_PORT,
+    ...restartContext(
+      nodeFacts(
+        site,
+        site.nodes.find((n) => n.name === u.node)!,
+      ),
+      u.restarts,
+    ),
     layout: {
       revisionFile: FILES.revision,
       pendingFile: FILES.updatePending,
       listName: UPDATE_FILES.list,
       filesDir: UPDATE_FILES.dir,
-      unitsDir: NODE.units,
-      etcdctl: `${installTarget('etcd')}/etcdctl`,
-      etcdCa: pkiPath('etcd/ca.crt'),
-      etcdHealthCert: pkiPath('etcd/healthcheck-client.crt'),
-      etcdHealthKey: pkiPath('etcd/healthcheck-client.key'),
-      kubectl: installTarget('kubectl'),
-      kubeletKubeconfig: KUBECONFIG.kubelet,
     },
   });
 }

@@ -14,6 +14,7 @@ import { kernelModules, SYSCTL } from './preflight.js';
 import { manifestTable, UnsupportedError } from './manifests.js';
 import { resetContext } from './reset.js';
 import { serviceOrder, unitContext } from './units.js';
+import { restartContext, restartRows } from './restarts.js';
 
 /** What a file's renderer may read: the node's facts, the plan, the site state and the templates. */
 export interface RenderContext extends NodeFacts {
@@ -163,7 +164,23 @@ const TABLE: Row[] = [
           }))
         : [],
   },
-  file(FILES.firstboot, 'firstboot.sh', (c) => c.engine.render('firstboot.sh', firstbootContext(c)), { mode: '0755' }),
+  file(
+    FILES.firstboot,
+    'firstboot.sh',
+    // A later boot with a newer seed restarts the units of the files that changed: the whole node's restart table.
+    (c) =>
+      c.engine.render('firstboot.sh', {
+        ...firstbootContext(c),
+        ...restartContext(
+          c,
+          restartRows(
+            c,
+            nodeFiles(c).map((f) => f.path),
+          ),
+        ),
+      }),
+    { mode: '0755' },
+  ),
   file(FILES.firstbootUnit, 'kubeseed-firstboot.service', (c) =>
     c.engine.render('systemd/kubeseed-firstboot.service', { node: c.node.name, site: c.site.name, firstboot: FILES.firstboot }),
   ),

@@ -49,10 +49,14 @@ export function firstbootContext(c: RenderContext): object {
       nodeFilesList: NODE_FILES.list,
       nodeFilesArchive: NODE_FILES.archive,
       nodeFilesCopied: NODE_FILES.copied,
+      nodeFilesInstalled: NODE_FILES.installed,
       seedLabels: VOLUME_LABELS.seed,
       payloadLabel: VOLUME_LABELS.payload,
     },
     steps: steps(c),
+    unpackStep: steps(c)
+      .filter((st) => st.fn === 'unpack_node_files')
+      .map((st) => `${st.number}-${st.name}`)[0]!,
     modules: kernelModules(site, node),
     osPackages: osPackagesFor(c.plan, node.name),
     replacedUnits: REPLACED_UNITS.filter((r) => r.when(site)).map(({ package: pkg, unit }) => ({ package: pkg, unit })),

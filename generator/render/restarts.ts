@@ -81,9 +81,13 @@ function rows(f: NodeFacts): Row[] {
     { match: FILES.status, units: [] },
     { match: FILES.reset, units: [] },
     // PKI: each certificate and key restarts the units that read it (the flags in render/flags.ts, the kubelet's config in render/configs.ts).
-    ...pair(pkiPath('ca'), [APISERVER, CM, 'kubelet']),
-    ...pair(pkiPath('front-proxy-ca'), [APISERVER, CM]),
-    ...pair(pkiPath('etcd/ca'), ['etcd', APISERVER]),
+    // A CA's key signs only in the controller-manager (the cluster CA, for CSRs); the others' keys sit on kubeadm control planes for kubeadm.
+    { match: pkiPath('ca.crt'), units: [APISERVER, CM, 'kubelet'] },
+    { match: pkiPath('ca.key'), units: [CM] },
+    { match: pkiPath('front-proxy-ca.crt'), units: [APISERVER, CM] },
+    { match: pkiPath('front-proxy-ca.key'), units: [] },
+    { match: pkiPath('etcd/ca.crt'), units: ['etcd', APISERVER] },
+    { match: pkiPath('etcd/ca.key'), units: [] },
     ...pair(pkiPath('etcd/server'), ['etcd']),
     ...pair(pkiPath('etcd/peer'), ['etcd']),
     // Read by etcdctl for health checks only.
@@ -122,3 +126,42 @@ export function unitsFor(f: NodeFacts, path: string): string[] | null {
 
 /** Whether a path is a systemd unit file (an update reloads systemd before restarting). */
 export const isUnitFile = (path: string) => path.startsWith(`${NODE.units}/`);
+
+/** The kubelet's default `healthzPort` (KubeletConfiguration; kubeseed's config leaves it at 127.0.0.1:10248). */
+export const KUBELET_HEALTHZ_PORT = 10248;
+
+export interface UnitRestartRow {
+  unit: string;
+  check: HealthCheck;
+  /** The files whose change restarts the unit. */
+  paths: string[];
+}
+
+/** For each unit in restart order, the given files that restart it: a whole node's table (first boot) or an update's. */
+export function restartRows(f: NodeFacts, paths: readonly string[]): UnitRestartRow[] {
+  const byUnit = new Map<string, string[]>();
+  for (const path of paths) {
+    const units = unitsFor(f, path);
+    if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/render/restarts.ts)`);
+    for (const u of units) byUnit.set(u, [...(byUnit.get(u) ?? []), path]);
+  }
+  return RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: byUnit.get(unit)!.sort() }));
+}
+
+/** What the restart-units partial reads: the rows, and where the health checks find their tools and credentials. */
+export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts: UnitRestartRow[]; restart: Record<string, string | number> } {
+  return {
+    restarts: rows,
+    restart: {
+      unitsDir: NODE.units,
+      etcdctl: `${installTarget('etcd')}/etcdctl`,
+      etcdCa: pkiPath('etcd/ca.crt'),
+      etcdCert: pkiPath('etcd/healthcheck-client.crt'),
+      etcdKey: pkiPath('etcd/healthcheck-client.key'),
+      kubectl: installTarget('kubectl'),
+      kubeconfig: KUBECONFIG.kubelet,
+      apiserverUrl: `https://127.0.0.1:${f.site.controlPlane.apiserverPort}`,
+      kubeletPort: KUBELET_HEALTHZ_PORT,
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
-import { healthCheck, isUnitFile, RESTART_ORDER, unitsFor, type HealthCheck } from '../render/restarts.js';
+import { isUnitFile, restartRows, type UnitRestartRow } from '../render/restarts.js';
 import type { DeliveredFile, DeliveryRecord, NodeRecord } from './record.js';
 
 /**
@@ -17,12 +17,8 @@ export interface UpdateFile {
   sha256: string;
 }
 
-export interface UnitRestart {
-  unit: string;
-  check: HealthCheck;
-  /** The changed or removed files that make this unit restart. */
-  paths: string[];
-}
+/** A unit to restart, with the changed or removed files that make it restart. */
+export type UnitRestart = UnitRestartRow;
 
 export interface NodeUpdate {
   node: string;
@@ -102,12 +98,6 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
     .map(([p]) => p)
     .sort();
   const touched = [...added, ...changed].map((f) => f.path).concat(removed);
-  const byUnit = new Map<string, string[]>();
-  for (const path of touched) {
-    const units = unitsFor(n.facts, path);
-    if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/render/restarts.ts)`);
-    for (const u of units) byUnit.set(u, [...(byUnit.get(u) ?? []), path]);
-  }
   const byPath = (a: UpdateFile, b: UpdateFile) => a.path.localeCompare(b.path);
   return {
     node: n.facts.node.name,
@@ -116,7 +106,7 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
     added: added.sort(byPath),
     changed: changed.sort(byPath),
     removed,
-    restarts: RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: byUnit.get(unit)!.sort() })),
+    restarts: restartRows(n.facts, touched),
     daemonReload: touched.some(isUnitFile),
   };
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FILES, installTarget, KUBECONFIG, NODE, pkiPath } from '../../generator/model/layout.js';
+import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, pkiPath } from '../../generator/model/layout.js';
 import { DIST } from '../../generator/pack/dist-layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, readRepo, runCli } from '../helpers.js';
@@ -218,5 +218,93 @@ test.serial(
       server.close();
     }
     t.true(existsSync(join(root, NODE.state)));
+  },
+);
+
+test.serial(
+  'a newer node tarball (or seed) on a running node: first boot installs what changed since the list it last installed and restarts those units only, then is quiet',
+  (t) => {
+    t.timeout(600_000);
+    t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+    const state = join(dir, 'state-seed');
+    cpSync(fixtureStateDir, state, { recursive: true });
+    const out = join(dir, 'out-seed');
+    const site = join(dir, 'lab1-seed.yaml');
+    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml'));
+    const bundle = () => {
+      const r = runCli(['bundle', '--site', site, '--state', state, '--out', out, '--skip-payload']);
+      t.is(r.code, 0, r.stderr);
+    };
+    const dist = join(out, 'lab1', 'dist');
+    const root = join(dir, 'root-seed');
+    execFileSync('cp', ['-a', CHROOT, root]);
+    standIns(root);
+    const install = () => {
+      rmSync(join(root, 'srv', 'node'), { recursive: true, force: true });
+      mkdirSync(join(root, 'srv', 'node'), { recursive: true });
+      execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(NODE_NAME)), '-C', join(root, 'srv', 'node')]);
+      writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
+      execFileSync('chroot', [root, '/bin/sh', `/srv/node/${NODE_NAME}/install.sh`]);
+    };
+    // first boot's functions and its check for a newer list, without the steps (they need a real host).
+    const firstboot = () => {
+      const text = readFileSync(join(root, FILES.firstboot), 'utf8');
+      writeFileSync(join(root, 'fb.sh'), text.slice(0, text.indexOf('\nrun_step ')));
+      const r = spawnSync('chroot', [root, '/bin/bash', '/fb.sh'], { encoding: 'utf8' });
+      t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      return r.stdout;
+    };
+
+    bundle();
+    install();
+    // First boot's first step, as on a new node: it keeps the list it installed.
+    const text = readFileSync(join(root, FILES.firstboot), 'utf8');
+    writeFileSync(join(root, 'fb.sh'), `${text.slice(0, text.indexOf('\nif [[ -f "$STATE_DIR/steps/'))}\nunpack_node_files\n`);
+    const r = spawnSync('chroot', [root, '/bin/bash', '/fb.sh'], { encoding: 'utf8' });
+    t.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    t.is(readFileSync(join(root, NODE_FILES.installed), 'utf8'), readFileSync(join(root, NODE_FILES.list), 'utf8'));
+    mkdirSync(join(root, NODE.state, 'steps'), { recursive: true });
+    writeFileSync(join(root, NODE.state, 'steps', '1-unpack-node-files.done'), '1\n');
+    t.notRegex(firstboot(), /differ/, 'nothing new: first boot is quiet');
+
+    // A blueprint change reaches chrony's config; the newer tarball's install.sh lays every file down and starts first boot.
+    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.1, 192.168.93.2]'));
+    bundle();
+    install();
+    rmSync(join(root, 'tools.log'));
+    const before = tree(root);
+    const said = firstboot();
+    t.regex(said, /the seed's node files differ from those installed: 1 to install, 0 to remove/);
+    t.regex(said, /node files updated from the seed: 1 installed, 0 removed, 1 unit\(s\) restarted/);
+    t.deepEqual(
+      [...toolsLog(root).matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
+      ['chrony'],
+    );
+    // install.sh laid chrony.conf down already; first boot only recorded the list and restarted chrony.
+    t.deepEqual([...gained(before, tree(root)).keys()].sort(), ['/tools.log', NODE_FILES.installed].sort());
+    t.is(readFileSync(join(root, NODE_FILES.installed), 'utf8'), readFileSync(join(root, NODE_FILES.list), 'utf8'));
+    t.false(existsSync(join(root, FILES.updatePending)));
+
+    // The next boot: nothing to do.
+    rmSync(join(root, 'tools.log'));
+    t.notRegex(firstboot(), /differ/);
+    t.is(toolsLog(root), '');
+
+    // As a newer seed delivers it: cloud-init writes only the list; the archive comes from the seed (here the copied one).
+    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace('ntpServers: [192.168.93.1]', 'ntpServers: [192.168.93.3]'));
+    bundle();
+    const listed = execFileSync('tar', ['-xzOf', join(dist, DIST.tarball(NODE_NAME)), `${NODE_NAME}/${NODE_FILES.listName}`]);
+    writeFileSync(join(root, NODE_FILES.list), listed);
+    cpSync(join(dist, DIST.nodeFiles(NODE_NAME)), join(root, NODE_FILES.copied));
+    const chrony = '/etc/chrony/chrony.conf';
+    const stale = readFileSync(join(root, chrony), 'utf8');
+    const seeded = firstboot();
+    t.regex(seeded, /1 to install, 0 to remove/);
+    t.not(readFileSync(join(root, chrony), 'utf8'), stale);
+    t.regex(readFileSync(join(root, chrony), 'utf8'), /192\.168\.93\.3/);
+    t.deepEqual(
+      [...toolsLog(root).matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
+      ['chrony'],
+    );
   },
 );
