@@ -116,9 +116,11 @@ function nodeUnits(f: NodeFacts): Set<string> {
   return new Set(['systemd-modules-load', 'systemd-sysctl', ...(f.ntp ? [CHRONY_SERVICE[f.site.os.family]] : []), 'containerd', ...serviceOrder(f).ordered]);
 }
 
+const rowFor = (f: NodeFacts, path: string): Row | null => rows(f).find((r) => matches(r.match, path)) ?? null;
+
 /** A file's units on this node (in restart order), or null when no row covers the path. */
 export function unitsFor(f: NodeFacts, path: string): string[] | null {
-  const row = rows(f).find((r) => matches(r.match, path));
+  const row = rowFor(f, path);
   if (!row) return null;
   const present = nodeUnits(f);
   return RESTART_ORDER.filter((u) => row.units.includes(u) && present.has(u));
@@ -137,15 +139,20 @@ export interface UnitRestartRow {
   paths: string[];
 }
 
-/** For each unit in restart order, the given files that restart it: a whole node's table (first boot) or an update's. */
+/**
+ * For each unit in restart order, the given files that restart it (a whole node's table for first
+ * boot, or an update's), as shell patterns: a family of files (registry hosts, manifests) is its
+ * directory and `*`, so no registry's name is written into a script (the egress lint reads them).
+ */
 export function restartRows(f: NodeFacts, paths: readonly string[]): UnitRestartRow[] {
-  const byUnit = new Map<string, string[]>();
+  const byUnit = new Map<string, Set<string>>();
   for (const path of paths) {
-    const units = unitsFor(f, path);
-    if (units === null) throw new Error(`internal: no restart rule for ${path} (generator/render/restarts.ts)`);
-    for (const u of units) byUnit.set(u, [...(byUnit.get(u) ?? []), path]);
+    const row = rowFor(f, path);
+    if (row === null) throw new Error(`internal: no restart rule for ${path} (generator/render/restarts.ts)`);
+    const pattern = typeof row.match === 'string' ? path : `${row.match.prefix}*`;
+    for (const u of unitsFor(f, path)!) byUnit.set(u, (byUnit.get(u) ?? new Set()).add(pattern));
   }
-  return RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: byUnit.get(unit)!.sort() }));
+  return RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: [...byUnit.get(unit)!].sort() }));
 }
 
 /** What the restart-units partial reads: the rows, and where the health checks find their tools and credentials. */
