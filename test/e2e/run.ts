@@ -1,12 +1,12 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages] [--day2 renew]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
  * Must run as root (network namespaces, tap devices).
  *
  * Phases, one module each under harness/: options, fixtures and bundle, network, boot, checks
- * (cluster, reboot, disks), report.
+ * (cluster, reboot, day two, disks), report.
  */
 import { rmSync } from 'node:fs';
 import { Machines } from './harness/boot.js';
@@ -18,13 +18,14 @@ import { checkPreflightStops } from './harness/preflight.js';
 import { createNetwork, deleteNetwork } from './harness/network.js';
 import { parseOptions, UsageError, USAGE, type Options } from './harness/options.js';
 import { checkReboot } from './harness/reboot.js';
+import { checkDay2Renew } from './harness/day2.js';
 import { buildReport, printFailureLogs, writeReport } from './harness/report.js';
 
 async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e boot needs root (network namespaces, tap devices)');
   r.log('fixtures');
   prepareFixtures();
-  const { payload, osPackages } = await bundleSite(r);
+  const { payload, osPackages, runSite, artifacts } = await bundleSite(r);
   createNetwork(r);
 
   const vms = new Machines(r, payload);
@@ -52,6 +53,9 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
   const rebootName = r.opts.reboot ?? site.spec.nodes[site.spec.nodes.length - 1]!.name;
   const rebooted = site.spec.nodes.find((n) => n.name === rebootName);
   if (rebooted && r.opts.reboot !== 'none') await checkReboot(r, vms, rebooted, order.indexOf(rebooted));
+
+  // Before the disks are read (that powers the nodes off), after the reboot (a new bundle replaces the seeds in dist).
+  if (r.opts.day2 === 'renew') await checkDay2Renew(r, runSite, artifacts);
 
   await checkDisks(r, vms, osPackages);
   writeReport(r, buildReport(r, { reboot: r.opts.reboot === 'none' ? null : rebootName, lastPowerOnToAllReadySeconds: allReadyS, controlPlane }));

@@ -19,9 +19,10 @@ export function prepareFixtures(): void {
  * Runs the real `gen bundle` on the site as written plus an ssh key of this run (the harness looks
  * inside nodes through it), with the nodes' OS packages resolved beside the other payload inputs
  * (or, with --no-os-packages, a catalog that plans none). Returns the payload ISO's file name
- * under dist/payload and the plan's OS packages.
+ * under dist/payload, the plan's OS packages, and the run's site file and payload inputs (a day-two
+ * bundle reuses them).
  */
-export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackages: PlannedOsPackages }> {
+export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackages: PlannedOsPackages; runSite: string; artifacts: string }> {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'kubeseed-e2e', '-f', r.sshKey]);
   const derived = structuredClone(r.site);
   derived.spec.os.sshAuthorizedKeys = [readFileSync(`${r.sshKey}.pub`, 'utf8').trim()];
@@ -38,5 +39,5 @@ export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackag
   const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', inputs.dir], { cwd: r.work, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`gen bundle failed:\n${b.stderr}`);
   const payload = (JSON.parse(readFileSync(join(r.dist, 'manifest.json'), 'utf8')) as { payload: string }).payload.replace(/\.tar$/, '.iso');
-  return { payload, osPackages: inputs.osPackages };
+  return { payload, osPackages: inputs.osPackages, runSite, artifacts: inputs.dir };
 }

@@ -20,6 +20,9 @@ Options:
   --keep               keep the run's directory even when every check passes
   --no-os-packages     the payload carries none of the nodes' OS packages: every first boot must
                        stop at its preflight within 30 s of guest time, naming what it lacks
+  --day2 renew         after the checks: gen certs --renew and gen bundle, each node's update applied
+                       over ssh (etcd members first), then new serials served, every node Ready,
+                       no pod restarted, and a second apply a no-op (named checks in report.json)
   --report FILE        also write report.json to FILE
   --help, -h           show this help`;
 
@@ -37,6 +40,8 @@ export interface Options {
   /** Bundle without the nodes' OS packages and check that each first boot stops at its preflight. */
   noOsPackages: boolean;
   report?: string;
+  /** A day-two scenario run on the booted site (harness/day2.ts). */
+  day2?: 'renew';
 }
 
 /** A command line the harness cannot run with: exit code 2, message and no stack. */
@@ -57,6 +62,7 @@ export function parseOptions(argv: string[]): Options | undefined {
         keep: { type: 'boolean' },
         'no-os-packages': { type: 'boolean' },
         report: { type: 'string' },
+        day2: { type: 'string' },
         icount: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -89,6 +95,8 @@ export function parseOptions(argv: string[]): Options | undefined {
     throw new UsageError(`--icount ${values.icount}: give a shift (0 = one nanosecond of guest time per instruction) or off`);
   }
   if (!/^\d+$/.test(values.timeout) || Number(values.timeout) === 0) throw new UsageError(`--timeout ${values.timeout}: give a number of seconds`);
+  if (values.day2 !== undefined && values.day2 !== 'renew') throw new UsageError(`--day2 ${values.day2}: the one day-two scenario is renew`);
+  if (values.day2 !== undefined && values['no-os-packages']) throw new UsageError('--day2 needs a site that comes up: not with --no-os-packages');
   return {
     siteArg: values.site,
     sitePath,
@@ -101,5 +109,6 @@ export function parseOptions(argv: string[]): Options | undefined {
     keep: values.keep ?? false,
     noOsPackages: values['no-os-packages'] ?? false,
     ...(values.report !== undefined ? { report: values.report } : {}),
+    ...(values.day2 === 'renew' ? { day2: 'renew' as const } : {}),
   };
 }
