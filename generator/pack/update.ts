@@ -37,6 +37,11 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): 
       u.restarts,
     ),
     layout: {
+      // The install-node-files partial's: it keeps the host's originals on a first install only.
+      originals: FILES.originals,
+      firstboot: FILES.firstboot,
+      firstbootUnit: FILES.firstbootUnit,
+      status: FILES.status,
       revisionFile: FILES.revision,
       pendingFile: FILES.updatePending,
       listName: UPDATE_FILES.list,
