@@ -8,42 +8,33 @@
  * issues it with the cluster CA for certValidity. A CSR for another node's name is not approved.
  */
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { readTemplates } from '../../generator/io/templates.js';
 import type { Catalog } from '../../generator/model/index.js';
 import { KUBECONFIG, manifestPath, NODE } from '../../generator/model/layout.js';
 import { renderSite } from '../../generator/pipeline/render.js';
 import { controllerManagerFlags } from '../../generator/render/flags.js';
-import { debianKubectl, fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
-import { freePort } from '../loopback.js';
+import { K8S_BIN, layNodeFiles, startApiserver } from '../apiserver.js';
+import { loadDefaultCatalog, repoRoot } from '../helpers.js';
 import { makeState } from '../pki-fixture.js';
 import { ecdsa, on120, siteFromLab1 } from '../sites.js';
 import { tempDirs } from '../temp.js';
 
-const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
-const procs: ChildProcess[] = [];
+const stops: (() => void)[] = [];
 const tmp = tempDirs();
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 test.after.always(() => {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const stop of stops) stop();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function start(bin: string, args: string[], log: { text: string }): ChildProcess {
-  const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  p.stdout.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
-  p.stderr.on('data', (d: Buffer) => (log.text = (log.text + d.toString()).slice(-20000)));
-  procs.push(p);
-  return p;
-}
 
 test("a node's renewal of its own client certificate is approved and signed by the controller-manager as kubeseed renders it; another node's name is not", async (t) => {
   t.timeout(10 * 60_000);
@@ -55,60 +46,17 @@ test("a node's renewal of its own client certificate is approved and signed by t
   const root = join(work, 'root');
   const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
   const node = renderSite(site, catalog, st.files, templates).nodes.find((n) => n.name === site.derived.bootstrapNode)!;
-  for (const f of node.files) {
-    mkdirSync(dirname(join(root, f.path)), { recursive: true });
-    writeFileSync(join(root, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
-  }
+  layNodeFiles(root, node.files);
   const at = (p: string) => join(root, p);
   const pki = at(NODE.pki);
 
-  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const server = `https://127.0.0.1:${apiPort}`;
-  const logs = { etcd: { text: '' }, apiserver: { text: '' }, cm: { text: '' } };
-  start(
-    'etcd',
-    [
-      '--data-dir',
-      join(work, 'etcd'),
-      '--listen-client-urls',
-      `http://127.0.0.1:${etcdClient}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${etcdClient}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${etcdPeer}`,
-    ],
-    logs.etcd,
-  );
-  start(
-    join(K8S_BIN, 'kube-apiserver'),
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      '--insecure-port=0',
-      `--tls-cert-file=${pki}/apiserver.crt`,
-      `--tls-private-key-file=${pki}/apiserver.key`,
-      `--client-ca-file=${pki}/ca.crt`,
-      `--service-account-key-file=${pki}/sa.pub`,
-      `--service-account-signing-key-file=${pki}/sa.key`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      '--authorization-mode=Node,RBAC',
-      '--enable-admission-plugins=NodeRestriction',
-      `--service-cluster-ip-range=${site.kubernetes.serviceCIDR}`,
-      `--cert-dir=${join(work, 'apiserver-certs')}`,
-    ],
-    logs.apiserver,
-  );
-
-  const kubectl = (kubeconfig: string, args: string[], input?: string) =>
-    spawnSync(debianKubectl, ['--kubeconfig', at(kubeconfig), '--server', server, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  const api = await startApiserver({ work, pki, serviceCIDR: site.kubernetes.serviceCIDR, flags: ['--enable-admission-plugins=NodeRestriction'] });
+  stops.push(api.stop);
+  const server = api.server;
+  const logs = { cm: { text: '' } };
+  const kubectl = (kubeconfig: string, args: string[], input?: string) => api.kubectl(at(kubeconfig), args, input);
   const admin = (args: string[], input?: string) => kubectl(KUBECONFIG.bootstrapper, args, input);
-  let ready = admin(['get', '--raw', '/readyz']);
-  for (let i = 0; i < 240 && ready.stdout.trim() !== 'ok'; i++) {
-    await sleep(500);
-    ready = admin(['get', '--raw', '/readyz']);
-  }
-  t.is(ready.stdout.trim(), 'ok', `apiserver not ready:\n${ready.stderr}\n${logs.apiserver.text.slice(-3000)}\n${logs.etcd.text.slice(-1000)}`);
+  t.is(await api.ready(at(KUBECONFIG.bootstrapper)), '');
 
   // The controller-manager with the rendered flags, pointed at this apiserver; it serves nothing.
   const cmConfig = parse(readFileSync(at(KUBECONFIG.controllerManager), 'utf8')) as { clusters: { cluster: { server: string } }[] };
@@ -118,7 +66,7 @@ test("a node's renewal of its own client certificate is approved and signed by t
     .filter(([, v]) => v !== null)
     .map(([k, v]) => `--${k}=${v!.startsWith(`${NODE.kubernetes}/`) ? at(v!) : v}`);
   t.true(flags.includes('--cluster-signing-duration=8760h'), flags.join(' '));
-  start(join(K8S_BIN, 'kube-controller-manager'), [...flags, '--port=0', '--secure-port=0'], logs.cm);
+  api.start(join(K8S_BIN, 'kube-controller-manager'), [...flags, '--port=0', '--secure-port=0'], logs.cm);
 
   const applied = admin(['apply', '-f', at(manifestPath('02-kubelet-rotation.yaml'))]);
   t.is(applied.status, 0, applied.stderr);

@@ -6,29 +6,27 @@
  * token is what it claims to be. Nothing runs the pods: no controller is started.
  */
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { readTemplates } from '../../generator/io/templates.js';
 import type { Catalog } from '../../generator/model/index.js';
 import { renderSite } from '../../generator/pipeline/render.js';
-import { debianKubectl, fixtureCache, loadDefaultCatalog, repoRoot } from '../helpers.js';
+import { K8S_BIN, layNodeFiles, startApiserver } from '../apiserver.js';
+import { loadDefaultCatalog, repoRoot } from '../helpers.js';
 import { makeState } from '../pki-fixture.js';
 import { siteFromLab1 } from '../sites.js';
-import { freePort } from '../loopback.js';
 import { tempDirs } from '../temp.js';
 
-const K8S_BIN = join(fixtureCache, 'kubernetes-v1.20.2', 'bin');
 const ADDONS = ['coredns', 'metrics-server', 'dashboard', 'ingress-nginx'] as const;
-const procs: ChildProcess[] = [];
+const stops: (() => void)[] = [];
 const tmp = tempDirs();
 let catalog: Catalog;
 test.before(async () => {
   catalog = await loadDefaultCatalog();
 });
 test.after.always(() => {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const stop of stops) stop();
 });
 
 /** lab1 with calico and every add-on, on the given version; the bootstrap node's files in a temp root. */
@@ -43,10 +41,7 @@ async function renderCalicoSite(version: string, root: string) {
   const templates = await readTemplates(join(repoRoot, 'blueprints', 'templates'));
   const r = renderSite(site, catalog, st.files, templates);
   const node = r.nodes.find((n) => n.name === site.derived.bootstrapNode)!;
-  for (const f of node.files) {
-    mkdirSync(dirname(join(root, f.path)), { recursive: true });
-    writeFileSync(join(root, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
-  }
+  layNodeFiles(root, node.files);
   return {
     site,
     node,
@@ -64,58 +59,13 @@ test('a real kube-apiserver 1.20.2 accepts calico, coredns, metrics-server, dash
   const cur = await renderCalicoSite('v1.37.1', join(work, 'v137'));
   const pki = join(work, 'v120', 'etc/kubernetes/pki');
 
-  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const log = { etcd: '', apiserver: '' };
-  const etcd = spawn(
-    'etcd',
-    [
-      '--data-dir',
-      join(work, 'etcd'),
-      '--listen-client-urls',
-      `http://127.0.0.1:${etcdClient}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${etcdClient}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${etcdPeer}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  etcd.stderr.on('data', (d: Buffer) => (log.etcd += d.toString()));
-  procs.push(etcd);
-  const apiserver = spawn(
-    join(K8S_BIN, 'kube-apiserver'),
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      '--insecure-port=0',
-      `--tls-cert-file=${pki}/apiserver.crt`,
-      `--tls-private-key-file=${pki}/apiserver.key`,
-      `--client-ca-file=${pki}/ca.crt`,
-      `--service-account-key-file=${pki}/sa.pub`,
-      `--service-account-signing-key-file=${pki}/sa.key`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      // As the rendered apiserver units have it: the CNI DaemonSets run privileged.
-      '--allow-privileged=true',
-      '--authorization-mode=Node,RBAC',
-      `--service-cluster-ip-range=${old.site.kubernetes.serviceCIDR}`,
-      `--cert-dir=${join(work, 'apiserver-certs')}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  apiserver.stderr.on('data', (d: Buffer) => (log.apiserver = (log.apiserver + d.toString()).slice(-20000)));
-  procs.push(apiserver);
-
+  // As the rendered apiserver units have it: the CNI DaemonSets run privileged.
+  const api = await startApiserver({ work, pki, serviceCIDR: old.site.kubernetes.serviceCIDR, flags: ['--allow-privileged=true'] });
+  stops.push(api.stop);
   // The bootstrap node's own credential (system:masters), pointed at this apiserver instead of the site's proxy.
   const kubeconfig = join(work, 'v120', 'etc/kubernetes/kubeseed-bootstrap.conf');
-  const kubectl = (args: string[], input?: string) =>
-    spawnSync(debianKubectl, ['--kubeconfig', kubeconfig, '--server', `https://127.0.0.1:${apiPort}`, ...args], { encoding: 'utf8', input, timeout: 60_000 });
-  let ready = kubectl(['get', '--raw', '/readyz']);
-  for (let i = 0; i < 120 && ready.stdout.trim() !== 'ok'; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    ready = kubectl(['get', '--raw', '/readyz']);
-  }
-  t.is(ready.stdout.trim(), 'ok', `apiserver not ready:\n${ready.stderr}\n${log.apiserver.slice(-3000)}\n${log.etcd.slice(-1000)}`);
+  const kubectl = (args: string[], input?: string) => api.kubectl(kubeconfig, args, input);
+  t.is(await api.ready(kubeconfig, 60), '');
 
   const names = (files: string[]) => files.map((f) => f.split('/').pop());
   t.deepEqual(names(old.manifests), [
