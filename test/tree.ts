@@ -44,3 +44,18 @@ export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).dig
 /** Mode (octal permission bits) and sha256 of a regular file; a symlink as its target. */
 export const modeAndHash = (e: TreeEntry) =>
   e.stat.isSymbolicLink() ? `link ${readlinkSync(e.abs)}` : `${(e.stat.mode & 0o777).toString(8)} ${sha256(readFileSync(e.abs))}`;
+
+/**
+ * `/path` → `0mode sha256` of every regular file and `link target` of every symlink under `root`:
+ * what a test compares before and after a step run on a node's root.
+ */
+export function modeHashTree(root: string): Map<string, string> {
+  return new Map(
+    listTree(root).map((e) => [
+      `/${e.path}`,
+      e.stat.isSymbolicLink()
+        ? `link ${readlinkSync(e.abs)}`
+        : `0${(e.stat.mode & 0o777).toString(8)} ${createHash('sha256').update(readFileSync(e.abs)).digest('hex')}`,
+    ]),
+  );
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -10,6 +10,7 @@ import type { BundlePlan } from '../../generator/model/index.js';
 import { FILES, installTarget, NETWORK_LEFTOVERS, NODE, NODE_FILES, payloadName, payloadPath } from '../../generator/model/layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, repoRoot, runCli } from '../helpers.js';
+import { modeHashTree } from '../tree.js';
 
 /**
  * `gen plan --json` and first boot agree on every path: a node's seed is laid down in a copy of
@@ -32,26 +33,7 @@ const ARCHIVES: Record<string, (version: string, arch: string) => { members: str
   'cni-plugins': () => ({ members: ['./bridge', './host-local', './loopback', './portmap'], installs: ['bridge', 'host-local', 'loopback', 'portmap'] }),
 };
 
-/** path → mode of every regular file and symlink under root. */
-function tree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '/%P\\n'], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  for (const p of list.split('\n').filter(Boolean)) {
-    const st = lstatSync(join(root, p));
-    out.set(
-      p,
-      st.isSymbolicLink()
-        ? `link ${readlinkSync(join(root, p))}`
-        : `0${(st.mode & 0o777).toString(8)} ${createHash('sha256')
-            .update(readFileSync(join(root, p)))
-            .digest('hex')}`,
-    );
-  }
-  return out;
-}
+const tree = modeHashTree;
 
 /** What cloud-init does with the seed's write_files. */
 function writeFiles(root: string, userData: string): void {

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, pkiPath } from '../
 import { DIST } from '../../generator/pack/dist-layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, readRepo, runCli } from '../helpers.js';
+import { modeHashTree } from '../tree.js';
 
 /**
  * An update bundle applied for real: node k8s-02 of lab1 installed from its tarball into a copy of
@@ -26,26 +26,7 @@ const NODE_NAME = 'k8s-02';
 const dir = mkdtempSync(join(tmpdir(), 'kubeseed-update-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-/** path → "mode sha256" of every regular file and symlink under root (one filesystem). */
-function tree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const list = execFileSync('find', [root, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '/%P\\n'], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  for (const p of list.split('\n').filter(Boolean)) {
-    const st = lstatSync(join(root, p));
-    out.set(
-      p,
-      st.isSymbolicLink()
-        ? `link ${readlinkSync(join(root, p))}`
-        : `0${(st.mode & 0o777).toString(8)} ${createHash('sha256')
-            .update(readFileSync(join(root, p)))
-            .digest('hex')}`,
-    );
-  }
-  return out;
-}
+const tree = modeHashTree;
 
 const gained = (before: Map<string, string>, after: Map<string, string>) =>
   new Map([...after].filter(([p, v]) => before.get(p) !== v && !p.startsWith('/srv/') && !p.startsWith('/tmp/')));
