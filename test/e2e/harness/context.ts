@@ -94,8 +94,9 @@ export class E2eRun {
   /**
    * A shell script run on a node as root, over ssh inside the namespace (the key reaches the guest through the site's sshAuthorizedKeys); on stdin, so no shell on the way rewrites it.
    * A loaded guest's sshd can take tens of seconds to answer, and an empty answer must not pass for a result: 60 s to connect unless a poll asks for less.
+   * The whole command may run `timeoutS` (120 s: a check; an update's apply restarts a control plane and waits for it).
    */
-  ssh(node: Pick<WrittenNode, 'address'>, command: string, allowFail = true, connectTimeoutS = 60) {
+  ssh(node: Pick<WrittenNode, 'address'>, command: string, allowFail = true, connectTimeoutS = 60, timeoutS = 120) {
     return this.inNs(
       'ssh',
       [
@@ -114,7 +115,7 @@ export class E2eRun {
         `debian@${hostOf(node)}`,
         'sudo sh -s',
       ],
-      { input: command, allowFail, timeoutMs: 120_000 },
+      { input: command, allowFail, timeoutMs: timeoutS * 1000 },
     );
   }
 

@@ -60,7 +60,8 @@ function applyOver(r: E2eRun, n: WrittenNode, tarball: string): { code: number; 
   const dir = name.replace(/\.update\.tar\.gz$/, '');
   const b64 = readFileSync(tarball).toString('base64');
   const script = `set -e\ncd /tmp\nrm -rf ${dir}\nbase64 -d >${name} <<'EOF'\n${b64}\nEOF\ntar -xzpf ${name}\n./${dir}/apply\n`;
-  const s = r.ssh(n, `${script}echo "apply-exit=$?"`);
+  // apply restarts etcd, the apiserver, the controllers, the kubelet and kube-proxy one after another, each waited for healthy: minutes on an emulated guest.
+  const s = r.ssh(n, `${script}echo "apply-exit=$?"`, true, 60, 1200);
   const ok = /apply-exit=0/.test(s.stdout);
   return { code: ok ? 0 : 1, out: (s.stdout + s.stderr).trim() };
 }
