@@ -39,10 +39,16 @@ test.serial('--node after a renewal rewrites that node alone inside the bundle; 
   t.deepEqual(out.updated, ['k8s-02']);
   const after = describeTree(w.dist, modeAndHash);
   for (const n of ['k8s-01', 'k8s-03']) t.deepEqual(nodeFiles(after, n), nodeFiles(before, n), `${n} unchanged`);
-  t.deepEqual(Object.keys(nodeFiles(after, 'k8s-02')), Object.keys(nodeFiles(before, 'k8s-02')));
+  // k8s-02 gains the update that takes a running k8s-02 to the renewed certificates (issue #22), nothing else.
+  const update = ['nodes/k8s-02/k8s-02-rev2.update.tar.gz', 'nodes/k8s-02/k8s-02-rev2.update.txt'];
+  t.deepEqual(Object.keys(nodeFiles(after, 'k8s-02')).sort(), [...Object.keys(nodeFiles(before, 'k8s-02')), ...update].sort());
   t.notDeepEqual(nodeFiles(after, 'k8s-02'), nodeFiles(before, 'k8s-02'), 'k8s-02 has its new certificates');
   t.not(after['admin/admin.kubeconfig'], before['admin/admin.kubeconfig'], 'admin/ follows the state');
-  t.deepEqual(Object.keys(after).sort(), Object.keys(before).sort(), 'the same files, vm/ and README included');
+  t.deepEqual(
+    Object.keys(after).sort(),
+    [...Object.keys(before), ...update, 'apply-updates.sh'].sort(),
+    'the same files, vm/ and README included, and the update with the script that applies it',
+  );
   const verify = runCli(['verify', w.dist, '--json']);
   t.is(verify.code, 0, verify.stdout);
   const manifest = JSON.parse(readFileSync(join(w.dist, 'manifest.json'), 'utf8')) as { nodes: string[]; files: { path: string }[] };
