@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,16 @@ export const toolsDir = join(fixtureCache, 'tools');
 /** Debian's kubectl, unpacked by scripts/setup-test-tools.sh. */
 export const debianKubectl = join(toolsDir, 'kubernetes-client', 'usr', 'bin', 'kubectl');
 
+/** A spawned process's exit code and everything it wrote, once it has closed. */
+export async function exitAndOutput(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  return { code, stdout, stderr };
+}
+
 /** runCli without blocking this process: for tests whose servers run in the test process itself. */
 export async function runCliAsync(
   args: string[],
@@ -46,10 +56,5 @@ export async function runCliAsync(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-  return { code, stdout, stderr };
+  return exitAndOutput(child);
 }

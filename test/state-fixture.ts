@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { cliPath, repoRoot, runCli } from './helpers.js';
+import { repoRoot, runCli, runCliAsync } from './helpers.js';
 import { ecdsa, lab1, type SiteEdit } from './sites.js';
 
 /**
@@ -41,15 +40,7 @@ export function makeWork(roots: string[], ...edits: SiteEdit[]): Work {
     state: join(dir, 'output', 'lab1', 'state'),
     dist: join(dir, 'output', 'lab1', 'dist'),
     gen: (cmd, extra = [], env = {}) => runCli([cmd, ...args, ...extra], { cwd: dir, env }),
-    genAsync: (cmd, extra = [], env = {}) =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, [cliPath, cmd, ...args, ...extra], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      }),
+    genAsync: (cmd, extra = [], env = {}) => runCliAsync([cmd, ...args, ...extra], { cwd: dir, env }),
   };
 }
 

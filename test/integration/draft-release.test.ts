@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { realFs } from '../../generator/io/fs.js';
 import { readCatalog } from '../../generator/pipeline/load.js';
-import { repoRoot } from '../helpers.js';
+import { exitAndOutput, repoRoot } from '../helpers.js';
 import { UpstreamServer } from '../upstream-server.js';
 
 const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm'];
@@ -49,12 +49,7 @@ async function draft(args: string[]) {
   const child = spawn(process.execPath, [SCRIPT, ...args, '--dl', `${up.base}/dl`, '--source', `${up.base}/src`, '--date', '2026-11-28'], {
     env: { ...process.env, HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '' },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  return { code, stdout, stderr };
+  return exitAndOutput(child);
 }
 
 test('drafts the next patch from the newest of its minor: published binaries checked, kubeadm images from the tag, no Kubernetes pins, a release the catalog loads', async (t) => {

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { LATEST_ARCHIVE_TIME } from '../../generator/pack/epoch.js';
 import { memFile, writeTarTo } from '../../generator/pack/files.js';
 import { fetchFixture, serveArtifacts } from '../fetch-fixture.js';
-import { cliPath, repoRoot, runCli } from '../helpers.js';
+import { cliPath, exitAndOutput, repoRoot, runCli } from '../helpers.js';
 import { BILLION_LAUGHS } from '../hostile-fixtures.js';
 import { UpstreamServer } from '../upstream-server.js';
 
@@ -238,12 +238,7 @@ async function onTmpfsAsync(dir: string, mountOptions: string, args: string[], e
     ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o "$1" kubeseed-test "$2" && shift 2 && exec "$@"', 'sh', mountOptions, dir, process.execPath, cliPath, ...args],
     { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env } },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-  return { code, stdout, stderr };
+  return exitAndOutput(child);
 }
 
 test('gen fetch into a full cache: exit 1 at once, one line naming the partial file (ENOSPC), not a retried "network" error', async (t) => {
