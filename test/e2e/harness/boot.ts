@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WrittenNode } from '../../../generator/site/index.js';
+import { DIST } from '../../../generator/pack/dist-layout.js';
 import { fixtureCache } from '../../helpers.js';
-import { run, type E2eRun } from './context.js';
+import type { E2eRun } from './context.js';
 import { addTap } from './network.js';
 
 /** The guest disk, kernel and initrd built by scripts/e2e/build-guest.sh. */
@@ -18,7 +20,7 @@ export class Machines {
   readonly rebooting = new Set<string>();
   private stopping = false;
 
-  /** `payload`: the payload ISO's file name under dist/payload. */
+  /** `payload`: the payload ISO's file name under dist/payload, which every node's script must attach. */
   constructor(
     private readonly r: E2eRun,
     private readonly payload: string,
@@ -33,84 +35,73 @@ export class Machines {
     return Math.max(...Object.values(this.powerOn));
   }
 
-  /** Powers a node on; `i` numbers its tap. The first time also makes its tap and its disk overlay. */
+  /**
+   * Powers a node on through the script the bundle ships for it (dist/vm/<node>.sh), so what users
+   * run is what boots here; `i` numbers its tap. The harness sets only the script's documented
+   * environment and appends extra QEMU arguments. The first time also makes the node's tap; the
+   * script makes the disk overlay (in the run's directory, VM_STATE) on the first start only.
+   */
   boot(n: WrittenNode, i: number): void {
     const { r } = this;
     const tap = `tap${i}`;
-    const disk = this.disk(n.name);
     const first = !(n.name in this.powerOn);
+    const script = join(r.dist, DIST.vmScript(n.name));
     if (first) {
+      if (!readFileSync(script, 'utf8').includes(`"$dist/${DIST.payload(this.payload)}"`)) throw new Error(`${script} does not attach the payload ${this.payload}`);
       addTap(r, tap);
-      run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(guest, 'disk.img'), '-F', 'raw', disk]);
     }
-    // TCG's translation cache (1 GiB by default) filled within five minutes of a smoke boot and was
-    // flushed (`info jit` on the monitor): every Go binary's hot code was then translated again. 2 GiB
-    // is QEMU's ceiling on x86_64 hosts; only the pages it uses take host memory.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: r.work,
+      VM_STATE: r.work,
+      BASE: join(guest, 'disk.img'),
+      BASE_FORMAT: 'raw',
+      // The run's namespace has no multicast route; the harness bridges taps instead (network.ts).
+      NETDEV: `tap,ifname=${tap},script=no,downscript=no`,
+      // TCG's translation cache (1 GiB by default) filled within five minutes of a smoke boot and was
+      // flushed (`info jit` on the monitor): every Go binary's hot code was then translated again. 2 GiB
+      // is QEMU's ceiling on x86_64 hosts; only the pages it uses take host memory.
+      ACCEL: 'tcg,tb-size=2048',
+      MEMORY: '3072',
+      CPUS: '1',
+      // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
+      // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
+      KERNEL: join(guest, 'vmlinuz'),
+      INITRD: join(guest, 'initrd.img'),
+      APPEND: 'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=0 tsc=reliable mitigations=off',
+      // The disk is thrown away after the run: ignoring flushes spares etcd's fsyncs a trip to the host's disk.
+      DISK_CACHE: 'unsafe',
+      // Appended, so that a node started again after its reboot keeps the log of its first boot.
+      CONSOLE: r.serialLog(n.name),
+      MONITOR: this.monitor(n.name),
+    };
     // -no-reboot: a guest's reboot ends its QEMU and the harness starts a fresh one on the same disk. A warm
     // reset keeps the full cache of the previous boot, and QEMU 7.2 then spent ~40 ms on every store the new
     // kernel made into a page that once held code: modprobe clearing one page for minutes, soft lockups,
     // no login after 16 min (CI of 2026-11-24, reproduced here). A fresh process is a cold power cycle.
-    // The default TCG model (qemu64) lacks AES-NI and PCLMULQDQ: Go then does TLS in software AES/GHASH, and
-    // every etcd, apiserver and kubelet connection costs many times more emulated instructions than on real nodes.
-    const p = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        r.ns,
-        'qemu-system-x86_64',
-        '-machine',
-        'q35',
-        '-accel',
-        'tcg,tb-size=2048',
-        '-no-reboot',
-        '-cpu',
-        'max',
-        '-m',
-        '3072',
-        '-smp',
-        '1',
-        // Guest time from the instruction count (docs/decisions.md): each guest sees a steady 1 GHz machine, so its
-        // leases, renew deadlines and etcd elections measure its own progress, not how busy the host's two cores are.
-        ...(r.opts.icount === 'off' ? [] : ['-icount', `shift=${r.opts.icount},sleep=on`]),
-        '-kernel',
-        join(guest, 'vmlinuz'),
-        '-initrd',
-        join(guest, 'initrd.img'),
-        // Under TCG the guest sees unsynchronised TSCs and falls back to the HPET, which turns every clock read of
-        // etcd, the apiserver and the kubelet into an emulated MMIO trap; tsc=reliable keeps the cheap clock.
-        '-append',
-        'root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=0 tsc=reliable mitigations=off',
-        // The disk is thrown away after the run: ignoring flushes spares etcd's fsyncs a trip to the host's disk.
-        '-drive',
-        `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
-        '-drive',
-        `file=${join(r.dist, 'nodes', n.name, 'seed.iso')},if=virtio,format=raw,readonly=on`,
-        '-drive',
-        `file=${join(r.dist, 'payload', this.payload)},if=virtio,format=raw,readonly=on`,
-        '-netdev',
-        `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-        '-device',
-        `virtio-net-pci,netdev=n0,mac=${n.mac}`,
-        // A monitor per VM on a socket in the run's directory: `info jit` and friends while a run is slow.
-        '-display',
-        'none',
-        '-monitor',
-        `unix:${join(r.work, `monitor-${n.name}.sock`)},server=on,wait=off`,
-        // Appended, so that a node started again after its reboot keeps the log of its first boot.
-        '-chardev',
-        `file,id=serial0,path=${r.serialLog(n.name)},append=on`,
-        '-serial',
-        'chardev:serial0',
-      ],
-      { stdio: 'ignore' },
-    );
+    // Guest time from the instruction count (docs/decisions.md): each guest sees a steady 1 GHz machine, so its
+    // leases, renew deadlines and etcd elections measure its own progress, not how busy the host's two cores are.
+    const extra = ['-no-reboot', ...(r.opts.icount === 'off' ? [] : ['-icount', `shift=${r.opts.icount},sleep=on`])];
+    // `exec` in the script makes this process QEMU itself: killing it pulls the plug.
+    // The script's own complaints (no BASE, qemu-img, QEMU's argument errors) land beside the console.
+    const errors = join(r.work, `${n.name}.vm-stderr.log`);
+    const fd = openSync(errors, 'a');
+    const p = spawn('ip', ['netns', 'exec', r.ns, 'sh', script, ...extra], { stdio: ['ignore', fd, fd], env });
+    closeSync(fd);
     this.vm[n.name] = p;
     p.on('exit', (code, signal) => {
-      if (!this.stopping && !this.rebooting.has(n.name)) r.log(`${n.name}: QEMU exited on its own (${signal ?? `code ${code}`}); the node is down`);
+      if (!this.stopping && !this.rebooting.has(n.name)) {
+        const said = readFileSync(errors, 'utf8').trim().split('\n').slice(-3).join('; ');
+        r.log(`${n.name}: QEMU exited on its own (${signal ?? `code ${code}`}); the node is down${said ? `: ${said}` : ''}`);
+      }
     });
     if (first) this.powerOn[n.name] = Date.now();
-    r.log(`powered on ${n.name}`);
+    r.log(`powered on ${n.name} (${DIST.vmScript(n.name)})`);
+  }
+
+  /** The node's QMP socket (`info jit` and friends while a run is slow: human-monitor-command). */
+  monitor(node: string): string {
+    return join(this.r.work, `${node}.qmp`);
   }
 
   /** The node's disk: a qcow2 overlay on the guest image, in the run's directory. */
