@@ -47,7 +47,8 @@ export class Machines {
     const first = !(n.name in this.powerOn);
     const script = join(r.dist, DIST.vmScript(n.name));
     if (first) {
-      if (!readFileSync(script, 'utf8').includes(`"$dist/${DIST.payload(this.payload)}"`)) throw new Error(`${script} does not attach the payload ${this.payload}`);
+      if (!readFileSync(script, 'utf8').includes(`"$dist/${DIST.payload(this.payload)}"`))
+        throw new Error(`${script} does not attach the payload ${this.payload}`);
       addTap(r, tap);
     }
     const env: Record<string, string> = {
