@@ -66,7 +66,8 @@ export const bundleCommand: Command = {
     // The environment is input too: refused before the blueprint is read.
     parseSourceDateEpoch(ctx.env.SOURCE_DATE_EPOCH);
     const payloadFormats = payloadFormatsOf(values['payload-format']);
-    const loaded = await loadValidSite(values, ctx);
+    // Against the site as last delivered too: an unsafe change to a running site makes no updates.
+    const loaded = await loadValidSite(values, ctx, { running: true });
     const started = Date.now();
     const r = await bundle(loaded.site, loaded.catalog, {
       ...(values.out ? { out: values.out as string } : {}),

@@ -13,11 +13,17 @@ import { loadSiteFrom, loadValidSite } from './site-input.js';
 
 export const validateCommand: Command = {
   name: 'validate',
-  usage: 'gen validate [--site NAME|PATH] [--catalog DIR] [--json]',
-  help: SITE_HELP,
-  options: SITE_OPTIONS,
+  usage: 'gen validate [--site NAME|PATH] [--catalog DIR] [--out DIR] [--state DIR] [--json]',
+  help: [
+    ...SITE_HELP,
+    '--out DIR             output root (default: ./output), where the site state is found',
+    '--state DIR           site state directory (default: <out>/<site>/state)',
+    'When the state holds a delivery record (written by gen bundle), the blueprint is also checked against the',
+    "running site: its networks and domain, its nodes' addresses and roles, and the etcd members it keeps.",
+  ],
+  options: { ...SITE_OPTIONS, out: { type: 'string' }, state: { type: 'string' } },
   async run(values, _pos, ctx) {
-    const loaded = await loadSiteFrom(values, ctx);
+    const loaded = await loadSiteFrom(values, ctx, { running: true });
     const ok = !hasErrors(loaded.issues) && loaded.resolved !== undefined;
     if (values.json) {
       ctx.streams.out(JSON.stringify({ file: loaded.file, valid: ok, issues: loaded.issues }, null, 2));

@@ -5,3 +5,4 @@ export * from './plan.js';
 export * from './ports.js';
 export * from './ospkg.js';
 export * from './public-hosts.js';
+export * from './running.js';

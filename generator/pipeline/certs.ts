@@ -20,8 +20,13 @@ export function outputDir(site: ResolvedSite, loc: StateLocation): string {
 }
 
 export function stateDir(site: ResolvedSite, loc: StateLocation): string {
+  return stateDirOf(site.name, loc);
+}
+
+/** The state directory of the site named `name` (before the site resolves: gen validate's running-site rules). */
+export function stateDirOf(name: string, loc: StateLocation): string {
   if (loc.state) return resolve(loc.cwd, loc.state);
-  return join(outputDir(site, loc), 'state');
+  return join(resolve(loc.cwd, loc.out ?? 'output'), name, 'state');
 }
 
 /** The state directory for this site and location, refused when the output could destroy it. */

@@ -1,6 +1,6 @@
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseCatalog } from '../catalog/load.js';
-import { InputError, type Catalog, type ClockPort, type FsPort, type Issue, type ResolvedSite } from '../model/index.js';
+import { InputError, type Catalog, type ClockPort, type FsPort, type Issue, type ResolvedSite, type RunningSite } from '../model/index.js';
 import { checkSite, parseSite } from '../site/index.js';
 
 export interface LoadOptions {
@@ -12,6 +12,8 @@ export interface LoadOptions {
   root: string;
   /** Today, for the end-of-life rules. */
   clock: ClockPort;
+  /** The site as last delivered, by the blueprint's site name (null: none yet), for the rules of a running site. */
+  running?: (siteName: string) => Promise<RunningSite | null>;
 }
 
 export interface LoadedSite {
@@ -64,6 +66,7 @@ export async function loadSite(fs: FsPort, opts: LoadOptions): Promise<LoadedSit
       : join(opts.root, 'blueprints', 'catalog');
   const cat = await readCatalog(fs, catalogDir);
   if (!cat.catalog) return { file, issues: [...parsed.issues, ...cat.issues] };
-  const checked = checkSite(parsed, cat.catalog, opts.clock.now());
+  const running = opts.running ? await opts.running(parsed.site.metadata.name) : null;
+  const checked = checkSite(parsed, cat.catalog, opts.clock.now(), running);
   return { file, issues: checked.issues, catalog: cat.catalog, ...(checked.resolved ? { resolved: checked.resolved } : {}) };
 }

@@ -1,11 +1,13 @@
-import type { Catalog, Issue, ResolvedSite } from '../model/index.js';
+import type { Catalog, Issue, ResolvedSite, RunningSite } from '../model/index.js';
 import { hasErrors } from '../model/index.js';
 import type { ParsedSite } from './parse.js';
 import { checkRules } from './rules/index.js';
+import { checkRunningRules } from './rules/running.js';
 import { resolveSite } from './resolve.js';
 
 export { parseSite, type ParsedSite } from './parse.js';
 export { RULES, checkRules, type Rule } from './rules/index.js';
+export { RUNNING_RULES, checkRunningRules, type RunningRule } from './rules/running.js';
 export { resolveSite, LB_PORT, APISERVER_PORT } from './resolve.js';
 export { siteSchema, siteJsonSchema, type WrittenNode, type WrittenSite } from './schema.js';
 
@@ -15,10 +17,15 @@ export interface CheckedSite {
   resolved?: ResolvedSite;
 }
 
-/** Semantic rules on a structurally valid site, positions attached, then resolution. */
-export function checkSite(parsed: ParsedSite, catalog: Catalog, today: Date): CheckedSite {
+/**
+ * Semantic rules on a structurally valid site, positions attached, then resolution. With the site
+ * as last delivered (`running`), also the rules for changing a running site.
+ */
+export function checkSite(parsed: ParsedSite, catalog: Catalog, today: Date, running: RunningSite | null = null): CheckedSite {
   if (!parsed.site) return { issues: parsed.issues };
-  const issues = checkRules({ site: parsed.site, catalog, today }).map((i) => ({
+  const found = checkRules({ site: parsed.site, catalog, today });
+  if (running) found.push(...checkRunningRules({ site: parsed.site, running }));
+  const issues = found.map((i) => ({
     ...i,
     file: parsed.file,
     ...(parsed.positions ? parsed.positions.valueAt(i.path) : {}),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
 import { isUnitFile, restartRows, type UnitRestartRow } from '../render/restarts.js';
-import type { DeliveredFile, DeliveryRecord, NodeRecord } from './record.js';
+import type { DeliveredFile, DeliveryRecord, NodeRecord, SiteRecord } from './record.js';
 
 /**
  * The update computation: from what each node got last (the delivery record) and what it gets now
@@ -133,6 +133,8 @@ export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedN
     const r = x ? x.record : prevNodes[name];
     if (r) record.nodes[name] = r;
   }
+  const site = siteRecord(record, nodes, previous?.site);
+  if (site) record.site = site;
   const updates: NodeUpdate[] = [];
   for (const x of next) {
     const start = from ?? x.record.base;
@@ -149,6 +151,23 @@ export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedN
       .sort(),
     dropped,
   };
+}
+
+/**
+ * The site block of the record: the networks and domain of the site rendered now, and the address
+ * and roles of every recorded node (as rendered now, or as recorded before for a node not rendered
+ * in this bundle).
+ */
+function siteRecord(record: DeliveryRecord, nodes: RenderedNodeFiles[], before: SiteRecord | undefined): SiteRecord | undefined {
+  const site = nodes[0]?.facts.site;
+  if (!site) return before;
+  const out: SiteRecord['nodes'] = {};
+  for (const name of Object.keys(record.nodes)) {
+    const now = nodes.find((n) => n.facts.node.name === name)?.facts.node;
+    const entry = now ? { ip: now.ip, roles: [...now.roles] } : before?.nodes[name];
+    if (entry) out[name] = entry;
+  }
+  return { serviceCIDR: site.kubernetes.serviceCIDR, podCIDR: site.kubernetes.podCIDR, clusterDomain: site.kubernetes.clusterDomain, nodes: out };
 }
 
 /** The change set as plain text: what the golden files hold and what `gen bundle` prints per node. */

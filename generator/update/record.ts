@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { unitPath } from '../model/layout.js';
+import type { RunningSite } from '../model/running.js';
 
 /**
  * What every node got last, kept in the site state directory (`delivered.json`, beside the PKI
@@ -26,21 +28,39 @@ export interface NodeRecord {
   removed: Record<string, number>;
 }
 
+/** What the rules for a running site compare a changed blueprint against (generator/site/rules/running.ts). */
+export interface SiteRecord {
+  serviceCIDR: string;
+  podCIDR: string;
+  clusterDomain: string;
+  /** Every recorded node's address (without prefix) and roles. */
+  nodes: Record<string, { ip: string; roles: string[] }>;
+}
+
 export interface DeliveryRecord {
   revision: number;
   nodes: Record<string, NodeRecord>;
+  /** Absent in a record written before kubeseed kept it (the next bundle adds it). */
+  site?: SiteRecord;
 }
 
 export const DELIVERY_RECORD = 'delivered.json';
 
 const revision = z.number().int().min(1);
 const nodePath = z.string().regex(/^\/[^\0\n\s]+$/);
+const nodeName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+const siteSchema = z.strictObject({
+  serviceCIDR: z.string().min(1),
+  podCIDR: z.string().min(1),
+  clusterDomain: z.string().min(1),
+  nodes: z.record(nodeName, z.strictObject({ ip: z.string().min(1), roles: z.array(z.string().min(1)) })),
+});
 const schema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
   kind: z.literal('DeliveryRecord'),
   revision,
   nodes: z.record(
-    z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+    nodeName,
     z.strictObject({
       revision,
       base: revision.nullable(),
@@ -51,6 +71,7 @@ const schema = z.strictObject({
       removed: z.record(nodePath, revision),
     }),
   ),
+  site: siteSchema.optional(),
 });
 
 /** Parses the record; returns why not for text that is not one. */
@@ -66,9 +87,31 @@ export function parseRecord(text: string): DeliveryRecord | { invalid: string } 
     const i = r.error.issues[0]!;
     return { invalid: `is not a delivery record: ${i.path.join('.') || '(top)'}: ${i.message}` };
   }
-  return { revision: r.data.revision, nodes: r.data.nodes };
+  return { revision: r.data.revision, nodes: r.data.nodes, ...(r.data.site ? { site: r.data.site } : {}) };
 }
 
 export function serializeRecord(r: DeliveryRecord): string {
-  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, nodes: r.nodes }, null, 2)}\n`;
+  const site = r.site ? { site: r.site } : {};
+  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, nodes: r.nodes, ...site }, null, 2)}\n`;
+}
+
+/**
+ * The running site a record describes. A record written before it kept the site block still says
+ * which nodes run etcd: those it gave an etcd unit.
+ */
+export function runningSite(r: DeliveryRecord): RunningSite {
+  const etcdUnit = unitPath('etcd');
+  const nodes = Object.keys(r.nodes)
+    .sort()
+    .map((name) => {
+      const s = r.site?.nodes[name];
+      return {
+        name,
+        ip: s?.ip ?? null,
+        roles: s ? [...s.roles] : null,
+        etcd: s ? s.roles.includes('etcd') : etcdUnit in r.nodes[name]!.files,
+      };
+    });
+  const network = r.site ? { serviceCIDR: r.site.serviceCIDR, podCIDR: r.site.podCIDR, clusterDomain: r.site.clusterDomain } : null;
+  return { revision: r.revision, network, nodes };
 }
