@@ -9,7 +9,7 @@ import { createEngine } from '../generator/text/template.js';
 import { computeUpdates, describeUpdate, type RenderedNodeFiles, type SiteUpdate } from '../generator/update/compute.js';
 import { renderLab1 } from './goldens.js';
 import { repoRoot, testClock } from './helpers.js';
-import { siteFromLab1, type SiteEdit } from './sites.js';
+import { kubeadmMode, siteFromLab1, type SiteEdit } from './sites.js';
 
 /**
  * The kinds of change an update bundle carries, each computed against the record of lab1 as the
@@ -60,6 +60,12 @@ export async function updateScenarios(): Promise<Scenario[]> {
   const renewedNodes = await renderedNodes(lab1.site, lab1.catalog, renewed.files);
   const pauseNodes = await renderedNodes(lab1.site, lab1.catalog, lab1.state, newPause);
   const grownNodes = await renderedNodes(four, lab1.catalog, grown.files);
+  // kubeadm's control plane runs as static pods and keeps kubeconfigs of its own: a renewal restarts the pods and renews those.
+  const kubeadm = siteFromLab1(lab1.catalog, kubeadmMode);
+  const kubeadmState = await ensurePki(kubeadm, lab1.state, ports);
+  const kubeadmRenewed = await ensurePki(kubeadm, kubeadmState.files, ports, { renew: true });
+  const kubeadmBase = await renderedNodes(kubeadm, lab1.catalog, kubeadmState.files);
+  const kubeadmRenewedNodes = await renderedNodes(kubeadm, lab1.catalog, kubeadmRenewed.files);
   return [
     { name: 'first-bundle', update: first, nodes: base, state: lab1.state },
     { name: 'nothing-changed', update: computeUpdates(first.record, base, names), nodes: base, state: lab1.state },
@@ -74,6 +80,12 @@ export async function updateScenarios(): Promise<Scenario[]> {
       ),
       nodes: grownNodes,
       state: grown.files,
+    },
+    {
+      name: 'kubeadm-leaf-renewal',
+      update: computeUpdates(computeUpdates(null, kubeadmBase, names).record, kubeadmRenewedNodes, names),
+      nodes: kubeadmRenewedNodes,
+      state: kubeadmRenewed.files,
     },
   ];
 }

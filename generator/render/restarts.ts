@@ -20,6 +20,14 @@ interface Row {
 const APISERVER = 'kube-apiserver';
 const CM = 'kube-controller-manager';
 const SCHEDULER = 'kube-scheduler';
+/**
+ * Not a unit: `kubeadm certs renew` of the kubeconfigs kubeadm itself wrote on a control plane
+ * (admin, controller-manager, scheduler), whose client certificates kubeseed does not issue.
+ * A renewal renews them with the leaves kubeseed issues; the controllers restart after it.
+ */
+export const KUBEADM_KUBECONFIGS = 'kubeadm-kubeconfigs';
+/** What kubeadm renews there (`kubeadm certs renew <name>`, kubeadm 1.20+). */
+export const KUBEADM_RENEWED = ['admin.conf', 'controller-manager.conf', 'scheduler.conf'] as const;
 const pair = (base: string, units: readonly string[]): Row[] => [
   { match: `${base}.crt`, units },
   { match: `${base}.key`, units },
@@ -32,6 +40,7 @@ export const RESTART_ORDER: readonly string[] = [
   ...new Set(Object.values(CHRONY_SERVICE)),
   'etcd',
   APISERVER,
+  KUBEADM_KUBECONFIGS,
   CM,
   SCHEDULER,
   'haproxy',
@@ -44,9 +53,27 @@ export const RESTART_ORDER: readonly string[] = [
 ];
 
 /** How an update waits for a restarted unit: its own health endpoint where it has one, else systemd's word that it is active. */
-export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active';
-const HEALTH: Record<string, HealthCheck> = { etcd: 'etcd', [APISERVER]: 'apiserver', kubelet: 'kubelet' };
+export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active' | 'none';
+const HEALTH: Record<string, HealthCheck> = { etcd: 'etcd', [APISERVER]: 'apiserver', kubelet: 'kubelet', [KUBEADM_KUBECONFIGS]: 'none' };
 export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'active';
+
+/**
+ * How a restart is done: systemd's restart of the unit; for kubeadm's control plane (static pods,
+ * and etcd when stacked) stopping the pod's running container, which the kubelet starts again
+ * from the same manifest so it reads the new files; or kubeadm renewing its kubeconfigs.
+ */
+export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs';
+
+/** The components kubeadm runs as static pods on this node. */
+function staticPods(f: NodeFacts): string[] {
+  if (!f.kubeadm || !f.cp) return [];
+  return [APISERVER, CM, SCHEDULER, ...(f.etcd && !f.etcdUnit ? ['etcd'] : [])];
+}
+
+export function restartVia(f: NodeFacts, unit: string): RestartVia {
+  if (unit === KUBEADM_KUBECONFIGS) return 'kubeadm-certs';
+  return staticPods(f).includes(unit) ? 'static-pod' : 'systemd';
+}
 
 function rows(f: NodeFacts): Row[] {
   const component = (name: string): Row[] => [
@@ -92,7 +119,10 @@ function rows(f: NodeFacts): Row[] {
     ...pair(pkiPath('etcd/peer'), ['etcd']),
     // Read by etcdctl for health checks only.
     ...pair(pkiPath('etcd/healthcheck-client'), []),
-    ...['apiserver', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client'].flatMap((n) => pair(pkiPath(n), [APISERVER])),
+    // Under kubeadm the apiserver's serving certificate is renewed with every leaf (and when its names change):
+    // kubeadm's own kubeconfigs are renewed then too, and the controllers that read them restart.
+    ...pair(pkiPath('apiserver'), f.kubeadm ? [APISERVER, KUBEADM_KUBECONFIGS, CM, SCHEDULER] : [APISERVER]),
+    ...['apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client'].flatMap((n) => pair(pkiPath(n), [APISERVER])),
     { match: pkiPath('sa.key'), units: [APISERVER, CM] },
     { match: pkiPath('sa.pub'), units: [APISERVER] },
     ...pair(KUBELET_SERVING, ['kubelet']),
@@ -113,7 +143,15 @@ const matches = (m: Match, path: string) => (typeof m === 'string' ? m === path 
 
 /** The units this node runs that an update may restart. */
 function nodeUnits(f: NodeFacts): Set<string> {
-  return new Set(['systemd-modules-load', 'systemd-sysctl', ...(f.ntp ? [CHRONY_SERVICE[f.site.os.family]] : []), 'containerd', ...serviceOrder(f).ordered]);
+  return new Set([
+    'systemd-modules-load',
+    'systemd-sysctl',
+    ...(f.ntp ? [CHRONY_SERVICE[f.site.os.family]] : []),
+    'containerd',
+    ...serviceOrder(f).ordered,
+    ...staticPods(f),
+    ...(f.kubeadm && f.cp ? [KUBEADM_KUBECONFIGS] : []),
+  ]);
 }
 
 const rowFor = (f: NodeFacts, path: string): Row | null => rows(f).find((r) => matches(r.match, path)) ?? null;
@@ -134,6 +172,7 @@ export const KUBELET_HEALTHZ_PORT = 10248;
 
 export interface UnitRestartRow {
   unit: string;
+  via: RestartVia;
   check: HealthCheck;
   /** The files whose change restarts the unit. */
   paths: string[];
@@ -152,7 +191,12 @@ export function restartRows(f: NodeFacts, paths: readonly string[]): UnitRestart
     const pattern = typeof row.match === 'string' ? path : `${row.match.prefix}*`;
     for (const u of unitsFor(f, path)!) byUnit.set(u, (byUnit.get(u) ?? new Set()).add(pattern));
   }
-  return RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({ unit, check: healthCheck(unit), paths: [...byUnit.get(unit)!].sort() }));
+  return RESTART_ORDER.filter((u) => byUnit.has(u)).map((unit) => ({
+    unit,
+    via: restartVia(f, unit),
+    check: healthCheck(unit),
+    paths: [...byUnit.get(unit)!].sort(),
+  }));
 }
 
 /** What the restart-units partial reads: the rows, and where the health checks find their tools and credentials. */
@@ -166,6 +210,9 @@ export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts
       etcdCert: pkiPath('etcd/healthcheck-client.crt'),
       etcdKey: pkiPath('etcd/healthcheck-client.key'),
       kubectl: installTarget('kubectl'),
+      crictl: `${installTarget('crictl')}/crictl`,
+      kubeadm: installTarget('kubeadm'),
+      kubeadmRenewed: KUBEADM_RENEWED.join(' '),
       kubeconfig: KUBECONFIG.kubelet,
       apiserverUrl: `https://127.0.0.1:${f.site.controlPlane.apiserverPort}`,
       kubeletPort: KUBELET_HEALTHZ_PORT,

@@ -177,7 +177,7 @@ export function describeUpdate(u: NodeUpdate): string {
   for (const f of u.changed) lines.push(`  change  ${f.mode} ${f.path}`);
   for (const p of u.removed) lines.push(`  remove  ${p}`);
   if (u.daemonReload) lines.push('  systemctl daemon-reload');
-  for (const r of u.restarts) lines.push(`  restart ${r.unit} (wait: ${r.check})`);
+  for (const r of u.restarts) lines.push(`  restart ${r.unit} (${r.via === 'systemd' ? '' : `${r.via}; `}wait: ${r.check})`);
   if (!u.restarts.length) lines.push('  restart nothing');
   return `${lines.join('\n')}\n`;
 }

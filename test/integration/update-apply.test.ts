@@ -45,8 +45,27 @@ function standIns(root: string): void {
   }
 }
 
-/** Runs an update's apply in the chroot as host NODE_NAME; returns its exit code and output. */
-async function apply(root: string, tarball: string, tamper?: (unpacked: string) => void) {
+/**
+ * crictl as a stand-in for kubeadm's static pods: `ps` answers one running container per name,
+ * whose id changes once `stop` was asked for it (the kubelet starting a new one).
+ */
+const CRICTL = `#!/bin/sh
+echo "crictl $*" >>/tools.log
+case "$1" in
+  ps)
+    name=$(echo "$*" | sed -n 's/.*--name \\^\\([a-z-]*\\)\\$.*/\\1/p')
+    echo "id-$name-$(cat "/crictl-$name" 2>/dev/null || echo 0)" ;;
+  stop)
+    shift
+    for id in "$@"; do
+      name=\${id#id-}; name=\${name%-*}
+      echo $(( $(cat "/crictl-$name" 2>/dev/null || echo 0) + 1 )) >"/crictl-$name"
+    done ;;
+esac
+`;
+
+/** Runs an update's apply in the chroot as host NODE_NAME (or `host`); returns its exit code and output. */
+async function apply(root: string, tarball: string, tamper?: (unpacked: string) => void, host = NODE_NAME) {
   const srv = join(root, 'srv', 'update');
   rmSync(srv, { recursive: true, force: true });
   mkdirSync(srv, { recursive: true });
@@ -54,7 +73,7 @@ async function apply(root: string, tarball: string, tamper?: (unpacked: string) 
   const name = readdirOne(srv);
   tamper?.(join(srv, name));
   try {
-    const r = await execFile('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && /srv/update/${name}/apply`], {
+    const r = await execFile('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${host} && /srv/update/${name}/apply`], {
       encoding: 'utf8',
     });
     return { code: 0, out: r.stdout + r.stderr };
@@ -287,5 +306,91 @@ test.serial(
       [...toolsLog(root).matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
       ['chrony'],
     );
+  },
+);
+
+/** The serial of the client certificate a kubeconfig embeds. */
+function kubeconfigSerial(path: string): string {
+  const b64 = /client-certificate-data: (\S+)/.exec(readFileSync(path, 'utf8'))![1]!;
+  return execFileSync('openssl', ['x509', '-noout', '-serial'], { input: Buffer.from(b64, 'base64'), encoding: 'utf8' }).trim();
+}
+
+test.serial(
+  "kubeadm mode: a renewal's update restarts the static pods through crictl, in order, and the real kubeadm renews the kubeconfigs it wrote",
+  async (t) => {
+    t.timeout(600_000);
+    t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+    const kubeadm = join(fixtureCache, 'kubernetes-v1.20.2', 'bin', 'kubeadm');
+    t.true(existsSync(kubeadm), `no kubeadm at ${kubeadm}: run scripts/e2e/build-kubernetes.sh`);
+    const host = 'k8s-01';
+    const state = join(dir, 'state-kubeadm');
+    cpSync(fixtureStateDir, state, { recursive: true });
+    const out = join(dir, 'out-kubeadm');
+    const site = join(dir, 'lab1-kubeadm.yaml');
+    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace(/^(\s+)mode: binary$/m, '$1mode: kubeadm'));
+    const gen = (...args: string[]) => {
+      const r = runCli([...args, '--site', site, '--state', state]);
+      t.is(r.code, 0, `gen ${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    const bundle = () => gen('bundle', '--out', out, '--skip-payload');
+    const dist = join(out, 'lab1', 'dist');
+    bundle();
+    const root = join(dir, 'root-kubeadm');
+    execFileSync('cp', ['-a', CHROOT, root]);
+    standIns(root);
+    writeFileSync(join(root, installTarget('crictl'), 'crictl'), CRICTL);
+    chmodSync(join(root, installTarget('crictl'), 'crictl'), 0o755);
+    cpSync(kubeadm, join(root, installTarget('kubeadm')));
+    mkdirSync(join(root, 'srv', 'node'), { recursive: true });
+    execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(host)), '-C', join(root, 'srv', 'node')]);
+    writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
+    execFileSync('chroot', [root, '/bin/sh', `/srv/node/${host}/install.sh`]);
+    // What kubeadm init writes beside our files: its own kubeconfigs, signed by the cluster CA the node got.
+    // admin.conf names the loopback: kubeadm's renewal asks the cluster for its configuration through it first and,
+    // refused, uses its defaults. The advertise address (TEST-NET-1, refused as loopback) is only written, never dialled.
+    execFileSync(
+      kubeadm,
+      ['init', 'phase', 'kubeconfig', 'all', '--apiserver-advertise-address', '192.0.2.10', '--control-plane-endpoint', '127.0.0.1:6443', '--rootfs', root],
+      { stdio: 'ignore' },
+    );
+    const confs = ['admin.conf', 'controller-manager.conf', 'scheduler.conf'].map((c) => join(root, 'etc', 'kubernetes', c));
+    const serialsBefore = confs.map(kubeconfigSerial);
+    rmSync(join(root, 'tools.log'));
+
+    gen('certs', '--renew');
+    bundle();
+    const rev2 = join(dist, DIST.updateTarball(host, 2));
+    const sh = execFileSync('sh', ['-c', `tar -xzOf ${rev2} ${host}-rev2/apply | shellcheck --shell=bash --severity=style - && echo ok`], { encoding: 'utf8' });
+    t.is(sh.trim(), 'ok');
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(10248, '127.0.0.1', resolve));
+    try {
+      const first = await apply(root, rev2, undefined, host);
+      t.is(first.code, 0, first.out);
+      const log = toolsLog(root);
+      // The static pods stopped in the restart order (stacked etcd, the apiserver, the controllers), each waited for.
+      t.deepEqual(
+        [...log.matchAll(/^crictl stop id-(\S+)-0$/gm)].map((m) => m[1]),
+        ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'],
+      );
+      t.deepEqual(
+        [...log.matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
+        ['kubelet', 'kube-proxy'],
+        'only host services through systemd',
+      );
+      t.true(log.indexOf('crictl stop id-kube-apiserver') < log.indexOf('kubectl'), 'the apiserver waited for after its restart');
+      t.regex(first.out, /kube-scheduler is healthy/);
+      const serialsAfter = confs.map(kubeconfigSerial);
+      serialsAfter.forEach((serial, i) => t.not(serial, serialsBefore[i], `${confs[i]} renewed`));
+
+      rmSync(join(root, 'tools.log'));
+      const second = await apply(root, rev2, undefined, host);
+      t.is(second.code, 0, second.out);
+      t.regex(second.out, /nothing to do/);
+      t.is(toolsLog(root), '');
+    } finally {
+      server.close();
+    }
   },
 );
