@@ -26,6 +26,8 @@ const SCHEDULER = 'kube-scheduler';
  * A renewal renews them with the leaves kubeseed issues; the controllers restart after it.
  */
 export const KUBEADM_KUBECONFIGS = 'kubeadm-kubeconfigs';
+/** Not a unit either: on the bootstrap node, `kubectl apply` of the cluster manifests first boot applied, when they changed. */
+export const CLUSTER_MANIFESTS = 'cluster-manifests';
 /** What kubeadm renews there (`kubeadm certs renew <name>`, kubeadm 1.20+). */
 export const KUBEADM_RENEWED = ['admin.conf', 'controller-manager.conf', 'scheduler.conf'] as const;
 const pair = (base: string, units: readonly string[]): Row[] => [
@@ -50,11 +52,18 @@ export const RESTART_ORDER: readonly string[] = [
   'containerd',
   'kubelet',
   'kube-proxy',
+  CLUSTER_MANIFESTS,
 ];
 
 /** How an update waits for a restarted unit: its own health endpoint where it has one, else systemd's word that it is active. */
 export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active' | 'none';
-const HEALTH: Record<string, HealthCheck> = { etcd: 'etcd', [APISERVER]: 'apiserver', kubelet: 'kubelet', [KUBEADM_KUBECONFIGS]: 'none' };
+const HEALTH: Record<string, HealthCheck> = {
+  etcd: 'etcd',
+  [APISERVER]: 'apiserver',
+  kubelet: 'kubelet',
+  [KUBEADM_KUBECONFIGS]: 'none',
+  [CLUSTER_MANIFESTS]: 'none',
+};
 export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'active';
 
 /**
@@ -62,7 +71,7 @@ export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'activ
  * and etcd when stacked) stopping the pod's running container, which the kubelet starts again
  * from the same manifest so it reads the new files; or kubeadm renewing its kubeconfigs.
  */
-export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs';
+export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs' | 'kubectl-apply';
 
 /** The components kubeadm runs as static pods on this node. */
 function staticPods(f: NodeFacts): string[] {
@@ -72,6 +81,7 @@ function staticPods(f: NodeFacts): string[] {
 
 export function restartVia(f: NodeFacts, unit: string): RestartVia {
   if (unit === KUBEADM_KUBECONFIGS) return 'kubeadm-certs';
+  if (unit === CLUSTER_MANIFESTS) return 'kubectl-apply';
   return staticPods(f).includes(unit) ? 'static-pod' : 'systemd';
 }
 
@@ -101,8 +111,8 @@ function rows(f: NodeFacts): Row[] {
     { match: FILES.keepalivedConfig, units: ['keepalived'] },
     { match: FILES.bridgeConflist, units: [] },
     { match: unitPath('kubeseed-routes'), units: ['kubeseed-routes'] },
-    // The cluster manifests are applied by first boot on the bootstrap node; an update lays them down only.
-    { match: { prefix: `${NODE.manifests}/` }, units: [] },
+    // The cluster manifests are applied by first boot on the bootstrap node, and again by an update that changes them there.
+    { match: { prefix: `${NODE.manifests}/` }, units: [CLUSTER_MANIFESTS] },
     { match: FILES.firstboot, units: [] },
     { match: FILES.firstbootUnit, units: [] },
     { match: FILES.status, units: [] },
@@ -151,6 +161,7 @@ function nodeUnits(f: NodeFacts): Set<string> {
     ...serviceOrder(f).ordered,
     ...staticPods(f),
     ...(f.kubeadm && f.cp ? [KUBEADM_KUBECONFIGS] : []),
+    ...(f.bootstrap ? [CLUSTER_MANIFESTS] : []),
   ]);
 }
 
@@ -213,6 +224,9 @@ export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts
       crictl: `${installTarget('crictl')}/crictl`,
       kubeadm: installTarget('kubeadm'),
       kubeadmRenewed: KUBEADM_RENEWED.join(' '),
+      manifests: NODE.manifests,
+      // The credential first boot applies the manifests with (render/firstboot.ts).
+      adminKubeconfig: f.kubeadm ? KUBECONFIG.kubeadmAdmin : KUBECONFIG.bootstrapper,
       kubeconfig: KUBECONFIG.kubelet,
       apiserverUrl: `https://127.0.0.1:${f.site.controlPlane.apiserverPort}`,
       kubeletPort: KUBELET_HEALTHZ_PORT,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
-import { isUnitFile, restartRows, type UnitRestartRow } from '../render/restarts.js';
+import { isUnitFile, restartRows, type RestartVia, type UnitRestartRow } from '../render/restarts.js';
 import type { DeliveredFile, DeliveryRecord, NodeRecord, SiteRecord } from './record.js';
 
 /**
@@ -170,6 +170,14 @@ function siteRecord(record: DeliveryRecord, nodes: RenderedNodeFiles[], before: 
   return { serviceCIDR: site.kubernetes.serviceCIDR, podCIDR: site.kubernetes.podCIDR, clusterDomain: site.kubernetes.clusterDomain, nodes: out };
 }
 
+/** How the change set names each kind of restart (render/restarts.ts: RestartVia). */
+const RESTART_WORDS: Record<RestartVia, string> = {
+  systemd: 'restart',
+  'static-pod': 'restart static pod',
+  'kubeadm-certs': 'kubeadm certs renew',
+  'kubectl-apply': 'kubectl apply',
+};
+
 /** The change set as plain text: what the golden files hold and what `gen bundle` prints per node. */
 export function describeUpdate(u: NodeUpdate): string {
   const lines = [`${u.node}: revision ${u.base} -> ${u.revision}`];
@@ -177,7 +185,7 @@ export function describeUpdate(u: NodeUpdate): string {
   for (const f of u.changed) lines.push(`  change  ${f.mode} ${f.path}`);
   for (const p of u.removed) lines.push(`  remove  ${p}`);
   if (u.daemonReload) lines.push('  systemctl daemon-reload');
-  for (const r of u.restarts) lines.push(`  restart ${r.unit} (${r.via === 'systemd' ? '' : `${r.via}; `}wait: ${r.check})`);
+  for (const r of u.restarts) lines.push(`  ${RESTART_WORDS[r.via]} ${r.unit} (wait: ${r.check})`);
   if (!u.restarts.length) lines.push('  restart nothing');
   return `${lines.join('\n')}\n`;
 }

@@ -389,6 +389,22 @@ test.serial(
       t.is(second.code, 0, second.out);
       t.regex(second.out, /nothing to do/);
       t.is(toolsLog(root), '');
+
+      // A worker joins: the bootstrap node's cluster manifests change, and its update applies them with kubeadm's admin credential.
+      const worker = [
+        '    - name: k8s-04',
+        '      address: 192.168.93.48/24',
+        '      gateway: 192.168.93.1',
+        '      dns: [192.168.93.1]',
+        '      mac: "52:54:00:93:00:48"',
+        '      roles: [worker]',
+        '',
+      ].join('\n');
+      writeFileSync(site, readFileSync(site, 'utf8').replace(/^(\s+- name: k8s-03\n(?:\s{6}.*\n)+)/m, `$1${worker}`));
+      bundle();
+      const third = await apply(root, join(dist, DIST.updateTarball(host, 3)), undefined, host);
+      t.is(third.code, 0, third.out);
+      t.regex(toolsLog(root), new RegExp(`^kubectl --kubeconfig ${KUBECONFIG.kubeadmAdmin} apply --recursive -f ${NODE.manifests}$`, 'm'));
     } finally {
       server.close();
     }

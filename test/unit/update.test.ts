@@ -88,8 +88,8 @@ test('a new etcd member: the others get its place in their etcd unit, proxy and 
   for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
     for (const p of ['/etc/hosts', '/etc/systemd/system/etcd.service', '/etc/kubeseed/apiserver-proxy.conf']) t.true(paths(u, n).includes(p), `${n} ${p}`);
     t.true(u.updates.find((x) => x.node === n)!.daemonReload);
-    // etcd first, then the apiserver, then the way to the apiservers.
-    t.deepEqual(units(u, n), ['etcd', 'kube-apiserver', 'kubeseed-apiserver-proxy']);
+    // etcd first, then the apiserver, then the way to the apiservers; the bootstrap node applies the changed cluster manifests last.
+    t.deepEqual(units(u, n), ['etcd', 'kube-apiserver', 'kubeseed-apiserver-proxy', ...(n === 'k8s-01' ? ['cluster-manifests'] : [])]);
   }
   t.truthy(u.record.nodes['k8s-04']);
 });
