@@ -55,8 +55,16 @@ export interface DistResult {
 /** The pack stage: everything `dist` holds, written into `dist` (a staging directory the caller swaps in). */
 export async function packDist(dist: string, d: DistInput): Promise<DistResult> {
   const written = new Set(d.nodes.map((n) => n.node.name));
-  const kept = d.previous ? await keepPrevious(d.previous, dist, d.site, written, d.payload === null) : { nodes: [], payload: null };
+  const kept = d.previous ? await keepPrevious(d.previous, dist, d.site, written, d.payload === null) : { nodes: [], payload: null, payloadNames: [] };
   const payload: Payload | null = d.payload ? await packPayload(d.payloadCache, dist, d.payload, d.epoch, d.payloadFormats, d.say) : kept.payload;
+  // The kept nodes' seeds were made with the bundle's payload (some embed it): one bundle, one payload.
+  const oldPayload = kept.payloadNames.find((n) => /^payload-[0-9a-f]{16}\./.test(n));
+  if (d.payload && payload && kept.nodes.length && oldPayload && !payload.files.some((f) => f.name.slice(0, 24) === oldPayload.slice(0, 24)))
+    throw new InputError(
+      `--node ${[...written].join(', ')}: the payload changed since the bundle in ${d.previous} was written (${oldPayload.slice(0, 24)} -> ${payload.files[0]!.name.slice(0, 24)}); the other nodes' seeds go with the old one`,
+      [],
+      "run gen bundle without --node to write every node with the new payload, or add --skip-payload to keep the bundle's payload",
+    );
   for (const n of d.nodes) {
     await packNode({
       site: d.site,
@@ -117,7 +125,7 @@ async function keepPrevious(
   site: ResolvedSite,
   replaced: Set<string>,
   keepPayload: boolean,
-): Promise<{ nodes: string[]; payload: Payload | null }> {
+): Promise<{ nodes: string[]; payload: Payload | null; payloadNames: string[] }> {
   const manifestPath = join(previous, DIST.manifest);
   const text = await readFile(manifestPath, 'utf8').catch(() => null);
   if (text === null)
@@ -146,8 +154,8 @@ async function keepPrevious(
     const owner = nodeOwning(rel);
     if (owner !== null && (replaced.has(owner) || !siteNodes.has(owner))) continue;
     if (rel.startsWith(`${DIST.payloadDir}/`)) {
-      if (!keepPayload) continue;
       payloadNames.push(rel.slice(DIST.payloadDir.length + 1));
+      if (!keepPayload) continue;
     }
     if (owner !== null) nodes.add(owner);
     await mkdir(dirname(join(dist, rel)), { recursive: true });
@@ -155,7 +163,7 @@ async function keepPrevious(
     if (rel.startsWith(`${DIST.payloadDir}/`)) await link(join(previous, rel), join(dist, rel)).catch(() => copyFile(join(previous, rel), join(dist, rel)));
     else await copyFile(join(previous, rel), join(dist, rel));
   }
-  return { nodes: [...nodes], payload: keepPayload ? await keptPayload(dist, payloadNames) : null };
+  return { nodes: [...nodes], payload: keepPayload ? await keptPayload(dist, payloadNames) : null, payloadNames };
 }
 
 /** The payload forms found in a kept bundle, hashed again: the new manifest vouches for what it lists. */

@@ -190,5 +190,22 @@ test.serial(
       ['payload-X.tar'],
     );
     t.is(runCli(['verify', dist]).code, 0);
+
+    // Other payload inputs: --node alone would pair the kept nodes' seeds with a payload they were not made with.
+    const bundled = describeTree(dist, modeAndHash);
+    const changed = fx.plan.artifacts[0]!;
+    writeFileSync(join(art, payloadName(changed)), 'another stand-in\n');
+    writeFileSync(
+      join(art, 'SHA256SUMS'),
+      readFileSync(join(art, 'SHA256SUMS'), 'utf8').replace(
+        new RegExp(`^[0-9a-f]{64}(?=  ${payloadName(changed).replace(/[.]/g, '\\.')}$)`, 'm'),
+        createHash('sha256').update('another stand-in\n').digest('hex'),
+      ),
+    );
+    const refused = gen('--node', 'k8s-02');
+    t.is(refused.code, 2, refused.stderr);
+    t.regex(refused.stderr, /the payload changed since the bundle .* was written \(payload-[0-9a-f]{16} -> payload-[0-9a-f]{16}\)/);
+    t.regex(refused.stderr, /without --node/);
+    t.deepEqual(describeTree(dist, modeAndHash), bundled, 'the bundle is untouched');
   },
 );
