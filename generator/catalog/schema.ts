@@ -63,7 +63,9 @@ export const catalogFileSchema = z.strictObject({
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'is not a lower-case hex sha256' });
 
 export const releaseFileSchema = z.strictObject({
-  version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' }),
+  version: z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, { error: 'must look like v1.34.2 (a local build may add a suffix: v1.20.3-kubeseed.1)' }),
   provenance: z.array(z.string()).min(1),
   arch: z.array(z.enum(ARCHES)).min(1),
   versions: z.record(z.string(), z.string()),

@@ -19,7 +19,8 @@ export const validateCommand: Command = {
     '--out DIR             output root (default: ./output), where the site state is found',
     '--state DIR           site state directory (default: <out>/<site>/state)',
     'When the state holds a delivery record (written by gen bundle), the blueprint is also checked against the',
-    "running site: its networks and domain, its nodes' addresses and roles, and the etcd members it keeps.",
+    "running site: its networks and domain, its nodes' addresses and roles, and the etcd members it keeps;",
+    'and the move from the release it was bundled with against upstream version skew (see README, Upgrading).',
   ],
   options: { ...SITE_OPTIONS, out: { type: 'string' }, state: { type: 'string' } },
   async run(values, _pos, ctx) {
@@ -42,18 +43,28 @@ export const validateCommand: Command = {
 
 export const planCommand: Command = {
   name: 'plan',
-  usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--lock FILE] [--sizes [--timeout SECONDS]] [--json]',
+  usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--out DIR] [--state DIR] [--lock FILE] [--sizes [--timeout SECONDS]] [--json]',
   help: [
     ...SITE_HELP,
+    '--out DIR             output root (default: ./output), where the site state is found',
+    '--state DIR           site state directory (default: <out>/<site>/state): the blueprint is checked against the',
+    '                      site it records, as gen validate does',
     '--lock FILE           the lock whose sizes to show (default: <site>.lock.json beside the blueprint)',
     "--sizes               ask each download's server for its size (HEAD) when the lock does not record it",
     '--timeout SECONDS     with --sizes: give up on a server that does not answer for this long (default: 30)',
     'Without --sizes, plan reads no network: sizes come from the lock (written by gen fetch).',
   ],
-  options: { ...SITE_OPTIONS, lock: { type: 'string' }, sizes: { type: 'boolean' }, timeout: { type: 'string' } },
+  options: {
+    ...SITE_OPTIONS,
+    out: { type: 'string' },
+    state: { type: 'string' },
+    lock: { type: 'string' },
+    sizes: { type: 'boolean' },
+    timeout: { type: 'string' },
+  },
   numbers: { timeout: FETCH_NUMBERS.timeout },
   async run(values, _pos, ctx) {
-    const { site, catalog, file } = await loadValidSite(values, ctx);
+    const { site, catalog, file } = await loadValidSite(values, ctx, { running: true });
     const plan = buildPlan(site, catalog);
     const s = ctx.streams;
     const lockPath = values.lock ? resolve(s.cwd, values.lock as string) : defaultLockPath(file);

@@ -112,3 +112,16 @@ export interface Catalog {
   components: ComponentTemplate[];
   releases: CatalogRelease[];
 }
+
+/**
+ * The catalog release a site was last bundled with, as its state records it (delivered.json): what
+ * `gen validate`'s version-skew rules compare a changed spec.kubernetes.version against, and what
+ * an upgrade starts from. The versions are kept, not just the release's name, so the rules hold
+ * when the catalog no longer lists it.
+ */
+export interface BundledRelease {
+  /** spec.kubernetes.version, e.g. v1.20.2. */
+  kubernetes: string;
+  /** The catalog release's component versions (kubernetes, etcd, containerd, runc, ...). */
+  versions: Record<string, string>;
+}

@@ -1,3 +1,5 @@
+import type { BundledRelease } from './catalog.js';
+
 /**
  * The site as it was last delivered (gen bundle's delivery record in the state): what the rules
  * for a running site compare a changed blueprint against, and what a joining etcd member needs to
@@ -20,4 +22,6 @@ export interface RunningSite {
   /** The networks and DNS domain the nodes were configured with; null in an older record. */
   network: { serviceCIDR: string; podCIDR: string; clusterDomain: string } | null;
   nodes: RunningNode[];
+  /** The catalog release of the last bundle (the version-skew rules start from it); null in an older record. */
+  release?: BundledRelease | null;
 }

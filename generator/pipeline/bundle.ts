@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { findRelease } from '../catalog/load.js';
 import { crashPoint } from '../io/crash.js';
 import { withLock } from '../io/lock.js';
 import { readTemplates } from '../io/templates.js';
@@ -24,6 +25,7 @@ import { imageArchive } from '../registry/export.js';
 import { egressLint, nodeFacts, nodeFilesList } from '../render/index.js';
 import { readDelivery, writeDelivery } from '../io/delivery.js';
 import { computeUpdates, type SiteUpdate } from '../update/compute.js';
+import { bundledRelease } from '../update/record.js';
 import { createEngine } from '../text/template.js';
 import { certsStage, outputDir, placedStateDir } from './certs.js';
 import type { FetchOutcome } from './fetch.js';
@@ -97,6 +99,8 @@ async function stages(
   const payloadCache = join(at.outRoot, 'payload-cache');
   opts.say('[1/6] plan');
   const plan = buildPlan(site, catalog);
+  const release = findRelease(catalog, site.kubernetes.version);
+  if (!release) throw new Error(`internal: ${site.kubernetes.version} passed validation but is not in the catalog`);
 
   opts.say('[2/6] artifacts');
   const available = opts.skipPayload && !opts.artifacts ? null : await payloadFiles(plan, opts, payloadCache, at.sourceDate ?? 0);
@@ -156,7 +160,7 @@ async function stages(
     opts.say('[6/6] publish');
     await publishDist(staging, dist);
     // Only now: a bundle that failed before this point leaves the record, and the next one computes its updates again.
-    await writeDelivery(at.stateDir, update.record, delivered.text, opts.say);
+    await writeDelivery(at.stateDir, { ...update.record, release: bundledRelease(site.kubernetes.version, release.versions) }, delivered.text, opts.say);
     return { dist, ...packed, revision: update.revision, updates: update.updates.map((u) => u.node) };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });

@@ -19,11 +19,12 @@ export interface CheckedSite {
 
 /**
  * Semantic rules on a structurally valid site, positions attached, then resolution. With the site
- * as last delivered (`running`), also the rules for changing a running site.
+ * as last delivered (`running`), also the rules for changing a running site, and the version-skew
+ * rules from the release it was bundled with.
  */
 export function checkSite(parsed: ParsedSite, catalog: Catalog, today: Date, running: RunningSite | null = null): CheckedSite {
   if (!parsed.site) return { issues: parsed.issues };
-  const found = checkRules({ site: parsed.site, catalog, today });
+  const found = checkRules({ site: parsed.site, catalog, today, previous: running?.release ?? null });
   if (running) found.push(...checkRunningRules({ site: parsed.site, running }));
   const issues = found.map((i) => ({
     ...i,

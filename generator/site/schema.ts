@@ -55,7 +55,7 @@ export const siteSchema = z
       kubernetes: z.strictObject({
         version: z
           .string()
-          .regex(/^v\d+\.\d+\.\d+$/, { error: 'must look like v1.34.2' })
+          .regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, { error: 'must look like v1.34.2 (a local build may add a suffix: v1.20.3-kubeseed.1)' })
           .describe('Kubernetes release; must exist in the catalog.'),
         mode: z.enum(MODES).default('binary').describe('binary: systemd units as in the "hard way"; kubeadm: kubeadm init/join with pre-made certificates.'),
         clusterDomain: z.string().default('cluster.local').describe('DNS domain of the cluster.'),

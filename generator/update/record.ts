@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import type { BundledRelease } from '../model/index.js';
 import { unitPath } from '../model/layout.js';
 import type { RunningSite } from '../model/running.js';
+
+export type { BundledRelease };
 
 /**
  * What every node got last, kept in the site state directory (`delivered.json`, beside the PKI
@@ -39,6 +42,8 @@ export interface SiteRecord {
 
 export interface DeliveryRecord {
   revision: number;
+  /** Absent in records written before releases were recorded (the next bundle adds it). */
+  release?: BundledRelease;
   nodes: Record<string, NodeRecord>;
   /** Absent in a record written before kubeseed kept it (the next bundle adds it). */
   site?: SiteRecord;
@@ -59,6 +64,7 @@ const schema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
   kind: z.literal('DeliveryRecord'),
   revision,
+  release: z.strictObject({ kubernetes: z.string().min(1), versions: z.record(z.string(), z.string()) }).optional(),
   nodes: z.record(
     nodeName,
     z.strictObject({
@@ -87,12 +93,25 @@ export function parseRecord(text: string): DeliveryRecord | { invalid: string } 
     const i = r.error.issues[0]!;
     return { invalid: `is not a delivery record: ${i.path.join('.') || '(top)'}: ${i.message}` };
   }
-  return { revision: r.data.revision, nodes: r.data.nodes, ...(r.data.site ? { site: r.data.site } : {}) };
+  return {
+    revision: r.data.revision,
+    ...(r.data.release ? { release: r.data.release } : {}),
+    nodes: r.data.nodes,
+    ...(r.data.site ? { site: r.data.site } : {}),
+  };
 }
 
 export function serializeRecord(r: DeliveryRecord): string {
+  const release = r.release ? { release: { kubernetes: r.release.kubernetes, versions: sortedKeys(r.release.versions) } } : {};
   const site = r.site ? { site: r.site } : {};
-  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, nodes: r.nodes, ...site }, null, 2)}\n`;
+  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, ...release, nodes: r.nodes, ...site }, null, 2)}\n`;
+}
+
+const sortedKeys = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** The release a site is bundled with now, as the record keeps it. */
+export function bundledRelease(kubernetes: string, versions: Record<string, string>): BundledRelease {
+  return { kubernetes, versions: sortedKeys(versions) };
 }
 
 /**
@@ -113,5 +132,5 @@ export function runningSite(r: DeliveryRecord): RunningSite {
       };
     });
   const network = r.site ? { serviceCIDR: r.site.serviceCIDR, podCIDR: r.site.podCIDR, clusterDomain: r.site.clusterDomain } : null;
-  return { revision: r.revision, network, nodes };
+  return { revision: r.revision, network, nodes, ...(r.release ? { release: r.release } : {}) };
 }

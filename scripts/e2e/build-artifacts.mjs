@@ -3,6 +3,11 @@
 // runc and CNI plugins, repacked under the names and layouts of their upstream releases, plus a
 // real `pause` OCI image (one layer holding the static pause binary) as an OCI archive that
 // `ctr -n k8s.io images import` accepts. Writes SHA256SUMS. Needs the Debian packages installed.
+//
+// `node build-artifacts.mjs v1.20.3-kubeseed.1` does the same for the upgrade tests' second release
+// (built by `scripts/e2e/build-kubernetes.sh v1.20.3-kubeseed.1`) into e2e-artifacts-<version> and
+// e2e-artifacts-<version>-kubeadm: its Kubernetes binaries and control-plane images, every other
+// file v1.20.2's.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +15,10 @@ import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 
 const fixtures = process.env.KUBESEED_FIXTURES ?? '/var/cache/kubeseed';
-const k8s = join(fixtures, 'kubernetes-v1.20.2', 'bin');
-const out = join(fixtures, 'e2e-artifacts');
+const version = process.argv[2] ?? 'v1.20.2';
+if (!/^v1\.20\.\d+(-[0-9A-Za-z.]+)?$/.test(version)) throw new Error(`build-artifacts: ${version} is not a 1.20 version (the fixtures build 1.20.2's source)`);
+const k8s = join(fixtures, `kubernetes-${version}`, 'bin');
+const out = join(fixtures, version === 'v1.20.2' ? 'e2e-artifacts' : `e2e-artifacts-${version}`);
 const RECIPE = 'e2e-artifacts-r5';
 if (existsSync(join(out, '.recipe')) && readFileSync(join(out, '.recipe'), 'utf8').trim() === RECIPE) {
   console.log(`build-artifacts: cached at ${out}`);
@@ -41,12 +48,12 @@ async function tarOf(entries, gzip) {
 }
 
 const need = (p) => {
-  if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/setup-test-tools.sh and scripts/e2e/build-kubernetes.sh (as root)`);
+  if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/setup-test-tools.sh and scripts/e2e/build-kubernetes.sh ${version} (as root)`);
   return p;
 };
 
 for (const bin of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm']) {
-  copyFileSync(need(join(k8s, bin)), join(out, `${bin}-v1.20.2-amd64`));
+  copyFileSync(need(join(k8s, bin)), join(out, `${bin}-${version}-amd64`));
 }
 writeFileSync(
   join(out, 'etcd-v3.4.23-linux-amd64.tar.gz'),
@@ -94,7 +101,11 @@ async function image(ref, layerEntries, cfg) {
 }
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'sleep', 'httpd', 'wget', 'ping', 'hostname', 'mkdir', 'nc', 'ip', 'true', 'nslookup', 'timeout'];
 const common = [
-  await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(k8s, 'pause')) }], { Entrypoint: ['/pause'], User: '65535:65535' }),
+  // v1.20.2's pause for every release: the same pause:3.2 name must keep the same image.
+  await image('registry.k8s.io/pause:3.2', [{ name: 'pause', source: need(join(fixtures, 'kubernetes-v1.20.2', 'bin', 'pause')) }], {
+    Entrypoint: ['/pause'],
+    User: '65535:65535',
+  }),
   await image(
     'docker.io/library/busybox:1.35.0',
     [{ name: 'bin/busybox', source: need('/bin/busybox') }, ...APPLETS.map((a) => ({ name: `bin/${a}`, linkname: 'busybox' }))],
@@ -105,7 +116,7 @@ const common = [
 // the kubeadm variant's archive: binary-mode guests would carry 230 MB they never run.
 const controlPlane = await Promise.all(
   ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) =>
-    image(`registry.k8s.io/${b}:v1.20.2`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] }),
+    image(`registry.k8s.io/${b}:${version}`, [{ name: `usr/local/bin/${b}`, source: need(join(k8s, b)) }], { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] }),
   ),
 );
 async function archive(images) {
@@ -135,7 +146,7 @@ async function archive(images) {
 writeFileSync(join(out, 'images-amd64.oci.tar'), await archive(common));
 
 const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl', 'kubeadm']
-  .map((b) => `${b}-v1.20.2-amd64`)
+  .map((b) => `${b}-${version}-amd64`)
   .concat([
     'etcd-v3.4.23-linux-amd64.tar.gz',
     'containerd-1.6.20-linux-amd64.tar.gz',

@@ -1,7 +1,9 @@
 import test from 'ava';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { serializeRecord } from '../../generator/update/record.js';
 import { repoRoot, runCli, runCliAsync } from '../helpers.js';
 
 const corpusDir = join(repoRoot, 'test', 'fixtures', 'sites', 'invalid');
@@ -26,6 +28,26 @@ function firstLine(file: string): string | undefined {
     .split('\n')
     .find((l) => l.startsWith('# first-line: '))
     ?.slice('# first-line: '.length);
+}
+
+/**
+ * `# from: <version>`: the site was bundled before with that release of the default catalog. The
+ * state a bundle leaves records it (delivered.json); written where gen looks by default, so the
+ * version-skew rules have something to start from.
+ */
+function writeRecordedRelease(file: string, cwd: string): void {
+  const text = readFileSync(join(corpusDir, file), 'utf8');
+  const from = text
+    .split('\n')
+    .find((l) => l.startsWith('# from: '))
+    ?.slice('# from: '.length)
+    .trim();
+  if (!from) return;
+  const site = parse(text) as { metadata: { name: string } };
+  const release = parse(readFileSync(join(repoRoot, 'blueprints', 'catalog', 'releases', `${from}.yaml`), 'utf8')) as { versions: Record<string, string> };
+  const state = join(cwd, 'output', site.metadata.name, 'state');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  writeFileSync(join(state, 'delivered.json'), serializeRecord({ revision: 1, release: { kubernetes: from, versions: release.versions }, nodes: {} }));
 }
 
 /** Every file below a directory with its size and mtime, to prove a run wrote nothing. */
@@ -73,6 +95,7 @@ for (const file of corpus) {
     t.true(expected.length > 0, 'fixture declares its expected issues');
     const cwd = mkdtempSync(join(tmpdir(), 'kubeseed-cli-'));
     try {
+      writeRecordedRelease(file, cwd);
       const before = snapshot(repoRoot + '/test/fixtures') + snapshot(cwd);
       const site = join(corpusDir, file);
       const [json, human, plan] = await slot(() =>
@@ -83,12 +106,13 @@ for (const file of corpus) {
         ]),
       );
       t.is(json.code, 2, json.stderr);
-      const report = JSON.parse(json.stdout) as { valid: boolean; issues: { path: string; rule: string; line?: number; severity: string }[] };
+      const report = JSON.parse(json.stdout) as { valid: boolean; issues: { path: string; rule: string; line?: number; severity: string; hint?: string }[] };
       t.false(report.valid);
       for (const e of expected) {
         const hit = report.issues.find((i) => i.path === e.path && i.rule === e.rule);
         t.truthy(hit, `${file}: expected ${e.rule} at '${e.path}', got ${report.issues.map((i) => `${i.rule}@${i.path}`).join('; ')}`);
         t.true(typeof hit?.line === 'number' && hit.line >= 1, `${e.rule} has a line`);
+        if (/^upgrade-|^containerd-minimum$/.test(e.rule)) t.true((hit?.hint ?? '').length > 0, `${e.rule} has a hint`);
       }
       t.is(human.code, 2);
       const first = firstLine(file);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Catalog } from '../../generator/model/index.js';
+import type { BundledRelease, Catalog } from '../../generator/model/index.js';
 import { RULES, checkRules, type WrittenSite } from '../../generator/site/index.js';
 import { loadDefaultCatalog, TODAY } from '../helpers.js';
 import { lab1 } from '../sites.js';
@@ -17,7 +17,24 @@ const RSA =
   'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9fZYcYeECxla59gdLYf18ftiBRqpQWp/lzNzKEowYs3jVEkLsbKx/7+4pb5vuvAziS6LEbs+IEQFMxfEaiDsunTMtTH+giFWJvTAhL81+Ic3vQ3Dyf/Q0G7jGbMolBK38FHFVV6YvaR0YD7irgug3qRHIknzB9oMH6ptBMfWlF9LvZYNsb0Ncs6hamwOvqNcmISkQ6+Qne0TG7jqsBbPBnVA5v8KMEL672WRXrABrTaakTb6OPRT3oU1QcKe330eXXAH6ZorK57jo2sXI1JsdiN/ZdKekK6HPrMZ18kGKb7I90L3GWwsXNOmlh1L1WNlCRLGyz7d3CIlPPxf6WNvT';
 const ED25519_BODY = ED25519.split(' ')[1]!;
 
-type Case = { mutate: (s: WrittenSite) => void; path: string; severity?: 'error' | 'warning'; catalog?: (c: Catalog) => Catalog };
+type Case = {
+  mutate: (s: WrittenSite) => void;
+  path: string;
+  severity?: 'error' | 'warning';
+  catalog?: (c: Catalog) => Catalog;
+  /** The release the site's state records (the version-skew rules start from it). */
+  previous?: string;
+};
+/** A catalog release as a bundle records it in the site state. */
+const recorded = (c: Catalog, version: string): BundledRelease => {
+  const r = c.releases.find((x) => x.version === version);
+  if (!r) throw new Error(`no ${version} in the catalog`);
+  return { kubernetes: r.version, versions: r.versions };
+};
+const withContainerd = (version: string, containerd: string) => (c: Catalog) => ({
+  ...c,
+  releases: c.releases.map((r) => (r.version === version ? { ...r, versions: { ...r.versions, containerd } } : r)),
+});
 const node = (s: WrittenSite, i: number) => s.spec.nodes[i]!;
 
 /** One violating change per rule, and the path the issue must name. */
@@ -250,6 +267,32 @@ const CASES: Record<string, Case[]> = {
     { mutate: (s) => (s.spec.addons = ['ingress-nginx']), path: 'spec.addons[0]', severity: 'warning' },
   ],
   'release-end-of-life': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.34.2'), path: 'spec.kubernetes.version', severity: 'warning' }],
+  // Version skew, between the real releases of the catalog: lab1 is v1.37.1.
+  'upgrade-no-downgrade': [{ mutate: (s) => (s.spec.kubernetes.version = 'v1.36.4'), previous: 'v1.37.1', path: 'spec.kubernetes.version' }],
+  'upgrade-control-plane-one-minor': [{ mutate: () => {}, previous: 'v1.35.9', path: 'spec.kubernetes.version' }],
+  'upgrade-kubelet-skew': [
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.34.2'), previous: 'v1.20.2', path: 'spec.kubernetes.version' },
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.36.4'), previous: 'v1.37.1', path: 'spec.kubernetes.version' },
+  ],
+  'upgrade-kube-proxy-skew': [
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.34.2'), previous: 'v1.20.2', path: 'spec.kubernetes.version' },
+    {
+      mutate: (s) => ((s.spec.kubernetes.version = 'v1.34.2'), (s.spec.kubernetes.mode = 'kubeadm')),
+      previous: 'v1.20.2',
+      path: 'spec.kubernetes.version',
+    },
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.36.4'), previous: 'v1.37.1', path: 'spec.kubernetes.version' },
+  ],
+  'upgrade-etcd-one-minor': [
+    // 3.5.25 -> 3.6.14: one minor, but 3.6 wants every member on 3.5.26 first.
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.35.9'), previous: 'v1.34.2', path: 'spec.kubernetes.version' },
+    // 3.4.13 -> 3.6.14: skips 3.5.
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.35.9'), previous: 'v1.20.2', path: 'spec.kubernetes.version' },
+  ],
+  'containerd-minimum': [
+    { mutate: () => {}, catalog: withContainerd('v1.37.1', '1.7.28'), path: 'spec.kubernetes.version' },
+    { mutate: (s) => (s.spec.kubernetes.version = 'v1.34.2'), catalog: withContainerd('v1.34.2', '1.6.14'), path: 'spec.kubernetes.version' },
+  ],
 };
 
 test('lab1 breaks no rule', (t) => {
@@ -308,12 +351,15 @@ for (const [rule, cases] of Object.entries(CASES)) {
     test(`rule ${rule} #${i + 1} reports ${c.path}`, (t) => {
       const site = lab1();
       c.mutate(site);
-      const issues = checkRules({ site, catalog: c.catalog ? c.catalog(catalog) : catalog, today: TODAY }).filter((x) => x.rule === rule);
+      const cat = c.catalog ? c.catalog(catalog) : catalog;
+      const previous = c.previous ? recorded(cat, c.previous) : null;
+      const issues = checkRules({ site, catalog: cat, today: TODAY, previous }).filter((x) => x.rule === rule);
       t.true(issues.length > 0, `rule ${rule} did not fire`);
       const hit = issues.find((x) => x.path === c.path);
       t.truthy(hit, `expected ${c.path}, got ${issues.map((x) => x.path).join(', ')}`);
       t.is(hit!.severity, c.severity ?? 'error');
       t.true(hit!.message.length > 0);
+      if (rule.startsWith('upgrade-') || rule === 'containerd-minimum') t.true((hit!.hint ?? '').length > 0, 'a skew issue says what to do');
     });
   });
 }

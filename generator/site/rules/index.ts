@@ -8,6 +8,7 @@ import { NODE_RULES } from './nodes.js';
 import { OS_RULES } from './os.js';
 import { PKI_RULES } from './pki.js';
 import { RELEASE_RULES } from './release.js';
+import { UPGRADE_RULES } from './skew.js';
 import type { Rule, RuleContext } from './rule.js';
 import { TOPOLOGY_RULES } from './topology.js';
 
@@ -21,6 +22,7 @@ export const RULES: readonly Rule[] = [
   ...CATALOG_RULES,
   ...LIFECYCLE_RULES,
   ...RELEASE_RULES,
+  ...UPGRADE_RULES,
   ...ARTIFACT_RULES,
   ...PKI_RULES,
   ...OS_RULES,

@@ -1,4 +1,4 @@
-import type { Catalog, Issue, Severity } from '../../model/index.js';
+import type { BundledRelease, Catalog, Issue, Severity } from '../../model/index.js';
 import { isHostAddress, parseCidr, type Cidr } from '../ipv4.js';
 import type { WrittenSite } from '../schema.js';
 
@@ -8,6 +8,8 @@ export interface RuleContext {
   catalog: Catalog;
   /** The day the site is checked on (from the clock port): the end-of-life rules compare against it. */
   today: Date;
+  /** The release the site's state records it was last bundled with (null for a site never bundled): the version-skew rules start from it. */
+  previous?: BundledRelease | null;
 }
 
 export interface Rule {

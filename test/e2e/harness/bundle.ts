@@ -16,6 +16,27 @@ export function prepareFixtures(): void {
 }
 
 /**
+ * The release the upgrade e2e moves a site to (issue #23): 1.20.2's source built again under this
+ * version (test/e2e/catalog/releases), since no other Kubernetes builds on these machines.
+ */
+export const UPGRADE_RELEASE = 'v1.20.3-kubeseed.1';
+
+/** Builds the upgrade release's Kubernetes and payload inputs when missing (cached beside 1.20.2's; about 10 minutes once). */
+export function prepareUpgradeFixtures(): void {
+  run('bash', [join(repoRoot, 'scripts/e2e/build-kubernetes.sh'), UPGRADE_RELEASE]);
+  run(process.execPath, [join(repoRoot, 'scripts/e2e/build-artifacts.mjs'), UPGRADE_RELEASE]);
+}
+
+/**
+ * The prebuilt payload inputs of a release (scripts/e2e/build-artifacts.mjs): kubeadm sites take
+ * the variant whose image archive also holds the control-plane images.
+ */
+export function artifactsFor(version: string, mode: string): string {
+  const base = version === 'v1.20.2' ? 'e2e-artifacts' : `e2e-artifacts-${version}`;
+  return join(fixtureCache, mode === 'kubeadm' ? `${base}-kubeadm` : base);
+}
+
+/**
  * Runs the real `gen bundle` on the site as written plus an ssh key of this run (the harness looks
  * inside nodes through it), with the nodes' OS packages resolved beside the other payload inputs
  * (or, with --no-os-packages, a catalog that plans none). Returns the payload ISO's file name
@@ -32,8 +53,7 @@ export async function bundleSite(r: E2eRun): Promise<{ payload: string; osPackag
   const runSite = join(r.work, 'site.yaml');
   writeFileSync(runSite, stringify(derived));
 
-  /** kubeadm sites take the variant whose image archive also holds the control-plane images. */
-  const artifacts = join(fixtureCache, r.site.spec.kubernetes.mode === 'kubeadm' ? 'e2e-artifacts-kubeadm' : 'e2e-artifacts');
+  const artifacts = artifactsFor(r.site.spec.kubernetes.version, r.site.spec.kubernetes.mode);
   const inputs = await payloadInputs(r.work, runSite, artifacts, (m) => r.log(m));
   r.log(`gen bundle ${r.opts.siteArg}`);
   const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', inputs.dir], { cwd: r.work, encoding: 'utf8' });
