@@ -75,3 +75,16 @@ export const on120: SiteEdit = (s) => {
   s.spec.addons = [];
   s.spec.os.cgroupVersion = 1;
 };
+
+/** A node of lab1's network as the blueprint's YAML lists it (address 192.168.93.<octet>), to append to `spec.nodes`. */
+export function lab1NodeYaml(name: string, octet: number, roles: string[]): string {
+  return [
+    `    - name: ${name}`,
+    `      address: 192.168.93.${octet}/24`,
+    '      gateway: 192.168.93.1',
+    '      dns: [192.168.93.1]',
+    `      mac: "52:54:00:93:00:${octet}"`,
+    `      roles: [${roles.join(', ')}]`,
+    '',
+  ].join('\n');
+}

@@ -136,14 +136,15 @@ export async function ensurePki(
         'X.509 dates end with the year 9999; choose a shorter lifetime',
       );
     }
-    let notBefore = new Date(now.getTime() - BACKDATE_MS);
+    // A leaf starts when its CA did, as kubeadm's leaves do (pkiutil.NewSignedCert: NotBefore = caCert.NotBefore):
+    // a renewed leaf is then valid at once on a node whose clock lags the machine that issued it.
+    const notBefore = issuer ? issuer.notBefore : new Date(now.getTime() - BACKDATE_MS);
     if (issuer) {
       // A leaf never claims validity its CA does not have.
       if (notAfter > issuer.notAfter) {
         notAfter = issuer.notAfter;
         warnings.push(`${inst.id}: lifetime capped at its CA's notAfter (${issuer.notAfter.toISOString()})`);
       }
-      if (notBefore < issuer.notBefore) notBefore = issuer.notBefore;
     }
     const certPem = await ports.crypto.issueCertificate({
       cn: inst.cn,

@@ -68,8 +68,9 @@ export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'activ
 
 /**
  * How a restart is done: systemd's restart of the unit; for kubeadm's control plane (static pods,
- * and etcd when stacked) stopping the pod's running container, which the kubelet starts again
- * from the same manifest so it reads the new files; or kubeadm renewing its kubeconfigs.
+ * and etcd when stacked) ending the pod's running container (ctr: crictl is optional in the
+ * payload), which the kubelet starts again from the same manifest so it reads the new files;
+ * kubeadm renewing its kubeconfigs; or kubectl applying the cluster manifests.
  */
 export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs' | 'kubectl-apply';
 
@@ -221,7 +222,7 @@ export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts
       etcdCert: pkiPath('etcd/healthcheck-client.crt'),
       etcdKey: pkiPath('etcd/healthcheck-client.key'),
       kubectl: installTarget('kubectl'),
-      crictl: `${installTarget('crictl')}/crictl`,
+      ctr: `${installTarget('containerd')}/ctr`,
       kubeadm: installTarget('kubeadm'),
       kubeadmRenewed: KUBEADM_RENEWED.join(' '),
       manifests: NODE.manifests,

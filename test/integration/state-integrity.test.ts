@@ -8,7 +8,7 @@ import { InputError, type Catalog } from '../../generator/model/index.js';
 import { certsStage } from '../../generator/pipeline/certs.js';
 import { loadDefaultCatalog } from '../helpers.js';
 import { clockAt, flattenState } from '../pki-fixture.js';
-import { ecdsa, siteFromLab1 } from '../sites.js';
+import { ecdsa, lab1NodeYaml, siteFromLab1 } from '../sites.js';
 import { cleanup, firstAfterStages, firstLine, listing, makeWork } from '../state-fixture.js';
 
 /**
@@ -196,16 +196,7 @@ test('--rotate-ca goes past a damaged state, keeping it as it was beside the new
 test('a site that grew a node: its new certificates are created and named, nothing else changes', (t) => {
   const w = withState();
   const before = readFileSync(join(cur(w), 'pki/ca.crt'), 'utf8');
-  const k4 = [
-    '    - name: k8s-04',
-    '      address: 192.168.93.48/24',
-    '      gateway: 192.168.93.1',
-    '      dns: [192.168.93.1]',
-    '      mac: "52:54:00:93:00:48"',
-    '      roles: [worker]',
-    '',
-  ];
-  writeFileSync(w.site, readFileSync(w.site, 'utf8').trimEnd() + '\n' + k4.join('\n'));
+  writeFileSync(w.site, readFileSync(w.site, 'utf8').trimEnd() + '\n' + lab1NodeYaml('k8s-04', 48, ['worker']));
   const r = w.gen('certs');
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /kubelet-client\/k8s-04 +system:node:k8s-04 +\S+ +created \(new: the site now needs it\)/);

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -9,6 +9,7 @@ import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, pkiPath } from '../
 import { DIST } from '../../generator/pack/dist-layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, readRepo, runCli } from '../helpers.js';
+import { lab1NodeYaml } from '../sites.js';
 import { modeHashTree } from '../tree.js';
 
 /**
@@ -46,21 +47,22 @@ function standIns(root: string): void {
 }
 
 /**
- * crictl as a stand-in for kubeadm's static pods: `ps` answers one running container per name,
- * whose id changes once `stop` was asked for it (the kubelet starting a new one).
+ * containerd's ctr as a stand-in for kubeadm's static pods: each container name has one running
+ * container, whose id changes once its task was killed (the kubelet starting a new one).
  */
-const CRICTL = `#!/bin/sh
-echo "crictl $*" >>/tools.log
-case "$1" in
-  ps)
-    name=$(echo "$*" | sed -n 's/.*--name \\^\\([a-z-]*\\)\\$.*/\\1/p')
-    echo "id-$name-$(cat "/crictl-$name" 2>/dev/null || echo 0)" ;;
-  stop)
-    shift
-    for id in "$@"; do
-      name=\${id#id-}; name=\${name%-*}
-      echo $(( $(cat "/crictl-$name" 2>/dev/null || echo 0) + 1 )) >"/crictl-$name"
-    done ;;
+const CTR = `#!/bin/sh
+echo "ctr $*" >>/tools.log
+n() { cat "/ctr-$1" 2>/dev/null || echo 0; }
+case "$3 $4" in
+  "containers ls")
+    name=$(echo "$*" | sed -n 's/.*==\\([a-z-]*\\)$/\\1/p')
+    echo "id-$name-$(n "$name")" ;;
+  "tasks ls")
+    echo "TASK PID STATUS"
+    for name in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "id-$name-$(n "$name") 1 RUNNING"; done ;;
+  "tasks kill")
+    name=\${7#id-}; name=\${name%-*}
+    echo $(( $(n "$name") + 1 )) >"/ctr-$name" ;;
 esac
 `;
 
@@ -89,6 +91,21 @@ function readdirOne(d: string): string {
   return names[0]!;
 }
 
+/** A copy of the test state and a blueprint in the run's directory, and gen bound to them (each call must exit 0). */
+function workspace(t: ExecutionContext, suffix: string, siteText: string) {
+  const state = join(dir, `state${suffix}`);
+  cpSync(fixtureStateDir, state, { recursive: true });
+  const out = join(dir, `out${suffix}`);
+  const site = join(dir, `lab1${suffix}.yaml`);
+  writeFileSync(site, siteText);
+  const gen = (...args: string[]) => {
+    const r = runCli([...args, '--site', site, '--state', state]);
+    t.is(r.code, 0, `gen ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  return { out, site, gen, bundle: () => gen('bundle', '--out', out, '--skip-payload'), dist: join(out, 'lab1', 'dist') };
+}
+
 const toolsLog = (root: string) => (existsSync(join(root, 'tools.log')) ? readFileSync(join(root, 'tools.log'), 'utf8') : '');
 
 test.serial(
@@ -96,18 +113,7 @@ test.serial(
   async (t) => {
     t.timeout(600_000);
     t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
-    const state = join(dir, 'state');
-    cpSync(fixtureStateDir, state, { recursive: true });
-    const out = join(dir, 'out');
-    const site = join(dir, 'lab1.yaml');
-    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml'));
-    const gen = (...args: string[]) => {
-      const r = runCli([...args, '--site', site, '--state', state]);
-      t.is(r.code, 0, `gen ${args.join(' ')}: ${r.stderr}`);
-      return r;
-    };
-    const bundle = () => gen('bundle', '--out', out, '--skip-payload');
-    const dist = join(out, 'lab1', 'dist');
+    const { out, site, gen, bundle, dist } = workspace(t, '', readRepo('blueprints/sites/lab1.yaml'));
     const keep = (rev: number) => {
       const kept = join(dir, `${NODE_NAME}-rev${rev}.tar.gz`);
       cpSync(join(dist, DIST.updateTarball(NODE_NAME, rev)), kept);
@@ -316,31 +322,20 @@ function kubeconfigSerial(path: string): string {
 }
 
 test.serial(
-  "kubeadm mode: a renewal's update restarts the static pods through crictl, in order, and the real kubeadm renews the kubeconfigs it wrote",
+  "kubeadm mode: a renewal's update restarts the static pods through containerd's ctr, in order, and the real kubeadm renews the kubeconfigs it wrote",
   async (t) => {
     t.timeout(600_000);
     t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
     const kubeadm = join(fixtureCache, 'kubernetes-v1.20.2', 'bin', 'kubeadm');
     t.true(existsSync(kubeadm), `no kubeadm at ${kubeadm}: run scripts/e2e/build-kubernetes.sh`);
     const host = 'k8s-01';
-    const state = join(dir, 'state-kubeadm');
-    cpSync(fixtureStateDir, state, { recursive: true });
-    const out = join(dir, 'out-kubeadm');
-    const site = join(dir, 'lab1-kubeadm.yaml');
-    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml').replace(/^(\s+)mode: binary$/m, '$1mode: kubeadm'));
-    const gen = (...args: string[]) => {
-      const r = runCli([...args, '--site', site, '--state', state]);
-      t.is(r.code, 0, `gen ${args.join(' ')}: ${r.stderr}`);
-      return r;
-    };
-    const bundle = () => gen('bundle', '--out', out, '--skip-payload');
-    const dist = join(out, 'lab1', 'dist');
+    const { site, gen, bundle, dist } = workspace(t, '-kubeadm', readRepo('blueprints/sites/lab1.yaml').replace(/^(\s+)mode: binary$/m, '$1mode: kubeadm'));
     bundle();
     const root = join(dir, 'root-kubeadm');
     execFileSync('cp', ['-a', CHROOT, root]);
     standIns(root);
-    writeFileSync(join(root, installTarget('crictl'), 'crictl'), CRICTL);
-    chmodSync(join(root, installTarget('crictl'), 'crictl'), 0o755);
+    writeFileSync(join(root, installTarget('containerd'), 'ctr'), CTR);
+    chmodSync(join(root, installTarget('containerd'), 'ctr'), 0o755);
     cpSync(kubeadm, join(root, installTarget('kubeadm')));
     mkdirSync(join(root, 'srv', 'node'), { recursive: true });
     execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(host)), '-C', join(root, 'srv', 'node')]);
@@ -371,7 +366,7 @@ test.serial(
       const log = toolsLog(root);
       // The static pods stopped in the restart order (stacked etcd, the apiserver, the controllers), each waited for.
       t.deepEqual(
-        [...log.matchAll(/^crictl stop id-(\S+)-0$/gm)].map((m) => m[1]),
+        [...log.matchAll(/^ctr -n k8s\.io tasks kill -s SIGTERM id-(\S+)-0$/gm)].map((m) => m[1]),
         ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'],
       );
       t.deepEqual(
@@ -379,7 +374,7 @@ test.serial(
         ['kubelet', 'kube-proxy'],
         'only host services through systemd',
       );
-      t.true(log.indexOf('crictl stop id-kube-apiserver') < log.indexOf('kubectl'), 'the apiserver waited for after its restart');
+      t.true(log.indexOf('SIGTERM id-kube-apiserver') < log.indexOf('kubectl'), 'the apiserver waited for after its restart');
       t.regex(first.out, /kube-scheduler is healthy/);
       const serialsAfter = confs.map(kubeconfigSerial);
       serialsAfter.forEach((serial, i) => t.not(serial, serialsBefore[i], `${confs[i]} renewed`));
@@ -391,16 +386,7 @@ test.serial(
       t.is(toolsLog(root), '');
 
       // A worker joins: the bootstrap node's cluster manifests change, and its update applies them with kubeadm's admin credential.
-      const worker = [
-        '    - name: k8s-04',
-        '      address: 192.168.93.48/24',
-        '      gateway: 192.168.93.1',
-        '      dns: [192.168.93.1]',
-        '      mac: "52:54:00:93:00:48"',
-        '      roles: [worker]',
-        '',
-      ].join('\n');
-      writeFileSync(site, readFileSync(site, 'utf8').replace(/^(\s+- name: k8s-03\n(?:\s{6}.*\n)+)/m, `$1${worker}`));
+      writeFileSync(site, readFileSync(site, 'utf8').replace(/^(\s+- name: k8s-03\n(?:\s{6}.*\n)+)/m, `$1${lab1NodeYaml('k8s-04', 48, ['worker'])}`));
       bundle();
       const third = await apply(root, join(dist, DIST.updateTarball(host, 3)), undefined, host);
       t.is(third.code, 0, third.out);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { X509Certificate } from 'node:crypto';
 import type { Catalog, ResolvedSite } from '../../generator/model/index.js';
 import { realCrypto } from '../../generator/io/crypto.js';
 import { assessExpiry, DAY_MS, expiryWarning, needingAction, parseWithin } from '../../generator/pki/expiry.js';
@@ -96,6 +97,12 @@ test('ensurePki warns about what expires soon, and --renew ends the warnings', a
   const renewed = await ensurePki(site, files, { crypto: realCrypto, clock: clock(at(350)) }, { renew: true });
   t.deepEqual(renewed.warnings, []);
   t.true(renewed.expiry.every((f) => f.state === 'ok'));
+  // Renewed leaves start with their CA (a node whose clock lags takes them at once), and end certValidity after now.
+  const start = (p: string) => new X509Certificate(renewed.files.get(p)!).validFrom;
+  t.is(start('pki/apiserver/k8s-01.crt'), start('pki/ca.crt'));
+  t.is(start('pki/etcd-server/k8s-01.crt'), start('pki/etcd-ca.crt'));
+  const end = (f: StateFiles) => new Date(new X509Certificate(f.get('pki/apiserver/k8s-01.crt')!).validTo).getTime();
+  t.true(end(renewed.files) > end(files));
 });
 
 test('--within takes Go durations and days, nothing else', (t) => {
