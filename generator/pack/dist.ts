@@ -11,7 +11,8 @@ import { applyDistModes } from './modes.js';
 import { packNode } from './nodes.js';
 import { packPayload, PAYLOAD_FORMATS, type ArtifactFile, type Payload, type PayloadFile, type PayloadFormat } from './payload.js';
 import { distReadme } from './readme.js';
-import { vagrantfile, verifyScript } from './scripts.js';
+import { verifyScript } from './scripts.js';
+import { vagrantfile } from './vagrant.js';
 import { qemuScript, siteScripts } from './vm.js';
 import { packUpdates } from './update.js';
 import type { NodeUpdate } from '../update/compute.js';
@@ -90,7 +91,7 @@ export async function packDist(dist: string, d: DistInput): Promise<DistResult> 
     const site = siteScripts(d.engine, d.site, present);
     await writeFile(join(dist, DIST.vmUp), site.up, { mode: 0o755 });
     await writeFile(join(dist, DIST.vmDown), site.down, { mode: 0o755 });
-    await writeFile(join(dist, DIST.vagrantfile), vagrantfile(d.engine, present, d.site, payload?.iso ?? null), { mode: 0o644 });
+    await writeFile(join(dist, DIST.vagrantfile), vagrantfile(d.engine, d.site, present, payload?.iso ?? null), { mode: 0o644 });
   }
   for (const f of d.operatorFiles) {
     await mkdir(dirname(join(dist, f.path)), { recursive: true });

@@ -32,11 +32,3 @@ export function installScript(engine: Engine, site: ResolvedSite, node: Resolved
 export function verifyScript(engine: Engine): string {
   return engine.render('pack/verify.sh', { sums: DIST.sums });
 }
-
-export function vagrantfile(engine: Engine, nodes: ResolvedNode[], site: ResolvedSite, payloadIso: string | null): string {
-  return engine.render('pack/Vagrantfile', {
-    site: site.name,
-    nodes: nodes.map((n) => ({ quoted: JSON.stringify(n.name), seedIso: DIST.seedIso(n.name) })),
-    payloadIso: payloadIso ? DIST.payload(payloadIso) : '',
-  });
-}

@@ -25,7 +25,7 @@ export function siteMulticast(site: string): { group: string; port: number } {
 }
 
 /** A node without a MAC in the blueprint still needs the same one at every start. */
-function macOf(site: string, node: ResolvedNode): string {
+export function macOf(site: string, node: ResolvedNode): string {
   if (node.mac) return node.mac.toLowerCase();
   const h = createHash('sha256').update(`${site}\0${node.name}`).digest();
   return `52:54:00:${[h[0]!, h[1]!, h[2]!].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
