@@ -5,6 +5,7 @@ import type { Engine } from '../text/template.js';
 import { DIST } from './dist-layout.js';
 import type { Payload, PayloadFile, PayloadFormat } from './payload.js';
 import { PAYLOAD_TARBALL_GLOB } from './scripts.js';
+import { DEFAULT_BOX, vagrantSite } from './vagrant.js';
 
 export interface ReadmeInput {
   site: ResolvedSite;
@@ -64,6 +65,16 @@ export function distReadme(engine: Engine, r: ReadmeInput): string {
     tarball: formats.includes('tarball'),
     kickstart: formats.includes('kickstart'),
     vm: r.vm,
+    vagrant: r.vm
+      ? {
+          box: DEFAULT_BOX,
+          networks: vagrantSite(r.site, r.nodes, r.payload?.iso ?? null).networks.map((n) => ({
+            name: n.name,
+            subnet: n.subnet,
+            host: n.hostIp ?? 'its first address',
+          })),
+        }
+      : null,
     dist: DIST,
     nodeFilesArchive: NODE_FILES.archive,
     payloadLabel: VOLUME_LABELS.payload,

@@ -94,4 +94,3 @@ export function vagrantSite(site: ResolvedSite, nodes: ResolvedNode[], payloadIs
 export function vagrantfile(engine: Engine, site: ResolvedSite, nodes: ResolvedNode[], payloadIso: string | null): string {
   return engine.render('pack/Vagrantfile', { site: site.name, data: JSON.stringify(vagrantSite(site, nodes, payloadIso), null, 2) });
 }
-

@@ -25,12 +25,14 @@ fi
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
   systemctl start virtlogd.socket libvirtd.socket libvirtd.service
 else
-  mkdir -p /run/libvirt
-  if ! pgrep -x virtlogd >/dev/null; then virtlogd --daemon; fi
+  # What systemd-tmpfiles would make: libvirt writes each network's MAC list there even without dnsmasq.
+  mkdir -p /run/libvirt /var/lib/libvirt/dnsmasq
+  # At the default priority whatever the caller's: every VM libvirtd starts inherits it.
+  if ! pgrep -x virtlogd >/dev/null; then (renice -n 0 -p "$BASHPID" >/dev/null && exec virtlogd --daemon); fi
   if ! virsh -c qemu:///system version >/dev/null 2>&1; then
     # A daemon left over from a killed run holds its pid file; one that answers is reused above.
     rm -f /run/libvirtd.pid
-    libvirtd --daemon
+    (renice -n 0 -p "$BASHPID" >/dev/null && exec libvirtd --daemon)
   fi
 fi
 for _ in $(seq 1 30); do
