@@ -10,6 +10,8 @@ import { buildPlan } from '../plan/index.js';
 import { EXIT, SITE_HELP, SITE_OPTIONS, type Command } from './commands.js';
 import { paint, reportIssues, table } from './output.js';
 import { loadSiteFrom, loadValidSite } from './site-input.js';
+import { planFrom } from '../pipeline/plan-from.js';
+import type { PlanChange } from '../plan/change.js';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -43,7 +45,7 @@ export const validateCommand: Command = {
 
 export const planCommand: Command = {
   name: 'plan',
-  usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--out DIR] [--state DIR] [--lock FILE] [--sizes [--timeout SECONDS]] [--json]',
+  usage: 'gen plan [--site NAME|PATH] [--catalog DIR] [--out DIR] [--state DIR] [--lock FILE] [--sizes [--timeout SECONDS]] [--from LOCK|MANIFEST] [--json]',
   help: [
     ...SITE_HELP,
     '--out DIR             output root (default: ./output), where the site state is found',
@@ -53,6 +55,10 @@ export const planCommand: Command = {
     "--sizes               ask each download's server for its size (HEAD) when the lock does not record it",
     '--timeout SECONDS     with --sizes: give up on a server that does not answer for this long (default: 30)',
     'Without --sizes, plan reads no network: sizes come from the lock (written by gen fetch).',
+    '--from FILE           instead of the plan, what a gen bundle of the blueprint as written would change against an',
+    '                      earlier lock (gen fetch) or bundle manifest.json: versions, images, downloads, and per node',
+    "                      (from the site state's delivery record) the files added, changed and removed and the units",
+    '                      those files and the new binaries restart. Nothing is written.',
   ],
   options: {
     ...SITE_OPTIONS,
@@ -61,12 +67,23 @@ export const planCommand: Command = {
     lock: { type: 'string' },
     sizes: { type: 'boolean' },
     timeout: { type: 'string' },
+    from: { type: 'string' },
   },
   numbers: { timeout: FETCH_NUMBERS.timeout },
+  conflicts: [
+    { option: 'from', with: ['sizes', 'timeout', 'lock'], because: '--from shows what changes against an earlier bundle, not the downloads and their sizes' },
+  ],
   async run(values, _pos, ctx) {
     const { site, catalog, file } = await loadValidSite(values, ctx, { running: true });
-    const plan = buildPlan(site, catalog);
     const s = ctx.streams;
+    if (values.from) {
+      const loc = { cwd: s.cwd, ...(values.state ? { state: values.state as string } : {}), ...(values.out ? { out: values.out as string } : {}) };
+      const change = await planFrom(site, catalog, { ...loc, from: values.from as string, root: ctx.root });
+      if (values.json) s.out(JSON.stringify(change, null, 2));
+      else for (const line of describeChange(change, (style, text) => paint(s, style, text))) s.out(line);
+      return EXIT.ok;
+    }
+    const plan = buildPlan(site, catalog);
     const lockPath = values.lock ? resolve(s.cwd, values.lock as string) : defaultLockPath(file);
     let sizes = sizesFromLock(plan, await readLock(lockPath));
     if (values.sizes) {
@@ -144,3 +161,45 @@ export const planCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** `gen plan --from` as text: the versions, images and downloads that change, then each node. */
+function describeChange(c: PlanChange, style: (s: 'bold', text: string) => string): string[] {
+  const out: string[] = [];
+  const was = c.from.kubernetes ?? '?';
+  out.push(
+    style(
+      'bold',
+      `Site ${c.site}: Kubernetes ${was === c.to.kubernetes ? c.to.kubernetes : `${was} -> ${c.to.kubernetes}`}, ${c.from.mode && c.from.mode !== c.to.mode ? `${c.from.mode} -> ` : ''}${c.to.mode} mode`,
+    ),
+  );
+  out.push(
+    `compared with ${c.from.kind === 'lock' ? 'the lock' : 'the bundle manifest'} ${c.from.file}${c.from.revision !== null ? ` (site revision ${c.from.revision})` : ''}`,
+  );
+  out.push(style('bold', `\nVersions (${c.versions.length} changed)`));
+  out.push(c.versions.length ? table([['component', 'from', 'to'], ...c.versions.map((v) => [v.component, v.from ?? '-', v.to ?? '-'])]) : '  none');
+  out.push(style('bold', `\nImages (${c.images.added.length} added, ${c.images.removed.length} removed)`));
+  for (const r of c.images.added) out.push(`  + ${r}`);
+  for (const r of c.images.removed) out.push(`  - ${r}`);
+  if (c.artifacts) {
+    out.push(style('bold', `\nDownloads (${c.artifacts.added.length} added, ${c.artifacts.removed.length} removed)`));
+    for (const a of c.artifacts.added) out.push(`  + ${a}`);
+    for (const a of c.artifacts.removed) out.push(`  - ${a}`);
+  }
+  out.push(style('bold', '\nNodes'));
+  if (!c.nodes) out.push(`  not compared: ${c.nodesNote}`);
+  else
+    for (const n of c.nodes) {
+      if (n.new) {
+        out.push(`  ${n.node}: new, installs from its seed`);
+        continue;
+      }
+      const files = n.added.length + n.changed.length + n.removed.length;
+      out.push(`  ${n.node}: ${files ? `${n.added.length} file(s) added, ${n.changed.length} changed, ${n.removed.length} removed` : 'no file changes'}`);
+      for (const p of n.added) out.push(`    + ${p}`);
+      for (const p of n.changed) out.push(`    ~ ${p}`);
+      for (const p of n.removed) out.push(`    - ${p}`);
+      out.push(`    restarts: ${n.restarts.length ? n.restarts.map((r) => `${r.unit} (${r.because.join(', ')})`).join('; ') : 'nothing'}`);
+    }
+  out.push('\nNothing was written; gen bundle makes these changes.');
+  return out;
+}

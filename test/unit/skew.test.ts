@@ -4,7 +4,9 @@ import { compareVersions, parseVersion } from '../../generator/catalog/versions.
 import { realFs } from '../../generator/io/fs.js';
 import type { BundledRelease, Catalog } from '../../generator/model/index.js';
 import { readCatalog } from '../../generator/pipeline/load.js';
-import { checkRules } from '../../generator/site/index.js';
+import { planChange } from '../../generator/plan/change.js';
+import { buildPlan } from '../../generator/plan/index.js';
+import { checkRules, resolveSite } from '../../generator/site/index.js';
 import { CONTAINERD_MINIMUM, SKEW_RULES, maxNodeLag } from '../../generator/site/rules/skew.js';
 import { parseRecord, serializeRecord } from '../../generator/update/record.js';
 import { loadDefaultCatalog, repoRoot, TODAY } from '../helpers.js';
@@ -122,4 +124,45 @@ test('the delivery record keeps the release it was bundled with, and reads recor
   t.true(
     'invalid' in parseRecord(JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: 1, release: { kubernetes: 1 }, nodes: {} })),
   );
+});
+
+test('plan change of the e2e pair: only the Kubernetes version moves; in kubeadm mode the three control-plane images with it', (t) => {
+  for (const mode of ['binary', 'kubeadm'] as const) {
+    const written = lab1();
+    written.spec.kubernetes.mode = mode;
+    written.spec.network.plugin = 'bridge';
+    written.spec.addons = [];
+    const plan = (v: string) => {
+      written.spec.kubernetes.version = v;
+      return buildPlan(resolveSite(structuredClone(written), e2e, 'site.yaml'), e2e);
+    };
+    const old = plan('v1.20.2');
+    const next = plan('v1.20.3-kubeseed.1');
+    const c = planChange(
+      {
+        kind: 'manifest',
+        file: 'm.json',
+        site: old.site,
+        kubernetes: 'v1.20.2',
+        mode,
+        revision: 1,
+        versions: recorded(e2e, 'v1.20.2').versions,
+        images: old.images.map((i) => i.ref),
+        artifacts: null,
+      },
+      next,
+      e2e.releases.find((r) => r.version === 'v1.20.3-kubeseed.1')!,
+      e2e,
+      { note: 'no state' },
+    );
+    t.deepEqual(c.versions, [{ component: 'kubernetes', from: 'v1.20.2', to: 'v1.20.3-kubeseed.1' }], mode);
+    t.deepEqual(
+      c.images.added,
+      mode === 'kubeadm' ? ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((b) => `registry.k8s.io/${b}:v1.20.3-kubeseed.1`) : [],
+      mode,
+    );
+    t.is(c.images.removed.length, c.images.added.length);
+    t.is(c.nodes, null);
+    t.is(c.nodesNote, 'no state');
+  }
 });
