@@ -29,7 +29,10 @@ test.before(() => {
 });
 
 /** A digest of everything below the output directory (dist and state), to prove a run wrote nothing there. */
-const snapshot = () => createHash('sha256').update(JSON.stringify(listing(join(w.dir, 'output')))).digest('hex');
+const snapshot = () =>
+  createHash('sha256')
+    .update(JSON.stringify(listing(join(w.dir, 'output'))))
+    .digest('hex');
 
 test.serial('--from manifest.json: versions, images, and per node the files and the units that restart; nothing written', (t) => {
   const before = snapshot();
