@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { realCrypto } from '../generator/io/crypto.js';
+import { FILES } from '../generator/model/layout.js';
 import { readTemplates } from '../generator/io/templates.js';
-import type { BundlePlan, Catalog, ResolvedSite } from '../generator/model/index.js';
+import type { BundlePlan, Catalog, ResolvedSite, RunningSite } from '../generator/model/index.js';
 import { ensurePki, type StateFiles } from '../generator/pki/issue.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { nodeFacts, renderNode } from '../generator/render/index.js';
 import { createEngine } from '../generator/text/template.js';
 import { computeUpdates, describeUpdate, type RenderedNodeFiles, type SiteUpdate } from '../generator/update/compute.js';
+import { runningSite } from '../generator/update/record.js';
 import { renderLab1 } from './goldens.js';
 import { repoRoot, testClock } from './helpers.js';
 import { kubeadmMode, siteFromLab1, type SiteEdit } from './sites.js';
@@ -22,16 +24,22 @@ export async function renderedNodes(
   catalog: Catalog,
   state: StateFiles,
   planEdit: (p: BundlePlan) => BundlePlan = (p) => p,
+  running: RunningSite | null = null,
 ): Promise<RenderedNodeFiles[]> {
   const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
   const plan = planEdit(buildPlan(site, catalog));
-  return site.nodes.map((node) => ({ facts: nodeFacts(site, node), files: renderNode({ site, node, plan, state, engine }) }));
+  return site.nodes.map((node) => ({ facts: nodeFacts(site, node, running), files: renderNode({ site, node, plan, state, engine, running }) }));
 }
 
 /** A fourth stacked control plane and etcd member. */
 export const addK8s04: SiteEdit = (s) => {
   const n = structuredClone(s.spec.nodes[2]!);
   s.spec.nodes.push({ ...n, name: 'k8s-04', address: '192.168.93.48/24', mac: '52:54:00:93:00:48' });
+};
+
+/** k8s-03 (control plane and etcd member) leaves the site. */
+export const dropK8s03: SiteEdit = (s) => {
+  s.spec.nodes = s.spec.nodes.filter((n) => n.name !== 'k8s-03');
 };
 
 /** A newer sandbox image in the catalog: containerd's config names it. */
@@ -59,7 +67,16 @@ export async function updateScenarios(): Promise<Scenario[]> {
   const grown = await ensurePki(four, lab1.state, ports);
   const renewedNodes = await renderedNodes(lab1.site, lab1.catalog, renewed.files);
   const pauseNodes = await renderedNodes(lab1.site, lab1.catalog, lab1.state, newPause);
-  const grownNodes = await renderedNodes(four, lab1.catalog, grown.files);
+  const grownNodes = await renderedNodes(four, lab1.catalog, grown.files, undefined, runningSite(first.record));
+  const joined = computeUpdates(
+    first.record,
+    grownNodes,
+    four.nodes.map((n) => n.name),
+  );
+  const afterJoinNodes = await renderedNodes(four, lab1.catalog, grown.files, undefined, runningSite(joined.record));
+  const two = siteFromLab1(lab1.catalog, dropK8s03);
+  const shrunk = await ensurePki(two, lab1.state, ports);
+  const shrunkNodes = await renderedNodes(two, lab1.catalog, shrunk.files, undefined, runningSite(first.record));
   // kubeadm's control plane runs as static pods and keeps kubeconfigs of its own: a renewal restarts the pods and renews those.
   const kubeadm = siteFromLab1(lab1.catalog, kubeadmMode);
   const kubeadmState = await ensurePki(kubeadm, lab1.state, ports);
@@ -71,15 +88,26 @@ export async function updateScenarios(): Promise<Scenario[]> {
     { name: 'nothing-changed', update: computeUpdates(first.record, base, names), nodes: base, state: lab1.state },
     { name: 'leaf-renewal', update: computeUpdates(first.record, renewedNodes, names), nodes: renewedNodes, state: renewed.files },
     { name: 'containerd-config', update: computeUpdates(first.record, pauseNodes, names), nodes: pauseNodes, state: lab1.state },
+    { name: 'new-etcd-member', update: joined, nodes: grownNodes, state: grown.files },
     {
-      name: 'new-etcd-member',
+      name: 'after-join',
       update: computeUpdates(
-        first.record,
-        grownNodes,
+        joined.record,
+        afterJoinNodes,
         four.nodes.map((n) => n.name),
       ),
-      nodes: grownNodes,
+      nodes: afterJoinNodes,
       state: grown.files,
+    },
+    {
+      name: 'etcd-member-removed',
+      update: computeUpdates(
+        first.record,
+        shrunkNodes,
+        two.nodes.map((n) => n.name),
+      ),
+      nodes: shrunkNodes,
+      state: shrunk.files,
     },
     {
       name: 'kubeadm-leaf-renewal',
@@ -90,12 +118,15 @@ export async function updateScenarios(): Promise<Scenario[]> {
   ];
 }
 
-/** A scenario as the golden file holds it. */
+/** A scenario as the golden file holds it; a node joining a running site's etcd shows how its member starts. */
 export function describeScenario(s: Scenario): string {
   const u = s.update;
+  const joining =
+    u.revision > 1 ? u.recorded.flatMap((name) => s.nodes.find((n) => n.facts.node.name === name)!.files.filter((f) => f.path === FILES.etcdCluster)) : [];
   const head = [
     `# ${s.name}: site revision ${u.revision}`,
     ...(u.recorded.length ? [`recorded (install from their seed): ${u.recorded.join(', ')}`] : []),
+    ...joining.map((f) => `${f.path} of the new member:\n${f.content.trimEnd().replace(/^/gm, '  ')}`),
     ...(u.dropped.length ? [`dropped: ${u.dropped.join(', ')}`] : []),
     ...(u.updates.length ? [] : ['no node update']),
   ];

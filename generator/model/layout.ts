@@ -82,6 +82,10 @@ export const FILES = {
   revision: `${NODE.state}/revision`,
   /** Units an update installed files for and has not yet seen healthy; a rerun restarts them. */
   updatePending: `${NODE.state}/update-pending`,
+  /** How the node's etcd member starts the first time (new cluster or joining), read by etcd.service. */
+  etcdCluster: `${NODE.config}/etcd-cluster.env`,
+  /** etcd.service's ExecStartPre: adds a joining member to the running cluster's member list. */
+  etcdJoin: '/opt/kubeseed/etcd-join',
   /** Undoes what first boot did (render/reset.ts). */
   reset: `${NODE.sbin}/kubeseed-reset`,
   /** Host files the node's files replaced, as they were before the first install: kubeseed-reset puts them back. */
@@ -167,6 +171,8 @@ export const UPDATE_FILES = {
   list: 'files.sha256',
   removed: 'removed',
   apply: 'apply',
+  /** Takes the nodes the site no longer has out of the cluster (on the node whose update does it). */
+  takeOut: 'take-out',
 } as const;
 
 /** Volume labels first boot looks for. */

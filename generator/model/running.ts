@@ -14,6 +14,8 @@ export interface RunningNode {
   etcd: boolean;
   /** Its roles when it was delivered; null in an older record. */
   roles: string[] | null;
+  /** Its etcd member joined a running cluster (rather than founding it). */
+  joined: boolean;
 }
 
 export interface RunningSite {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedSite } from '../model/index.js';
-import { FILES, UPDATE_FILES } from '../model/layout.js';
+import { FILES, installTarget, KUBECONFIG, UPDATE_FILES } from '../model/layout.js';
+import { etcdctlContext } from '../render/files.js';
 import { nodeFacts } from '../render/facts.js';
 import { restartContext } from '../render/restarts.js';
 import type { Engine } from '../text/template.js';
@@ -29,6 +30,8 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): 
     base: u.base,
     listSha256: sha256(updateList(u)),
     removed: u.removed,
+    takeOut: u.departures.length ? UPDATE_FILES.takeOut : '',
+    departed: u.departures.map((d) => d.name),
     ...restartContext(
       nodeFacts(
         site,
@@ -47,6 +50,19 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): 
       listName: UPDATE_FILES.list,
       filesDir: UPDATE_FILES.dir,
     },
+  });
+}
+
+/** The node's `take-out` script, for an update that takes departed nodes out of the cluster. */
+export function takeOutScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): string {
+  return engine.render('pack/take-out.sh', {
+    node: u.node,
+    site: site.name,
+    kubectl: installTarget('kubectl'),
+    kubeconfig: site.kubernetes.mode === 'kubeadm' ? KUBECONFIG.kubeadmAdmin : KUBECONFIG.bootstrapper,
+    filesDir: UPDATE_FILES.dir,
+    ...etcdctlContext(),
+    departures: u.departures.map((d) => ({ name: d.name, etcd: d.etcd, etcdEndpoints: d.etcdEndpoints, peerUrl: d.ip ? `https://${d.ip}:2380` : '' })),
   });
 }
 
@@ -73,6 +89,7 @@ export async function packUpdates(
       [
         memFile(`${dir}/${UPDATE_FILES.apply}`, applyScript(o.engine, o.site, u), 0o755),
         memFile(`${dir}/${UPDATE_FILES.list}`, updateList(u), 0o644),
+        ...(u.departures.length ? [memFile(`${dir}/${UPDATE_FILES.takeOut}`, takeOutScript(o.engine, o.site, u), 0o755)] : []),
         ...[...u.added, ...u.changed].map((f) => memFile(`${dir}/${UPDATE_FILES.dir}${f.path}`, f.content, Number.parseInt(f.mode, 8))),
       ],
       o.epoch,

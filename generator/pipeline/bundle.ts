@@ -25,7 +25,7 @@ import { imageArchive } from '../registry/export.js';
 import { egressLint, nodeFacts, nodeFilesList } from '../render/index.js';
 import { readDelivery, writeDelivery } from '../io/delivery.js';
 import { computeUpdates, type SiteUpdate } from '../update/compute.js';
-import { bundledRelease } from '../update/record.js';
+import { bundledRelease, runningSite } from '../update/record.js';
 import { createEngine } from '../text/template.js';
 import { certsStage, outputDir, placedStateDir } from './certs.js';
 import type { FetchOutcome } from './fetch.js';
@@ -113,16 +113,19 @@ async function stages(
 
   opts.say('[4/6] render');
   const templates = await readTemplates(join(opts.root, 'blueprints', 'templates'));
-  const rendered = renderSite(site, catalog, pki.files, templates).nodes.filter((n) => at.nodes.some((x) => x.name === n.name));
+  // The site as last delivered: a member added to a running site joins its etcd cluster.
+  const delivered = await readDelivery(at.stateDir);
+  const running = delivered.record ? runningSite(delivered.record) : null;
+  const rendered = renderSite(site, catalog, pki.files, templates, running).nodes.filter((n) => at.nodes.some((x) => x.name === n.name));
   for (const n of rendered) lintEgress(site, plan, n);
   const payload = available ? checkCoverage(plan, available) : null;
-  const delivered = await readDelivery(at.stateDir);
   const update = computeUpdates(
     delivered.record,
     rendered.map((n) => ({
       facts: nodeFacts(
         site,
         at.nodes.find((x) => x.name === n.name)!,
+        running,
       ),
       files: n.files,
     })),
@@ -200,11 +203,12 @@ async function payloadFiles(plan: BundlePlan, opts: BundleOptions, payloadCache:
 function sayUpdates(u: SiteUpdate, say: (line: string) => void): void {
   say(`  site revision ${u.revision}`);
   if (u.recorded.length) say(`  recorded ${u.recorded.join(', ')} (they install from their seeds; later bundles make their updates)`);
-  if (u.dropped.length) say(`  no longer in the site: ${u.dropped.join(', ')} (their record is dropped)`);
+  if (u.dropped.length) say(`  no longer in the site: ${u.dropped.join(', ')} (taken out by the update of ${u.record.departed?.[u.dropped[0]!]?.by ?? '?'})`);
   for (const n of u.updates) {
     const files = n.added.length + n.changed.length;
     const restarts = n.restarts.map((r) => r.unit).join(', ') || 'nothing';
-    say(`  update ${n.node}: revision ${n.base} -> ${n.revision}, ${files} file(s), ${n.removed.length} removed, restarts ${restarts}`);
+    const out = n.departures.length ? `, takes out ${n.departures.map((d) => d.name).join(', ')}` : '';
+    say(`  update ${n.node}: revision ${n.base} -> ${n.revision}, ${files} file(s), ${n.removed.length} removed, restarts ${restarts}${out}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { BundlePlan, Catalog, RenderedFile, ResolvedSite } from '../model/index.js';
+import type { BundlePlan, Catalog, RenderedFile, ResolvedSite, RunningSite } from '../model/index.js';
 import type { StateFiles } from '../pki/issue.js';
 import { buildPlan } from '../plan/index.js';
 import { noCloudSeed, renderNode, type NoCloudSeed } from '../render/index.js';
@@ -10,12 +10,18 @@ export interface RenderedNode {
   seed: NoCloudSeed;
 }
 
-/** Render stage: every node's files and NoCloud seed, from the site, its plan and its state. */
-export function renderSite(site: ResolvedSite, catalog: Catalog, state: StateFiles, templates: TemplateSources): { plan: BundlePlan; nodes: RenderedNode[] } {
+/** Render stage: every node's files and NoCloud seed, from the site, its plan, its state and the site as last delivered. */
+export function renderSite(
+  site: ResolvedSite,
+  catalog: Catalog,
+  state: StateFiles,
+  templates: TemplateSources,
+  running: RunningSite | null = null,
+): { plan: BundlePlan; nodes: RenderedNode[] } {
   const plan = buildPlan(site, catalog);
   const engine = createEngine(templates);
   const nodes = site.nodes.map((node) => {
-    const files = renderNode({ site, node, plan, state, engine });
+    const files = renderNode({ site, node, plan, state, engine, running });
     return { name: node.name, files, seed: noCloudSeed(site, node, files) };
   });
   return { plan, nodes };

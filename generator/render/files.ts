@@ -1,12 +1,12 @@
 import type { BundlePlan } from '../model/index.js';
-import { FILES, KUBECONFIG, manifestPath, NODE, OS_PATHS, registryHostsPath, unitPath } from '../model/layout.js';
+import { FILES, installTarget, KUBECONFIG, manifestPath, NODE, OS_PATHS, pkiPath, registryHostsPath, unitPath } from '../model/layout.js';
 import { TOKEN_PATH, type StateFiles } from '../pki/issue.js';
 import { discoveryHash } from '../pki/secrets.js';
 import { certFiles } from '../pki/select.js';
 import { bridgeConflist, crictlConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
 import { containerdConfig } from './containerd-config.js';
 import type { Engine } from '../text/template.js';
-import type { NodeFacts } from './facts.js';
+import type { EtcdCluster, NodeFacts } from './facts.js';
 import { firstbootContext } from './firstboot.js';
 import { chronyConf, containerdHosts } from './host-config.js';
 import { kubeadmConfig } from './kubeadm.js';
@@ -92,6 +92,20 @@ const TABLE: Row[] = [
         render: (c) => c.engine.render('systemd/component.service', unitContext(u)),
       })),
   },
+  file(FILES.etcdCluster, 'etcd-cluster.env', (c) => etcdClusterEnv(c.etcdCluster!), { when: (f) => f.etcdUnit }),
+  file(
+    FILES.etcdJoin,
+    'etcd-join.sh',
+    (c) =>
+      c.engine.render('etcd-join.sh', {
+        name: c.node.name,
+        peerUrl: `https://${c.node.ip}:2380`,
+        envFile: FILES.etcdCluster,
+        dataDir: NODE.etcdData,
+        ...etcdctlContext(),
+      }),
+    { mode: '0755', when: (f) => f.etcdUnit },
+  ),
   file(
     FILES.kubeletKubeadmDropIn,
     'kubelet-kubeadm-dropin',
@@ -222,6 +236,33 @@ export function nodeFiles(f: NodeFacts): NodeFile[] {
     else if (!row.when || row.when(f)) out.push(row);
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * etcd.service's EnvironmentFile: etcd reads ETCD_<FLAG> for each flag. KUBESEED_ETCD_ENDPOINTS is
+ * the join script's (etcd warns only about unknown ETCD_ names).
+ */
+export function etcdClusterEnv(e: EtcdCluster): string {
+  return [
+    `# How this etcd member starts the first time (etcd ignores it once ${NODE.etcdData} holds the member).`,
+    `ETCD_INITIAL_CLUSTER_STATE=${e.state}`,
+    `ETCD_INITIAL_CLUSTER=${e.initialCluster}`,
+    `KUBESEED_ETCD_ENDPOINTS=${e.endpoints.join(',')}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * How kubeseed's scripts call etcdctl on an etcd member: with the healthcheck client certificate,
+ * which every member already holds (docs/decisions.md: no new credential for joining or removing).
+ */
+export function etcdctlContext(): Record<string, string> {
+  return {
+    etcdctl: `${installTarget('etcd')}/etcdctl`,
+    etcdCa: pkiPath('etcd/ca.crt'),
+    etcdCert: pkiPath('etcd/healthcheck-client.crt'),
+    etcdKey: pkiPath('etcd/healthcheck-client.key'),
+  };
 }
 
 function keepalivedConf(c: RenderContext): string {

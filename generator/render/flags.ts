@@ -122,8 +122,8 @@ export function etcdFlags(site: ResolvedSite, node: ResolvedNode): Flags {
     ['advertise-client-urls', `https://${node.ip}:2379`],
     ['listen-peer-urls', `https://${node.ip}:2380`],
     ['initial-advertise-peer-urls', `https://${node.ip}:2380`],
-    ['initial-cluster', site.derived.etcdInitialCluster],
-    ['initial-cluster-state', 'new'],
+    // initial-cluster and initial-cluster-state come from the unit's EnvironmentFile (FILES.etcdCluster):
+    // a member's first start reads them, so a change of membership rewrites that file and restarts nothing.
     ['initial-cluster-token', `kubeseed-${site.name}`],
     ['client-cert-auth', 'true'],
     ['trusted-ca-file', `${etcd}/ca.crt`],

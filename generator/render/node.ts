@@ -1,4 +1,4 @@
-import type { BundlePlan, RenderedFile, ResolvedNode, ResolvedSite } from '../model/index.js';
+import type { BundlePlan, RenderedFile, ResolvedNode, ResolvedSite, RunningSite } from '../model/index.js';
 import type { StateFiles } from '../pki/issue.js';
 import type { Engine } from '../text/template.js';
 import { nodeFacts } from './facts.js';
@@ -13,6 +13,8 @@ export interface NodeInput {
   plan: BundlePlan;
   state: StateFiles;
   engine: Engine;
+  /** The site as last delivered (null or absent: a new site). */
+  running?: RunningSite | null;
 }
 
 /**
@@ -21,6 +23,6 @@ export interface NodeInput {
  */
 export function renderNode(input: NodeInput): RenderedFile[] {
   const { site, node, plan, state, engine } = input;
-  const c = { ...nodeFacts(site, node), plan, state, engine };
+  const c = { ...nodeFacts(site, node, input.running ?? null), plan, state, engine };
   return nodeFiles(c).map((f) => ({ path: f.path, mode: f.mode, content: f.render(c), origin: f.origin }));
 }

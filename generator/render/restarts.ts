@@ -102,6 +102,10 @@ function rows(f: NodeFacts): Row[] {
     { match: { prefix: `${NODE.containerdCertsDir}/` }, units: ['containerd'] },
     { match: FILES.crictlConfig, units: [] },
     ...['etcd', APISERVER, CM, SCHEDULER, 'kubelet', 'kube-proxy'].flatMap(component),
+    // Read by a member's first start only (etcd ignores them once its data directory holds the member):
+    // a change of membership rewrites them on every member and restarts none, so no member is down while the cluster is one short.
+    { match: FILES.etcdCluster, units: [] },
+    { match: FILES.etcdJoin, units: [] },
     { match: FILES.kubeletKubeadmDropIn, units: ['kubelet'] },
     { match: FILES.kubeadmConfig, units: [] },
     { match: FILES.kubeletConfig, units: ['kubelet'] },

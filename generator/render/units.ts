@@ -1,4 +1,4 @@
-import { NODE } from '../model/layout.js';
+import { FILES, NODE } from '../model/layout.js';
 import { apiserverFlags, controllerManagerFlags, etcdFlags, kubeletFlags, kubeProxyFlags, schedulerFlags, type Flags } from './flags.js';
 import type { NodeFacts } from './facts.js';
 
@@ -12,6 +12,8 @@ export interface Unit {
   wants?: string[];
   notify?: boolean;
   preStart?: string[];
+  /** systemd's EnvironmentFile: settings the binary reads from its environment. */
+  environmentFile?: string;
   oomScoreAdjust?: number;
   /** For units that report ready: how long starting may take before systemd gives up and restarts. */
   timeoutStartSec?: string;
@@ -39,7 +41,8 @@ export function nodeUnits(f: Omit<NodeFacts, 'units'>): Unit[] {
       after: ['network-online.target'],
       wants: ['network-online.target'],
       notify: true,
-      preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`],
+      preStart: [`/bin/mkdir -p ${NODE.etcdData}`, `/bin/chmod 0700 ${NODE.etcdData}`, FILES.etcdJoin],
+      environmentFile: FILES.etcdCluster,
       // A member reports ready only once a quorum has formed: waiting for its peers is normal while the site assembles.
       timeoutStartSec: 'infinity',
       // etcd 3.4 retries a linearizable read's ReadIndex every 500 ms and drops late answers, so a member that
@@ -112,6 +115,7 @@ export function unitContext(u: Unit): object {
     wants: u.wants ?? [],
     requires: [],
     preStart: u.preStart ?? [],
+    environmentFile: u.environmentFile ?? '',
     notify: u.notify ?? false,
     oomScoreAdjust: u.oomScoreAdjust ?? 0,
     timeoutStartSec: u.timeoutStartSec ?? '',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
 import { isUnitFile, restartRows, type RestartVia, type UnitRestartRow } from '../render/restarts.js';
-import type { DeliveredFile, DeliveryRecord, NodeRecord, SiteRecord } from './record.js';
+import { runningSite, type DeliveredFile, type DeliveryRecord, type DepartedNode, type NodeRecord, type SiteRecord } from './record.js';
 
 /**
  * The update computation: from what each node got last (the delivery record) and what it gets now
@@ -33,6 +33,14 @@ export interface NodeUpdate {
   restarts: UnitRestart[];
   /** A unit file changed or went: systemd must reload before the restarts. */
   daemonReload: boolean;
+  /** Nodes the site no longer has that this node's update takes out of the cluster (drain, delete the Node, remove the etcd member). */
+  departures: Departure[];
+}
+
+export interface Departure extends DepartedNode {
+  name: string;
+  /** The client URLs of the etcd members that stay (where etcdctl asks), when the node was one. */
+  etcdEndpoints: string[];
 }
 
 export interface SiteUpdate {
@@ -85,7 +93,7 @@ function nextRecord(files: RenderedFile[], previous: NodeRecord | undefined, rev
  * came after `from` (added when the path itself did), the paths taken away after it, and the units
  * that read any of them.
  */
-export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: number): NodeUpdate {
+export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: number, departed: Record<string, DepartedNode> = {}): NodeUpdate {
   const added: UpdateFile[] = [];
   const changed: UpdateFile[] = [];
   for (const f of n.files) {
@@ -108,7 +116,41 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
     removed,
     restarts: restartRows(n.facts, touched),
     daemonReload: touched.some(isUnitFile),
+    departures: departuresOf(n, departed, from),
   };
+}
+
+function departuresOf(n: RenderedNodeFiles, departed: Record<string, DepartedNode>, from: number): Departure[] {
+  const site = n.facts.site;
+  const stay = site.nodes.filter((x) => x.roles.includes('etcd')).map((x) => `https://${x.ip}:2379`);
+  return Object.entries(departed)
+    .filter(([, d]) => d.by === n.facts.node.name && d.revision > from)
+    .map(([name, d]) => ({ name, ...d, etcdEndpoints: d.etcd ? stay : [] }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Who takes departed nodes out: the site's bootstrap node, which holds the credential that may
+ * drain and delete Nodes (kubeseed's bootstrapper, or kubeadm's admin.conf) and, where a departing
+ * node ran etcd, an etcd member of its own (etcdctl and the healthcheck client certificate).
+ */
+function departedNow(
+  previous: DeliveryRecord | null,
+  dropped: string[],
+  siteNodes: string[],
+  remover: string | null,
+  revision: number,
+): Record<string, DepartedNode> {
+  const out: Record<string, DepartedNode> = {};
+  for (const [name, d] of Object.entries(previous?.departed ?? {})) if (!siteNodes.includes(name)) out[name] = d;
+  if (!previous || !dropped.length) return out;
+  if (!remover) throw new Error('internal: nodes left the site but no rendered node can take them out');
+  const running = runningSite(previous);
+  for (const name of dropped) {
+    const r = running.nodes.find((n) => n.name === name)!;
+    out[name] = { ip: r.ip, roles: r.roles, etcd: r.etcd, revision, by: remover };
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**
@@ -135,11 +177,13 @@ export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedN
   }
   const site = siteRecord(record, nodes, previous?.site);
   if (site) record.site = site;
+  const departed = departedNow(previous, dropped, siteNodes, nodes[0]?.facts.site.derived.bootstrapNode ?? null, revision);
+  if (Object.keys(departed).length) record.departed = departed;
   const updates: NodeUpdate[] = [];
   for (const x of next) {
     const start = from ?? x.record.base;
     if (start === null || start >= x.record.revision) continue;
-    updates.push(updateSince(x.n, x.record, start));
+    updates.push(updateSince(x.n, x.record, start, departed));
   }
   return {
     revision,
@@ -163,8 +207,10 @@ function siteRecord(record: DeliveryRecord, nodes: RenderedNodeFiles[], before: 
   if (!site) return before;
   const out: SiteRecord['nodes'] = {};
   for (const name of Object.keys(record.nodes)) {
-    const now = nodes.find((n) => n.facts.node.name === name)?.facts.node;
-    const entry = now ? { ip: now.ip, roles: [...now.roles] } : before?.nodes[name];
+    const now = nodes.find((n) => n.facts.node.name === name)?.facts;
+    const entry = now
+      ? { ip: now.node.ip, roles: [...now.node.roles], ...(now.etcdCluster?.state === 'existing' ? { joined: true as const } : {}) }
+      : before?.nodes[name];
     if (entry) out[name] = entry;
   }
   return { serviceCIDR: site.kubernetes.serviceCIDR, podCIDR: site.kubernetes.podCIDR, clusterDomain: site.kubernetes.clusterDomain, nodes: out };
@@ -185,6 +231,7 @@ export function describeUpdate(u: NodeUpdate): string {
   for (const f of u.changed) lines.push(`  change  ${f.mode} ${f.path}`);
   for (const p of u.removed) lines.push(`  remove  ${p}`);
   if (u.daemonReload) lines.push('  systemctl daemon-reload');
+  for (const d of u.departures) lines.push(`  take out ${d.name}: drain and delete its Node${d.etcd ? ', remove its etcd member' : ''}`);
   for (const r of u.restarts) lines.push(`  ${RESTART_WORDS[r.via]} ${r.unit} (wait: ${r.check})`);
   if (!u.restarts.length) lines.push('  restart nothing');
   return `${lines.join('\n')}\n`;

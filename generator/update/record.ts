@@ -37,7 +37,18 @@ export interface SiteRecord {
   podCIDR: string;
   clusterDomain: string;
   /** Every recorded node's address (without prefix) and roles. */
-  nodes: Record<string, { ip: string; roles: string[] }>;
+  nodes: Record<string, { ip: string; roles: string[]; joined?: true }>;
+}
+
+/** A node the site no longer has, taken out of the cluster by another node's update. */
+export interface DepartedNode {
+  /** Its address and roles when it left (null: an older record did not keep them). */
+  ip: string | null;
+  roles: string[] | null;
+  etcd: boolean;
+  /** The site revision whose update takes it out, and the node whose update that is. */
+  revision: number;
+  by: string;
 }
 
 export interface DeliveryRecord {
@@ -45,6 +56,8 @@ export interface DeliveryRecord {
   /** Absent in records written before releases were recorded (the next bundle adds it). */
   release?: BundledRelease;
   nodes: Record<string, NodeRecord>;
+  /** Nodes taken out (kept so that a bundle made again carries the same update). */
+  departed?: Record<string, DepartedNode>;
   /** Absent in a record written before kubeseed kept it (the next bundle adds it). */
   site?: SiteRecord;
 }
@@ -58,7 +71,7 @@ const siteSchema = z.strictObject({
   serviceCIDR: z.string().min(1),
   podCIDR: z.string().min(1),
   clusterDomain: z.string().min(1),
-  nodes: z.record(nodeName, z.strictObject({ ip: z.string().min(1), roles: z.array(z.string().min(1)) })),
+  nodes: z.record(nodeName, z.strictObject({ ip: z.string().min(1), roles: z.array(z.string().min(1)), joined: z.literal(true).optional() })),
 });
 const schema = z.strictObject({
   apiVersion: z.literal('kubeseed/v1alpha1'),
@@ -78,6 +91,18 @@ const schema = z.strictObject({
     }),
   ),
   site: siteSchema.optional(),
+  departed: z
+    .record(
+      nodeName,
+      z.strictObject({
+        ip: z.string().min(1).nullable(),
+        roles: z.array(z.string().min(1)).nullable(),
+        etcd: z.boolean(),
+        revision,
+        by: nodeName,
+      }),
+    )
+    .optional(),
 });
 
 /** Parses the record; returns why not for text that is not one. */
@@ -98,13 +123,14 @@ export function parseRecord(text: string): DeliveryRecord | { invalid: string } 
     ...(r.data.release ? { release: r.data.release } : {}),
     nodes: r.data.nodes,
     ...(r.data.site ? { site: r.data.site } : {}),
+    ...(r.data.departed ? { departed: r.data.departed } : {}),
   };
 }
 
 export function serializeRecord(r: DeliveryRecord): string {
   const release = r.release ? { release: { kubernetes: r.release.kubernetes, versions: sortedKeys(r.release.versions) } } : {};
-  const site = r.site ? { site: r.site } : {};
-  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, ...release, nodes: r.nodes, ...site }, null, 2)}\n`;
+  const extra = { ...(r.site ? { site: r.site } : {}), ...(r.departed && Object.keys(r.departed).length ? { departed: r.departed } : {}) };
+  return `${JSON.stringify({ apiVersion: 'kubeseed/v1alpha1', kind: 'DeliveryRecord', revision: r.revision, ...release, nodes: r.nodes, ...extra }, null, 2)}\n`;
 }
 
 const sortedKeys = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -129,6 +155,7 @@ export function runningSite(r: DeliveryRecord): RunningSite {
         ip: s?.ip ?? null,
         roles: s ? [...s.roles] : null,
         etcd: s ? s.roles.includes('etcd') : etcdUnit in r.nodes[name]!.files,
+        joined: s?.joined === true,
       };
     });
   const network = r.site ? { serviceCIDR: r.site.serviceCIDR, podCIDR: r.site.podCIDR, clusterDomain: r.site.clusterDomain } : null;

@@ -106,7 +106,13 @@ test('systemd-analyze verify accepts every unit, with the binaries it starts pre
 test('shellcheck passes every script', (t) => {
   for (const { v, n } of every()) {
     const scripts = n.files.filter((f) => f.content.startsWith('#!/bin/bash'));
-    t.deepEqual(scripts.map((s) => s.path).sort(), ['/opt/kubeseed/firstboot', '/usr/local/bin/kubeseed-status', '/usr/local/sbin/kubeseed-reset']);
+    const etcdUnit = n.files.some((f) => f.path === '/etc/systemd/system/etcd.service');
+    t.deepEqual(scripts.map((s) => s.path).sort(), [
+      ...(etcdUnit ? ['/opt/kubeseed/etcd-join'] : []),
+      '/opt/kubeseed/firstboot',
+      '/usr/local/bin/kubeseed-status',
+      '/usr/local/sbin/kubeseed-reset',
+    ]);
     for (const s of scripts) {
       const p = write(tmp('kubeseed-sh-'), s);
       const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', p], { encoding: 'utf8' });

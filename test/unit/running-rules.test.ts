@@ -16,7 +16,13 @@ import { renderedNodes } from '../update-scenarios.js';
 const RUNNING: RunningSite = {
   revision: 1,
   network: { serviceCIDR: '10.254.0.0/16', podCIDR: '172.30.0.0/16', clusterDomain: 'cluster.local' },
-  nodes: ['k8s-01', 'k8s-02', 'k8s-03'].map((name, i) => ({ name, ip: `192.168.93.${45 + i}`, etcd: true, roles: ['control-plane', 'etcd', 'worker'] })),
+  nodes: ['k8s-01', 'k8s-02', 'k8s-03'].map((name, i) => ({
+    name,
+    ip: `192.168.93.${45 + i}`,
+    etcd: true,
+    joined: false,
+    roles: ['control-plane', 'etcd', 'worker'],
+  })),
 };
 
 const drop = (s: WrittenSite, ...names: string[]) => (s.spec.nodes = s.spec.nodes.filter((n) => !names.includes(n.name)));
@@ -52,7 +58,10 @@ test('the unchanged site, a new worker, a worker removed, and one etcd member re
     named((s) => add(s, 'k8s-04', 48)),
     [],
   );
-  const withWorker: RunningSite = { ...RUNNING, nodes: [...RUNNING.nodes, { name: 'k8s-09', ip: '192.168.93.59', etcd: false, roles: ['worker'] }] };
+  const withWorker: RunningSite = {
+    ...RUNNING,
+    nodes: [...RUNNING.nodes, { name: 'k8s-09', ip: '192.168.93.59', etcd: false, joined: false, roles: ['worker'] }],
+  };
   t.deepEqual(
     named((s) => drop(s, 'k8s-09'), withWorker),
     [],
@@ -83,7 +92,7 @@ test('etcd-quorum-kept: five members may lose two, not three', (t) => {
     ...RUNNING,
     nodes: [
       ...RUNNING.nodes,
-      ...['k8s-04', 'k8s-05'].map((name, i) => ({ name, ip: `192.168.93.${48 + i}`, etcd: true, roles: ['control-plane', 'etcd', 'worker'] })),
+      ...['k8s-04', 'k8s-05'].map((name, i) => ({ name, ip: `192.168.93.${48 + i}`, etcd: true, joined: false, roles: ['control-plane', 'etcd', 'worker'] })),
     ],
   };
   const grown = (s: WrittenSite) => {
@@ -157,7 +166,7 @@ test("running-node-kept: a running node's address and its control-plane and etcd
   );
   const workerRunning: RunningSite = {
     ...RUNNING,
-    nodes: RUNNING.nodes.map((n) => (n.name === 'k8s-03' ? { ...n, etcd: false, roles: ['worker'] } : n)),
+    nodes: RUNNING.nodes.map((n) => (n.name === 'k8s-03' ? { ...n, etcd: false, joined: false, roles: ['worker'] } : n)),
   };
   t.deepEqual(
     named((s) => s, workerRunning),
@@ -166,10 +175,45 @@ test("running-node-kept: a running node's address and its control-plane and etcd
   );
 });
 
+test("take-out-possible: the first control plane takes removed nodes out, so it must run already, and run etcd when a member goes; kubeadm stacked etcd is kubeadm reset's", (t) => {
+  t.deepEqual(
+    named((s) => {
+      drop(s, 'k8s-03');
+      s.spec.nodes.unshift({
+        ...structuredClone(s.spec.nodes[0]!),
+        name: 'k8s-00',
+        address: '192.168.93.44/24',
+        mac: '52:54:00:93:00:44',
+        roles: ['control-plane', 'worker'],
+      });
+    }),
+    ['take-out-possible spec.nodes[0].name'],
+  );
+  const withEtcdOnly: RunningSite = {
+    ...RUNNING,
+    nodes: [...RUNNING.nodes, { name: 'k8s-09', ip: '192.168.93.59', etcd: true, joined: false, roles: ['etcd'] }],
+  };
+  t.deepEqual(
+    named((s) => (nodeNamed(s, 'k8s-01').roles = ['control-plane', 'worker']), {
+      ...withEtcdOnly,
+      nodes: withEtcdOnly.nodes.map((n) => (n.name === 'k8s-01' ? { ...n, etcd: false, roles: ['control-plane', 'worker'] } : n)),
+    }),
+    ['take-out-possible spec.nodes[0].roles'],
+    'k8s-09 (etcd) goes, and k8s-01 has no etcd to remove it with',
+  );
+  t.deepEqual(
+    named((s) => {
+      s.spec.kubernetes.mode = 'kubeadm';
+      drop(s, 'k8s-03');
+    }),
+    ['take-out-possible spec.nodes'],
+  );
+});
+
 test('every running rule has a name and a summary', (t) => {
   t.deepEqual(
     RUNNING_RULES.map((r) => r.name),
-    ['running-network-kept', 'running-node-kept', 'etcd-quorum-kept', 'etcd-one-change-at-a-time'],
+    ['running-network-kept', 'running-node-kept', 'etcd-quorum-kept', 'etcd-one-change-at-a-time', 'take-out-possible'],
   );
   for (const r of RUNNING_RULES) t.true(r.summary.length > 20, r.name);
 });

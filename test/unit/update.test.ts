@@ -78,7 +78,7 @@ test('a containerd config change restarts containerd alone', async (t) => {
   }
 });
 
-test('a new etcd member: the others get its place in their etcd unit, proxy and hosts; the new node is recorded, not updated', async (t) => {
+test('a new etcd member joins the running cluster: it starts as existing with the members and itself; the others get it in their etcd settings, apiserver and hosts, and no etcd restart', async (t) => {
   const u = await scenario('new-etcd-member');
   t.deepEqual(u.recorded, ['k8s-04']);
   t.deepEqual(
@@ -86,12 +86,70 @@ test('a new etcd member: the others get its place in their etcd unit, proxy and 
     ['k8s-01', 'k8s-02', 'k8s-03'],
   );
   for (const n of ['k8s-01', 'k8s-02', 'k8s-03']) {
-    for (const p of ['/etc/hosts', '/etc/systemd/system/etcd.service', '/etc/kubeseed/apiserver-proxy.conf']) t.true(paths(u, n).includes(p), `${n} ${p}`);
-    t.true(u.updates.find((x) => x.node === n)!.daemonReload);
-    // etcd first, then the apiserver, then the way to the apiservers; the bootstrap node applies the changed cluster manifests last.
-    t.deepEqual(units(u, n), ['etcd', 'kube-apiserver', 'kubeseed-apiserver-proxy', ...(n === 'k8s-01' ? ['cluster-manifests'] : [])]);
+    for (const p of ['/etc/hosts', '/etc/kubeseed/apiserver-proxy.conf', '/etc/kubeseed/etcd-cluster.env']) t.true(paths(u, n).includes(p), `${n} ${p}`);
+    t.false(paths(u, n).includes('/etc/systemd/system/etcd.service'), `${n}: etcd's unit stays as it was`);
+    // The apiserver (its certificate names the new control plane), then the way to the apiservers; the bootstrap node applies the changed cluster manifests last.
+    t.deepEqual(units(u, n), ['kube-apiserver', 'kubeseed-apiserver-proxy', ...(n === 'k8s-01' ? ['cluster-manifests'] : [])]);
   }
   t.truthy(u.record.nodes['k8s-04']);
+  t.deepEqual(u.record.site!.nodes['k8s-04'], { ip: '192.168.93.48', roles: ['control-plane', 'etcd', 'worker'], joined: true });
+  const s = (await (scenarios ??= updateScenarios())).find((x) => x.name === 'new-etcd-member')!;
+  const env = (node: string) => s.nodes.find((n) => n.facts.node.name === node)!.files.find((f) => f.path === '/etc/kubeseed/etcd-cluster.env')!.content;
+  t.regex(env('k8s-04'), /^ETCD_INITIAL_CLUSTER_STATE=existing$/m);
+  t.regex(
+    env('k8s-04'),
+    /^ETCD_INITIAL_CLUSTER=k8s-01=https:\/\/192\.168\.93\.45:2380,k8s-02=https:\/\/192\.168\.93\.46:2380,k8s-03=https:\/\/192\.168\.93\.47:2380,k8s-04=https:\/\/192\.168\.93\.48:2380$/m,
+  );
+  t.regex(env('k8s-04'), /^KUBESEED_ETCD_ENDPOINTS=https:\/\/192\.168\.93\.45:2379,https:\/\/192\.168\.93\.46:2379,https:\/\/192\.168\.93\.47:2379$/m);
+  t.regex(env('k8s-01'), /^ETCD_INITIAL_CLUSTER_STATE=new$/m);
+  t.regex(env('k8s-01'), /^ETCD_INITIAL_CLUSTER=k8s-01=.*,k8s-04=https:\/\/192\.168\.93\.48:2380$/m);
+  t.regex(env('k8s-01'), /^KUBESEED_ETCD_ENDPOINTS=$/m);
+});
+
+test('the bundle after a member joined changes nothing: it still starts as existing, and the others knew of it already', async (t) => {
+  const u = await scenario('after-join');
+  const s = (await (scenarios ??= updateScenarios())).find((x) => x.name === 'after-join')!;
+  t.is(u.revision, 2);
+  t.is(u.updates.length, 3, 'the latest updates, carried again');
+  t.true(u.updates.every((x) => x.revision === 2));
+  const env = s.nodes.find((n) => n.facts.node.name === 'k8s-04')!.files.find((f) => f.path === '/etc/kubeseed/etcd-cluster.env')!.content;
+  t.regex(env, /^ETCD_INITIAL_CLUSTER_STATE=existing$/m);
+});
+
+test('an etcd member leaves: the bootstrap node takes it out (drain, delete, member remove) with the endpoints of the members that stay; nobody restarts etcd', async (t) => {
+  const u = await scenario('etcd-member-removed');
+  t.deepEqual(u.dropped, ['k8s-03']);
+  t.deepEqual(
+    u.updates.map((x) => x.node),
+    ['k8s-01', 'k8s-02'],
+  );
+  const k1 = u.updates.find((x) => x.node === 'k8s-01')!;
+  t.deepEqual(k1.departures, [
+    {
+      name: 'k8s-03',
+      ip: '192.168.93.47',
+      roles: ['control-plane', 'etcd', 'worker'],
+      etcd: true,
+      revision: 2,
+      by: 'k8s-01',
+      etcdEndpoints: ['https://192.168.93.45:2379', 'https://192.168.93.46:2379'],
+    },
+  ]);
+  t.deepEqual(u.updates.find((x) => x.node === 'k8s-02')!.departures, []);
+  for (const n of ['k8s-01', 'k8s-02']) {
+    t.true(paths(u, n).includes('/etc/kubeseed/etcd-cluster.env'), n);
+    t.false(units(u, n)!.includes('etcd'), `${n}: no etcd restart with two members left`);
+  }
+  t.deepEqual(u.record.departed, { 'k8s-03': { ip: '192.168.93.47', roles: ['control-plane', 'etcd', 'worker'], etcd: true, revision: 2, by: 'k8s-01' } });
+  t.deepEqual(parseRecord(serializeRecord(u.record)), u.record, 'the record keeps it');
+  const s = (await (scenarios ??= updateScenarios())).find((x) => x.name === 'etcd-member-removed')!;
+  const again = computeUpdates(u.record, s.nodes, ['k8s-01', 'k8s-02']);
+  t.is(again.revision, 2, 'made again: nothing new');
+  t.deepEqual(
+    again.updates.find((x) => x.node === 'k8s-01')!.departures.map((d) => d.name),
+    ['k8s-03'],
+    "and the bootstrap node's update carries the take-out again",
+  );
 });
 
 test('removed files and dropped nodes: a file the node no longer gets is removed and restarts its unit; a node gone from the site loses its record', async (t) => {

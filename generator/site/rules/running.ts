@@ -141,6 +141,45 @@ export const RUNNING_RULES: readonly RunningRule[] = [
       return [];
     },
   }),
+  runningRule({
+    name: 'take-out-possible',
+    summary: "removed nodes are taken out by the first control plane's update: it must be running already, and run etcd where an etcd member goes",
+    check: ({ site, running }, report) => {
+      const removed = running.nodes.filter((r) => !site.spec.nodes.some((n) => n.name === r.name));
+      if (!removed.length) return [];
+      const i = site.spec.nodes.findIndex((n) => n.roles.includes('control-plane'));
+      if (i < 0) return [];
+      const remover = site.spec.nodes[i]!;
+      const names = removed.map((r) => r.name).join(', ');
+      if (!running.nodes.some((r) => r.name === remover.name))
+        return [
+          report(
+            nodePath(i, 'name'),
+            `${names} would be taken out by ${remover.name}, the first control plane, which is not running yet`,
+            'list a running control plane first among the nodes, or add the new one in a later change',
+          ),
+        ];
+      if (!removed.some((r) => r.etcd)) return [];
+      const k = site.spec.kubernetes;
+      if (k.mode === 'kubeadm' && (k.etcdTopology ?? 'stacked') === 'stacked')
+        return [
+          report(
+            'spec.nodes',
+            `${names} ran a stacked etcd member that kubeadm manages; kubeseed removes members only where it runs etcd as a unit`,
+            'on the node, run kubeadm reset (it removes its own etcd member), then remove it from the blueprint',
+          ),
+        ];
+      if (!remover.roles.includes('etcd'))
+        return [
+          report(
+            nodePath(i, 'roles'),
+            `${remover.name}, the first control plane, takes ${names} out but runs no etcd member (no etcdctl, no etcd client certificate)`,
+            'list a control plane that runs etcd first among the nodes',
+          ),
+        ];
+      return [];
+    },
+  }),
 ];
 
 /** Every rule for a running site; the result lists all problems. */
