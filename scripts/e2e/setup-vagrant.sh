@@ -27,6 +27,16 @@ if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
 else
   # What systemd-tmpfiles would make: libvirt writes each network's MAC list there even without dnsmasq.
   mkdir -p /run/libvirt /var/lib/libvirt/dnsmasq
+  # Without systemd we are most likely in a container, where libvirt cannot give each QEMU its own
+  # /dev in a private mount namespace ("Unable to move /run/libvirt/qemu/<id>-<name>.full mount to
+  # /dev/full: Invalid argument" at every domain start): QEMU then sees the host's /dev, as
+  # qemu.conf's namespaces = [] says. A running libvirtd reads the change only when restarted.
+  if ! grep -q '^namespaces *=' /etc/libvirt/qemu.conf; then
+    echo 'namespaces = []' >>/etc/libvirt/qemu.conf
+    if [ -f /run/libvirtd.pid ] && kill "$(cat /run/libvirtd.pid)" 2>/dev/null; then
+      for _ in $(seq 1 30); do [ -f /run/libvirtd.pid ] || break; sleep 1; done
+    fi
+  fi
   # At the default priority whatever the caller's: every VM libvirtd starts inherits it.
   if ! pgrep -x virtlogd >/dev/null; then (renice -n 0 -p "$BASHPID" >/dev/null && exec virtlogd --daemon); fi
   if ! virsh -c qemu:///system version >/dev/null 2>&1; then
