@@ -11,6 +11,7 @@ import { planChange, versionsOfArtifacts, type EarlierBundle, type PlanChange } 
 import { buildPlan } from '../plan/index.js';
 import { nodeFacts } from '../render/index.js';
 import { computeUpdates } from '../update/compute.js';
+import { runningSite } from '../update/record.js';
 import { stateDir, type StateLocation } from './certs.js';
 import { renderSite } from './render.js';
 
@@ -94,9 +95,11 @@ export async function planFrom(site: ResolvedSite, catalog: Catalog, opts: State
     });
   const state = await readState(dir);
   if (!state) return planChange(earlier, plan, release, catalog, { note: `no site state in ${dir}` });
+  // As gen bundle renders: a member new to the running site joins its etcd cluster.
+  const running = runningSite(record);
   let rendered;
   try {
-    rendered = renderSite(site, catalog, state, await readTemplates(join(opts.root, 'blueprints', 'templates'))).nodes;
+    rendered = renderSite(site, catalog, state, await readTemplates(join(opts.root, 'blueprints', 'templates')), running).nodes;
   } catch (e) {
     // A node the state has no certificates for yet: gen bundle issues them before it renders.
     return planChange(earlier, plan, release, catalog, {
@@ -109,6 +112,7 @@ export async function planFrom(site: ResolvedSite, catalog: Catalog, opts: State
       facts: nodeFacts(
         site,
         site.nodes.find((x) => x.name === n.name)!,
+        running,
       ),
       files: n.files,
     })),
