@@ -55,7 +55,7 @@ function restarts(r: E2eRun): Map<string, string> {
 }
 
 /** Ships a node's update through ssh's stdin and runs its apply; returns apply's exit code and output. */
-function applyOver(r: E2eRun, n: WrittenNode, tarball: string): { code: number; out: string } {
+export function applyOver(r: E2eRun, n: WrittenNode, tarball: string): { code: number; out: string } {
   const name = tarball.slice(tarball.lastIndexOf('/') + 1);
   const dir = name.replace(/\.update\.tar\.gz$/, '');
   const b64 = readFileSync(tarball).toString('base64');

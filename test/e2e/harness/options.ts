@@ -23,8 +23,16 @@ Options:
   --day2 renew         after the checks: gen certs --renew and gen bundle, each node's update applied
                        over ssh (etcd members first), then new serials served, every node Ready,
                        no pod restarted, and a second apply a no-op (named checks in report.json)
+  --day2 replace-member  after the checks (a site with three etcd members): the last one leaves the
+                       blueprint (gen bundle, updates over ssh: the first control plane takes it out),
+                       then a new member with a new name and address joins (gen bundle, updates, its
+                       boot); etcd watched every 5 s for a quorum, then three members, every node Ready
   --report FILE        also write report.json to FILE
   --help, -h           show this help`;
+
+const DAY2 = ['renew', 'replace-member'] as const;
+export type Day2 = (typeof DAY2)[number];
+const isDay2 = (v: string): v is Day2 => (DAY2 as readonly string[]).includes(v);
 
 export interface Options {
   /** As given on the command line (the log names it this way). */
@@ -41,7 +49,7 @@ export interface Options {
   noOsPackages: boolean;
   report?: string;
   /** A day-two scenario run on the booted site (harness/day2.ts). */
-  day2?: 'renew';
+  day2?: Day2;
 }
 
 /** A command line the harness cannot run with: exit code 2, message and no stack. */
@@ -95,7 +103,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     throw new UsageError(`--icount ${values.icount}: give a shift (0 = one nanosecond of guest time per instruction) or off`);
   }
   if (!/^\d+$/.test(values.timeout) || Number(values.timeout) === 0) throw new UsageError(`--timeout ${values.timeout}: give a number of seconds`);
-  if (values.day2 !== undefined && values.day2 !== 'renew') throw new UsageError(`--day2 ${values.day2}: the one day-two scenario is renew`);
+  if (values.day2 !== undefined && !isDay2(values.day2)) throw new UsageError(`--day2 ${values.day2}: the day-two scenarios are ${DAY2.join(', ')}`);
   if (values.day2 !== undefined && values['no-os-packages']) throw new UsageError('--day2 needs a site that comes up: not with --no-os-packages');
   return {
     siteArg: values.site,
@@ -109,6 +117,6 @@ export function parseOptions(argv: string[]): Options | undefined {
     keep: values.keep ?? false,
     noOsPackages: values['no-os-packages'] ?? false,
     ...(values.report !== undefined ? { report: values.report } : {}),
-    ...(values.day2 === 'renew' ? { day2: 'renew' as const } : {}),
+    ...(values.day2 !== undefined && isDay2(values.day2) ? { day2: values.day2 } : {}),
   };
 }
