@@ -21,10 +21,15 @@ export const NODE = {
   etcdData: '/var/lib/etcd',
   containerdRoot: '/var/lib/containerd',
   containerdState: '/run/containerd',
+  /** containerd's `opt` plugin makes this directory at every start (its default path; kubeseed's config leaves it). */
+  containerdOpt: '/opt/containerd',
   containerdCertsDir: '/etc/containerd/certs.d',
   containerdSocket: '/run/containerd/containerd.sock',
   containerdSock: 'unix:///run/containerd/containerd.sock',
   logDir: '/var/log/kubernetes',
+  /** The kubelet's logs of each pod's containers, and its links to them by container (kubeseed-reset removes both). */
+  podLogs: '/var/log/pods',
+  containerLogs: '/var/log/containers',
   auditLog: '/var/log/kubernetes/audit.log',
   units: '/etc/systemd/system',
   /** kubeseed's own configuration on the node. */

@@ -53,9 +53,16 @@ const file = (
 /** The control planes behind the node's apiserver proxy or the VIP. */
 const apiserverUpstreams = (c: RenderContext) => c.site.nodes.filter((n) => n.roles.includes('control-plane'));
 
+/**
+ * The names a node resolves through /etc/hosts: its own, and the control planes and etcd members.
+ * Nothing reaches a worker by name (the apiserver and metrics-server ask kubelets by InternalIP),
+ * so a worker added later changes no other node's file (issue #22).
+ */
+const namedNodes = (c: RenderContext) => c.site.nodes.filter((n) => n === c.node || n.roles.includes('control-plane') || n.roles.includes('etcd'));
+
 /** Every file that turns a fresh host into its part of the cluster. */
 const TABLE: Row[] = [
-  file(FILES.hosts, 'hosts', (c) => c.engine.render('hosts', { site: c.site.name, nodes: c.site.nodes })),
+  file(FILES.hosts, 'hosts', (c) => c.engine.render('hosts', { site: c.site.name, nodes: namedNodes(c) })),
   file(FILES.sysctl, 'sysctl', (c) => c.engine.render('sysctl.conf', { settings: SYSCTL })),
   file(FILES.modules, 'modules-load', (c) => c.engine.render('modules-load.conf', { modules: kernelModules(c.site, c.node) })),
   // The whole chrony.conf, so the distribution's public pool is gone; where it lives depends on the family.

@@ -46,7 +46,11 @@ function siteInfo(site: ResolvedSite): Obj[] {
         mode: site.kubernetes.mode,
         networkPlugin: site.network.plugin,
         addons: site.addons.join(','),
-        nodes: site.nodes.map((n) => `${n.name}=${n.ip}`).join(','),
+        // Not every node: a worker added later would change the bootstrap node's files (issue #22); `kubectl get nodes` lists them all.
+        controlPlaneNodes: site.nodes
+          .filter((n) => n.roles.includes('control-plane') || n.roles.includes('etcd'))
+          .map((n) => `${n.name}=${n.ip}`)
+          .join(','),
       },
     },
   ];

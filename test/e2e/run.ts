@@ -1,5 +1,5 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages] [--day2 renew|replace-member]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages] [--day2 renew|replace-member|add-worker]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
@@ -20,6 +20,7 @@ import { parseOptions, UsageError, USAGE, type Options } from './harness/options
 import { checkReboot } from './harness/reboot.js';
 import { checkDay2Renew } from './harness/day2.js';
 import { checkDay2ReplaceMember } from './harness/day2-members.js';
+import { checkDay2AddWorker } from './harness/day2-worker.js';
 import { buildReport, printFailureLogs, writeReport } from './harness/report.js';
 
 async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> {
@@ -58,6 +59,7 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
   // Before the disks are read (that powers the nodes off), after the reboot (a new bundle replaces the seeds in dist).
   if (r.opts.day2 === 'renew') await checkDay2Renew(r, runSite, artifacts);
   if (r.opts.day2 === 'replace-member') await checkDay2ReplaceMember(r, vms, runSite, artifacts);
+  if (r.opts.day2 === 'add-worker') await checkDay2AddWorker(r, vms, runSite, artifacts);
 
   await checkDisks(r, vms, osPackages);
   writeReport(r, buildReport(r, { reboot: r.opts.reboot === 'none' ? null : rebootName, lastPowerOnToAllReadySeconds: allReadyS, controlPlane }));

@@ -385,8 +385,9 @@ test.serial(
       t.regex(second.out, /nothing to do/);
       t.is(toolsLog(root), '');
 
-      // A worker joins: the bootstrap node's cluster manifests change, and its update applies them with kubeadm's admin credential.
-      writeFileSync(site, readFileSync(site, 'utf8').replace(/^(\s+- name: k8s-03\n(?:\s{6}.*\n)+)/m, `$1${lab1NodeYaml('k8s-04', 48, ['worker'])}`));
+      // An addon more: the bootstrap node's cluster manifests change, and its update applies them with kubeadm's admin credential.
+      // (A worker joining changes no other node's file, manifests included: test/integration/add-worker.test.ts.)
+      writeFileSync(site, readFileSync(site, 'utf8').replace(/^(\s+addons: \[coredns, metrics-server)\]$/m, '$1, ingress-nginx]'));
       bundle();
       const third = await apply(root, join(dist, DIST.updateTarball(host, 3)), undefined, host);
       t.is(third.code, 0, third.out);

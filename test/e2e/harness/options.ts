@@ -27,10 +27,14 @@ Options:
                        blueprint (gen bundle, updates over ssh: the first control plane takes it out),
                        then a new member with a new name and address joins (gen bundle, updates, its
                        boot); etcd watched every 5 s for a quorum, then three members, every node Ready
+  --day2 add-worker    after the checks: one more worker in the run's site, gen bundle (the other
+                       nodes get no update; bridge: their route to it), the new node booted from its
+                       seed, Ready with a pod on it; then kubeseed-reset on it, checked over ssh and
+                       on its powered-off disk, and the node installed again from its seed
   --report FILE        also write report.json to FILE
   --help, -h           show this help`;
 
-const DAY2 = ['renew', 'replace-member'] as const;
+const DAY2 = ['renew', 'replace-member', 'add-worker'] as const;
 export type Day2 = (typeof DAY2)[number];
 const isDay2 = (v: string): v is Day2 => (DAY2 as readonly string[]).includes(v);
 
