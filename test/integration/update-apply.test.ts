@@ -9,7 +9,6 @@ import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, pkiPath } from '../
 import { DIST } from '../../generator/pack/dist-layout.js';
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, readRepo, runCli } from '../helpers.js';
-import { lab1NodeYaml } from '../sites.js';
 import { modeHashTree } from '../tree.js';
 
 /**
