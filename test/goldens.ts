@@ -6,6 +6,7 @@ import { loadSite } from '../generator/pipeline/load.js';
 import { renderSite } from '../generator/pipeline/render.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { kickstart } from '../generator/pack/kickstart.js';
+import { applyScript, rollbackScript } from '../generator/pack/update.js';
 import { nodeFilesList } from '../generator/render/index.js';
 import { createEngine } from '../generator/text/template.js';
 import { repoRoot, testClock } from './helpers.js';
@@ -60,7 +61,17 @@ export async function renderGoldens(): Promise<Record<string, string>> {
       out[`lab1-rocky/${node.name}/files${f.path}`] = `# mode ${f.mode} origin ${f.origin}\n${f.content}`;
   }
   // Update bundles: which files and which units each kind of change touches.
-  for (const s of await updateScenarios()) out[`updates/${s.name}.txt`] = describeScenario(s);
+  const updateEngine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
+  for (const s of await updateScenarios()) {
+    out[`updates/${s.name}.txt`] = describeScenario(s);
+    // An upgrade's scripts as rendered: the downloads installed, kubeadm's commands (kubeadm mode), the rollback.
+    if (!s.site) continue;
+    const plan = buildPlan(s.site, (await renderLab1()).catalog);
+    for (const u of s.update.updates.filter((x) => ['k8s-01', 'k8s-02'].includes(x.node))) {
+      out[`updates/${s.name}/${u.node}.apply.sh`] = applyScript(updateEngine, s.site, u, plan);
+      if (u.node === 'k8s-01') out[`updates/${s.name}/${u.node}.rollback.sh`] = rollbackScript(updateEngine, s.site, u);
+    }
+  }
   return out;
 }
 

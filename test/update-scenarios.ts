@@ -7,7 +7,7 @@ import { ensurePki, type StateFiles } from '../generator/pki/issue.js';
 import { buildPlan } from '../generator/plan/index.js';
 import { nodeFacts, renderNode } from '../generator/render/index.js';
 import { createEngine } from '../generator/text/template.js';
-import { computeUpdates, describeUpdate, type RenderedNodeFiles, type SiteUpdate } from '../generator/update/compute.js';
+import { computeUpdates, describeUpdate, nodeArtifacts, sha256, type RenderedNodeFiles, type SiteUpdate } from '../generator/update/compute.js';
 import { runningSite } from '../generator/update/record.js';
 import { renderLab1 } from './goldens.js';
 import { repoRoot, testClock } from './helpers.js';
@@ -30,6 +30,25 @@ export async function renderedNodes(
   const plan = planEdit(buildPlan(site, catalog));
   return site.nodes.map((node) => ({ facts: nodeFacts(site, node, running), files: renderNode({ site, node, plan, state, engine, running }) }));
 }
+
+/**
+ * The nodes with the payload's downloads as well: each file's sha256 stands in as the hash of its
+ * name (a new version is a new name, so a new hash; an unchanged component keeps both), the image
+ * archive's as the hash of the image references it holds.
+ */
+export async function renderedWithPayload(site: ResolvedSite, catalog: Catalog, state: StateFiles): Promise<RenderedNodeFiles[]> {
+  const plan = buildPlan(site, catalog);
+  // The image archive keeps its name across releases: its stand-in hash is that of the images it holds.
+  const images = sha256(plan.images.map((i) => i.ref).join('\n'));
+  const sum = (file: string) => (file.startsWith('images-') ? images : sha256(file));
+  return (await renderedNodes(site, catalog, state)).map((n) => ({ ...n, artifacts: nodeArtifacts(plan, n.facts.node, sum) }));
+}
+
+/** The release lab1 is upgraded from in the upgrade scenarios: the previous minor in the catalog. */
+export const UPGRADE_FROM = 'v1.36.4';
+export const olderRelease: SiteEdit = (s) => {
+  s.spec.kubernetes.version = UPGRADE_FROM;
+};
 
 /** A fourth stacked control plane and etcd member. */
 export const addK8s04: SiteEdit = (s) => {
@@ -54,6 +73,8 @@ export interface Scenario {
   /** The nodes as the scenario renders them, and the state it renders them with. */
   nodes: RenderedNodeFiles[];
   state: StateFiles;
+  /** The site the scenario renders, where it is not lab1 itself. */
+  site?: ResolvedSite;
 }
 
 export async function updateScenarios(): Promise<Scenario[]> {
@@ -83,6 +104,17 @@ export async function updateScenarios(): Promise<Scenario[]> {
   const kubeadmRenewed = await ensurePki(kubeadm, kubeadmState.files, ports, { renew: true });
   const kubeadmBase = await renderedNodes(kubeadm, lab1.catalog, kubeadmState.files);
   const kubeadmRenewedNodes = await renderedNodes(kubeadm, lab1.catalog, kubeadmRenewed.files);
+  // Upgrades: lab1 bundled at the previous minor with its payload, then at its own release.
+  const upgrade = async (...edits: SiteEdit[]) => {
+    const old = siteFromLab1(lab1.catalog, olderRelease, ...edits);
+    const now = siteFromLab1(lab1.catalog, ...edits);
+    const oldNodes = await renderedWithPayload(old, lab1.catalog, lab1.state);
+    const newNodes = await renderedWithPayload(now, lab1.catalog, lab1.state);
+    const before = computeUpdates(null, oldNodes, names);
+    return { update: computeUpdates(before.record, newNodes, names), nodes: newNodes, site: now };
+  };
+  const up = await upgrade();
+  const upKubeadm = await upgrade(kubeadmMode);
   return [
     { name: 'first-bundle', update: first, nodes: base, state: lab1.state },
     { name: 'nothing-changed', update: computeUpdates(first.record, base, names), nodes: base, state: lab1.state },
@@ -115,6 +147,8 @@ export async function updateScenarios(): Promise<Scenario[]> {
       nodes: kubeadmRenewedNodes,
       state: kubeadmRenewed.files,
     },
+    { name: 'upgrade', update: up.update, nodes: up.nodes, state: lab1.state, site: up.site },
+    { name: 'upgrade-kubeadm', update: upKubeadm.update, nodes: upKubeadm.nodes, state: lab1.state, site: upKubeadm.site },
   ];
 }
 

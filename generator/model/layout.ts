@@ -85,6 +85,12 @@ export const FILES = {
   kickstartLog: `${NODE.copies}/kubeseed-post.log`,
   /** The site revision whose update the node applied last (written by an update's apply script). */
   revision: `${NODE.state}/revision`,
+  /** The release the node runs (`kubernetes=v1.20.2` and each installed component's version); kubeseed-status prints it. */
+  release: `${NODE.config}/release`,
+  /** What the last update replaced (files and binaries as they were, and the revision before it), for kubeseed-rollback. */
+  rollbackDir: `${NODE.state}/rollback`,
+  /** Puts back what the last update replaced (installed by the update's apply from the update itself). */
+  rollback: `${NODE.sbin}/kubeseed-rollback`,
   /** Units an update installed files for and has not yet seen healthy; a rerun restarts them. */
   updatePending: `${NODE.state}/update-pending`,
   /** How the node's etcd member starts the first time (new cluster or joining), read by etcd.service. */
@@ -174,6 +180,10 @@ export const BOOT_FILES: readonly string[] = [FILES.firstboot, FILES.firstbootUn
 export const UPDATE_FILES = {
   dir: 'files',
   list: 'files.sha256',
+  /** An upgrade's downloads from the new payload (named as the payload names them) and their SHA-256 list. */
+  payloadDir: 'payload',
+  payloadList: 'payload.sha256',
+  rollback: 'rollback',
   removed: 'removed',
   apply: 'apply',
   /** Takes the nodes the site no longer has out of the cluster (on the node whose update does it). */

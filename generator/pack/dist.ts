@@ -98,7 +98,7 @@ export async function packDist(dist: string, d: DistInput): Promise<DistResult> 
     await writeFile(join(dist, f.path), f.content, { mode: Number.parseInt(f.mode, 8) });
     await chmod(join(dist, f.path), Number.parseInt(f.mode, 8));
   }
-  await packUpdates(dist, { site: d.site, updates: d.updates, revision: d.revision, epoch: d.epoch, engine: d.engine });
+  await packUpdates(dist, { site: d.site, plan: d.plan, payload: d.payload, updates: d.updates, revision: d.revision, epoch: d.epoch, engine: d.engine });
   await writeFile(join(dist, DIST.verify), verifyScript(d.engine), { mode: 0o755 });
   await writeFile(join(dist, DIST.readme), distReadme(d.engine, { site: d.site, plan: d.plan, nodes: present, payload, vm }), { mode: 0o644 });
   await applyDistModes(dist);

@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ResolvedSite } from '../model/index.js';
-import { FILES, installTarget, KUBECONFIG, UPDATE_FILES } from '../model/layout.js';
+import type { BundlePlan, ResolvedSite } from '../model/index.js';
+import { FILES, installTarget, KUBECONFIG, NODE, payloadName, UPDATE_FILES } from '../model/layout.js';
 import { etcdctlContext } from '../render/files.js';
-import { nodeFacts } from '../render/facts.js';
-import { restartContext } from '../render/restarts.js';
+import { nodeFacts, type NodeFacts } from '../render/facts.js';
+import { installSteps } from '../render/install.js';
+import { artifactMarker, IMAGES_KEY, KUBEADM_UPGRADE, restartContext } from '../render/restarts.js';
+import { containerdQuirk } from '../catalog/quirks.js';
+import { FailureError } from '../model/index.js';
 import type { Engine } from '../text/template.js';
 import { describeUpdate, type NodeUpdate } from '../update/compute.js';
 import { DIST } from './dist-layout.js';
-import { memFile, writeTarTo } from './files.js';
+import { diskFile, memFile, writeTarTo } from './files.js';
+import type { ArtifactFile } from './payload.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -21,24 +25,82 @@ export function updateList(u: NodeUpdate): string {
     .join('');
 }
 
+/** The SHA-256 list of the update's downloads from the new payload: names relative to its payload directory. */
+export function payloadList(u: NodeUpdate): string {
+  return [...u.artifacts]
+    .sort((a, b) => a.file.localeCompare(b.file))
+    .map((a) => `${a.sha256}  ${a.file}\n`)
+    .join('');
+}
+
+/**
+ * How each download of an upgrade lands on the node, as first boot installs it (render/install.ts):
+ * a binary at its target, an archive unpacked into its directory, the image archive imported.
+ */
+function artifactContext(site: ResolvedSite, plan: BundlePlan, f: NodeFacts, u: NodeUpdate) {
+  const steps = installSteps(plan.artifacts.filter((a) => a.nodes.includes(u.node)));
+  return u.artifacts.map((a) => {
+    const marker = artifactMarker(a.key);
+    if (a.key === IMAGES_KEY) {
+      const refs = plan.images.filter((i) => i.nodes.includes(u.node)).flatMap((i) => [i.ref, ...i.aliases]);
+      const platform = containerdQuirk('importPlatformFlag', site.containerRuntime.version) ? `linux/${f.node.arch}` : '';
+      return { key: a.key, file: a.file, marker, images: { refs, platform }, install: null };
+    }
+    const step = steps.find((s) => s.file === a.file);
+    if (!step) throw new Error(`internal: no install step for ${a.file} on ${u.node}`);
+    return { key: a.key, file: a.file, marker, images: null, install: { tar: step.tar, dest: step.dest, strip: step.strip, members: step.members } };
+  });
+}
+
+/** kubeadm mode: the command that upgrades the node's part of the control plane with the new kubeadm (the first control plane applies, the others follow). */
+export function kubeadmUpgradeCommand(site: ResolvedSite, f: NodeFacts): string[] | null {
+  if (!f.kubeadm) return null;
+  // kubeseed owns the certificates (gen certs --renew): kubeadm must not renew them on the way.
+  const common = ['--certificate-renewal=false'];
+  if (f.bootstrap) {
+    return [
+      'upgrade',
+      'apply',
+      site.kubernetes.version,
+      '--config',
+      FILES.kubeadmConfig,
+      '--yes',
+      // kubeadm refuses a target with a pre-release part (v1.20.3-kubeseed.1) unless told (cmd/kubeadm/app/phases/upgrade/policy.go, EnforceVersionPolicies).
+      ...(site.kubernetes.version.includes('-') ? ['--allow-experimental-upgrades'] : []),
+      // The images are in containerd already (imported from the update); kubeadm must not try to pull them.
+      '--ignore-preflight-errors=ImagePull',
+      ...(site.kubernetes.etcdTopology === 'external' ? ['--etcd-upgrade=false'] : []),
+      ...common,
+    ];
+  }
+  return ['upgrade', 'node', ...common];
+}
+
 /** The node's `apply` script. */
-export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): string {
+export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate, plan?: BundlePlan): string {
+  const f = nodeFacts(
+    site,
+    site.nodes.find((n) => n.name === u.node)!,
+  );
+  if (u.artifacts.length && !plan) throw new Error('internal: an update with downloads needs the plan');
+  const kubeadm = kubeadmUpgradeCommand(site, f);
+  const context = restartContext(f, u.restarts);
+  const artifacts = plan ? artifactContext(site, plan, f, u) : [];
   return engine.render('pack/apply.sh', {
     node: u.node,
     site: site.name,
     revision: u.revision,
     base: u.base,
     listSha256: sha256(updateList(u)),
+    payloadListSha256: sha256(payloadList(u)),
     removed: u.removed,
     takeOut: u.departures.length ? UPDATE_FILES.takeOut : '',
     departed: u.departures.map((d) => d.name),
-    ...restartContext(
-      nodeFacts(
-        site,
-        site.nodes.find((n) => n.name === u.node)!,
-      ),
-      u.restarts,
-    ),
+    artifacts,
+    imagePlatform: artifacts.find((a) => a.images)?.images?.platform ?? '',
+    release: site.kubernetes.version,
+    ...context,
+    restart: { ...context.restart, kubeadmUpgrade: kubeadm ? [installTarget('kubeadm'), ...kubeadm] : null, kubeadmAdmin: KUBECONFIG.kubeadmAdmin },
     layout: {
       // The install-node-files partial's: it keeps the host's originals on a first install only.
       originals: FILES.originals,
@@ -49,6 +111,14 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): 
       pendingFile: FILES.updatePending,
       listName: UPDATE_FILES.list,
       filesDir: UPDATE_FILES.dir,
+      payloadListName: UPDATE_FILES.payloadList,
+      payloadDir: UPDATE_FILES.payloadDir,
+      rollbackName: UPDATE_FILES.rollback,
+      rollbackDir: FILES.rollbackDir,
+      rollback: FILES.rollback,
+      rollbackParent: NODE.sbin,
+      installed: FILES.installed,
+      ctr: `${installTarget('containerd')}/ctr`,
     },
   });
 }
@@ -66,10 +136,35 @@ export function takeOutScript(engine: Engine, site: ResolvedSite, u: NodeUpdate)
   });
 }
 
-/** Nodes in the order an update goes through a site: etcd members, then the other control planes, then the rest. */
-function siteOrder(site: ResolvedSite): string[] {
-  const rank = (roles: string[]) => (roles.includes('etcd') ? 0 : roles.includes('control-plane') ? 1 : 2);
-  return [...site.nodes].sort((a, b) => rank(a.roles) - rank(b.roles) || a.name.localeCompare(b.name)).map((n) => n.name);
+/** The node's `rollback` script: apply keeps it beside what it replaced and links it as kubeseed-rollback. */
+export function rollbackScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): string {
+  const f = nodeFacts(
+    site,
+    site.nodes.find((n) => n.name === u.node)!,
+  );
+  // kubeadm keeps its own backup of the static pod manifests it replaced; running the upgrade again would not undo it.
+  const context = restartContext(
+    f,
+    u.restarts.filter((r) => r.unit !== KUBEADM_UPGRADE),
+  );
+  return engine.render('pack/rollback.sh', {
+    node: u.node,
+    site: site.name,
+    ...context,
+    restart: { ...context.restart, kubeadmUpgrade: null },
+    layout: { rollbackDir: FILES.rollbackDir, rollback: FILES.rollback, revisionFile: FILES.revision, pendingFile: FILES.updatePending },
+  });
+}
+
+/**
+ * Nodes in the order an update goes through a site: etcd members, then the other control planes,
+ * then the rest. In kubeadm mode the first control plane leads: its `kubeadm upgrade apply` moves
+ * the cluster's configuration before the others' `kubeadm upgrade node`.
+ */
+export function siteOrder(site: ResolvedSite): string[] {
+  const first = site.kubernetes.mode === 'kubeadm' ? site.derived.bootstrapNode : null;
+  const rank = (n: { name: string; roles: string[] }) => (n.name === first ? -1 : n.roles.includes('etcd') ? 0 : n.roles.includes('control-plane') ? 1 : 2);
+  return [...site.nodes].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name)).map((n) => n.name);
 }
 
 /**
@@ -80,17 +175,30 @@ function siteOrder(site: ResolvedSite): string[] {
  */
 export async function packUpdates(
   dist: string,
-  o: { site: ResolvedSite; updates: NodeUpdate[]; revision: number; epoch: number; engine: Engine },
+  o: { site: ResolvedSite; plan: BundlePlan; payload: ArtifactFile[] | null; updates: NodeUpdate[]; revision: number; epoch: number; engine: Engine },
 ): Promise<void> {
   for (const u of o.updates) {
     const dir = DIST.updateName(u.node, u.revision);
+    const downloads = [];
+    for (const a of u.artifacts) {
+      const source = o.payload?.find((p) => p.name === a.file);
+      if (!source || source.sha256 !== a.sha256)
+        throw new FailureError(
+          `the update of ${u.node} carries ${a.file} (sha256 ${a.sha256.slice(0, 12)}…), which this bundle's payload does not hold`,
+          "run gen bundle with the payload of the release the site names (not --skip-payload), or --update-from the node's revision",
+        );
+      const binary = o.plan.artifacts.some((p) => p.format === 'binary' && payloadName(p) === a.file);
+      downloads.push(await diskFile(`${dir}/${UPDATE_FILES.payloadDir}/${a.file}`, source.source, binary ? 0o755 : 0o644));
+    }
     await writeTarTo(
       join(dist, DIST.updateTarball(u.node, u.revision)),
       [
-        memFile(`${dir}/${UPDATE_FILES.apply}`, applyScript(o.engine, o.site, u), 0o755),
+        memFile(`${dir}/${UPDATE_FILES.apply}`, applyScript(o.engine, o.site, u, o.plan), 0o755),
+        memFile(`${dir}/${UPDATE_FILES.rollback}`, rollbackScript(o.engine, o.site, u), 0o755),
         memFile(`${dir}/${UPDATE_FILES.list}`, updateList(u), 0o644),
         ...(u.departures.length ? [memFile(`${dir}/${UPDATE_FILES.takeOut}`, takeOutScript(o.engine, o.site, u), 0o755)] : []),
         ...[...u.added, ...u.changed].map((f) => memFile(`${dir}/${UPDATE_FILES.dir}${f.path}`, f.content, Number.parseInt(f.mode, 8))),
+        ...(u.artifacts.length ? [memFile(`${dir}/${UPDATE_FILES.payloadList}`, payloadList(u), 0o644), ...downloads] : []),
       ],
       o.epoch,
       true,
@@ -98,6 +206,7 @@ export async function packUpdates(
     await writeFile(join(dist, DIST.updateSummary(u.node, u.revision)), describeUpdate(u), { mode: 0o644 });
   }
   const nodes = [];
+  const upgrades = new Set(o.updates.filter((u) => u.artifacts.length).map((u) => u.node));
   for (const name of siteOrder(o.site)) {
     const present = await readdir(join(dist, DIST.nodeDir(name))).catch(() => [] as string[]);
     const revisions = present.map((f) => UPDATE_NAME.exec(f)).filter((m): m is RegExpExecArray => m !== null && m[1] === name);
@@ -110,12 +219,21 @@ export async function packUpdates(
       file: DIST.updateTarball(name, revision).slice(DIST.nodeDir(name).length + 1),
       dir: DIST.updateName(name, revision),
       revision,
+      // An upgrade (new downloads) on a node that runs workloads: cordoned and drained first, uncordoned once Ready.
+      drain: upgrades.has(name) && o.site.nodes.find((n) => n.name === name)!.roles.includes('worker'),
     });
   }
   if (!nodes.length) return;
   await writeFile(
     join(dist, DIST.applyUpdates),
-    o.engine.render('pack/apply-all.sh', { site: o.site.name, revision: o.revision, nodes, adminKubeconfig: DIST.adminKubeconfig }),
+    o.engine.render('pack/apply-all.sh', {
+      site: o.site.name,
+      revision: o.revision,
+      nodes,
+      adminKubeconfig: DIST.adminKubeconfig,
+      revisionFile: FILES.revision,
+      rollback: FILES.rollback,
+    }),
     { mode: 0o755 },
   );
 }

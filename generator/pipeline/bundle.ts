@@ -24,7 +24,7 @@ import { buildPlan } from '../plan/index.js';
 import { imageArchive } from '../registry/export.js';
 import { egressLint, nodeFacts, nodeFilesList } from '../render/index.js';
 import { readDelivery, writeDelivery } from '../io/delivery.js';
-import { computeUpdates, type SiteUpdate } from '../update/compute.js';
+import { computeUpdates, nodeArtifacts, type SiteUpdate } from '../update/compute.js';
 import { bundledRelease, runningSite } from '../update/record.js';
 import { createEngine } from '../text/template.js';
 import { certsStage, outputDir, placedStateDir } from './certs.js';
@@ -119,16 +119,18 @@ async function stages(
   const rendered = renderSite(site, catalog, pki.files, templates, running).nodes.filter((n) => at.nodes.some((x) => x.name === n.name));
   for (const n of rendered) lintEgress(site, plan, n);
   const payload = available ? checkCoverage(plan, available) : null;
+  const sums = new Map((payload ?? []).map((f) => [f.name, f.sha256]));
   const update = computeUpdates(
     delivered.record,
-    rendered.map((n) => ({
-      facts: nodeFacts(
-        site,
-        at.nodes.find((x) => x.name === n.name)!,
-        running,
-      ),
-      files: n.files,
-    })),
+    rendered.map((n) => {
+      const node = at.nodes.find((x) => x.name === n.name)!;
+      return {
+        facts: nodeFacts(site, node, running),
+        files: n.files,
+        // Without a payload at hand the node's downloads stay as recorded (an upgrade then fails in pack, naming what it lacks).
+        ...(payload ? { artifacts: nodeArtifacts(plan, node, (file) => sums.get(file)!) } : {}),
+      };
+    }),
     site.nodes.map((n) => n.name),
     opts.updateFrom,
   );

@@ -202,6 +202,7 @@ const TABLE: Row[] = [
       }),
     { mode: '0755' },
   ),
+  file(FILES.release, 'release', (c) => releaseFile(c)),
   file(FILES.firstbootUnit, 'kubeseed-firstboot.service', (c) =>
     c.engine.render('systemd/kubeseed-firstboot.service', { node: c.node.name, site: c.site.name, firstboot: FILES.firstboot }),
   ),
@@ -212,6 +213,7 @@ const TABLE: Row[] = [
       c.engine.render('kubeseed-status.sh', {
         stateDir: NODE.state,
         revisionFile: FILES.revision,
+        releaseFile: FILES.release,
         units: ['kubeseed-firstboot', 'containerd', ...serviceOrder(c).ordered],
       }),
     { mode: '0755' },
@@ -270,6 +272,18 @@ export function etcdctlContext(): Record<string, string> {
     etcdCert: pkiPath('etcd/healthcheck-client.crt'),
     etcdKey: pkiPath('etcd/healthcheck-client.key'),
   };
+}
+
+/**
+ * The release the node runs: the Kubernetes version and the version of each download it installs.
+ * Plain `name=version` lines (kubeseed-status prints them; an upgrade's update replaces the file,
+ * and a rollback puts the old one back).
+ */
+function releaseFile(c: RenderContext): string {
+  const mine = c.plan.artifacts.filter((a) => a.nodes.includes(c.node.name));
+  const versions = new Map(mine.map((a) => [a.component, a.version]));
+  const lines = [...versions].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  return [`kubernetes=${c.site.kubernetes.version}`, ...lines].join('\n') + '\n';
 }
 
 function keepalivedConf(c: RenderContext): string {

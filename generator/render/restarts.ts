@@ -18,6 +18,12 @@ interface Row {
 }
 
 const APISERVER = 'kube-apiserver';
+/** The key under which the image archive of the payload is recorded (update/compute.ts). */
+export const IMAGES_KEY = 'images';
+/** An artifact of the payload in the restart table: the update's apply marks it touched when it installs it. */
+export const artifactMarker = (key: string) => `payload:${key}`;
+/** Not a unit: `kubeadm upgrade apply|node`, run where a unit would restart (the restart-units partial). */
+export const KUBEADM_UPGRADE = 'kubeadm-upgrade';
 const CM = 'kube-controller-manager';
 const SCHEDULER = 'kube-scheduler';
 /**
@@ -50,19 +56,44 @@ export const RESTART_ORDER: readonly string[] = [
   'kubeseed-apiserver-proxy',
   'kubeseed-routes',
   'containerd',
+  // kubeadm mode's upgrade of the control plane's static pods (or the node's kubelet config), with the new kubeadm, before the new kubelet starts.
+  KUBEADM_UPGRADE,
   'kubelet',
   'kube-proxy',
   CLUSTER_MANIFESTS,
 ];
 
 /** How an update waits for a restarted unit: its own health endpoint where it has one, else systemd's word that it is active. */
-export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active' | 'none';
+export type HealthCheck = 'etcd' | 'apiserver' | 'kubelet' | 'active' | 'none' | 'done';
 const HEALTH: Record<string, HealthCheck> = {
   etcd: 'etcd',
   [APISERVER]: 'apiserver',
   kubelet: 'kubelet',
   [KUBEADM_KUBECONFIGS]: 'none',
   [CLUSTER_MANIFESTS]: 'none',
+  [KUBEADM_UPGRADE]: 'done',
+};
+
+/**
+ * Which units a download of the payload restarts when an upgrade changes it. runc, the CNI plugins
+ * and the images serve the next container or pod started; kubectl and crictl are tools; kubeadm's
+ * new binary runs the upgrade itself.
+ */
+const ARTIFACT_UNITS: Record<string, readonly string[]> = {
+  etcd: ['etcd'],
+  [APISERVER]: [APISERVER],
+  'kube-controller-manager': ['kube-controller-manager'],
+  'kube-scheduler': ['kube-scheduler'],
+  containerd: ['containerd'],
+  'containerd-static': ['containerd'],
+  kubeadm: [KUBEADM_UPGRADE],
+  kubelet: ['kubelet'],
+  'kube-proxy': ['kube-proxy'],
+  kubectl: [],
+  crictl: [],
+  runc: [],
+  'cni-plugins': [],
+  [IMAGES_KEY]: [],
 };
 export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'active';
 
@@ -72,7 +103,7 @@ export const healthCheck = (unit: string): HealthCheck => HEALTH[unit] ?? 'activ
  * payload), which the kubelet starts again from the same manifest so it reads the new files;
  * kubeadm renewing its kubeconfigs; or kubectl applying the cluster manifests.
  */
-export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs' | 'kubectl-apply';
+export type RestartVia = 'systemd' | 'static-pod' | 'kubeadm-certs' | 'kubectl-apply' | 'kubeadm-upgrade';
 
 /** The components kubeadm runs as static pods on this node. */
 function staticPods(f: NodeFacts): string[] {
@@ -83,6 +114,7 @@ function staticPods(f: NodeFacts): string[] {
 export function restartVia(f: NodeFacts, unit: string): RestartVia {
   if (unit === KUBEADM_KUBECONFIGS) return 'kubeadm-certs';
   if (unit === CLUSTER_MANIFESTS) return 'kubectl-apply';
+  if (unit === KUBEADM_UPGRADE) return 'kubeadm-upgrade';
   return staticPods(f).includes(unit) ? 'static-pod' : 'systemd';
 }
 
@@ -151,6 +183,8 @@ function rows(f: NodeFacts): Row[] {
     // The bootstrap node's credential for applying the cluster manifests at first boot.
     { match: KUBECONFIG.bootstrapper, units: [] },
     { match: KUBECONFIG.kubeadmAdmin, units: [] },
+    { match: FILES.release, units: [] },
+    ...Object.entries(ARTIFACT_UNITS).map(([key, units]) => ({ match: artifactMarker(key), units })),
   ];
 }
 
@@ -163,6 +197,7 @@ function nodeUnits(f: NodeFacts): Set<string> {
     'systemd-sysctl',
     ...(f.ntp ? [CHRONY_SERVICE[f.site.os.family]] : []),
     'containerd',
+    ...(f.kubeadm ? [KUBEADM_UPGRADE] : []),
     ...serviceOrder(f).ordered,
     ...staticPods(f),
     ...(f.kubeadm && f.cp ? [KUBEADM_KUBECONFIGS] : []),
@@ -216,7 +251,10 @@ export function restartRows(f: NodeFacts, paths: readonly string[]): UnitRestart
 }
 
 /** What the restart-units partial reads: the rows, and where the health checks find their tools and credentials. */
-export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts: UnitRestartRow[]; restart: Record<string, string | number> } {
+export function restartContext(
+  f: NodeFacts,
+  rows: UnitRestartRow[],
+): { restarts: UnitRestartRow[]; restart: Record<string, string | number | string[] | null> } {
   return {
     restarts: rows,
     restart: {
@@ -235,6 +273,7 @@ export function restartContext(f: NodeFacts, rows: UnitRestartRow[]): { restarts
       kubeconfig: KUBECONFIG.kubelet,
       apiserverUrl: `https://127.0.0.1:${f.site.controlPlane.apiserverPort}`,
       kubeletPort: KUBELET_HEALTHZ_PORT,
+      kubeadmStep: KUBEADM_UPGRADE,
     },
   };
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { RenderedFile } from '../model/index.js';
+import type { BundlePlan, RenderedFile } from '../model/index.js';
 import type { NodeFacts } from '../render/facts.js';
-import { isUnitFile, restartRows, type RestartVia, type UnitRestartRow } from '../render/restarts.js';
-import { runningSite, type DeliveredFile, type DeliveryRecord, type DepartedNode, type NodeRecord, type SiteRecord } from './record.js';
+import { artifactMarker, IMAGES_KEY, isUnitFile, restartRows, type RestartVia, type UnitRestartRow } from '../render/restarts.js';
+import { FILES, imageArchiveName, payloadName } from '../model/layout.js';
+import { runningSite, type DeliveredArtifact, type DeliveredFile, type DeliveryRecord, type DepartedNode, type NodeRecord, type SiteRecord } from './record.js';
 
 /**
  * The update computation: from what each node got last (the delivery record) and what it gets now
@@ -14,6 +15,17 @@ export interface UpdateFile {
   path: string;
   mode: string;
   content: string;
+  sha256: string;
+}
+
+/**
+ * A download of the payload a node installs (a component's binary or archive, or the image
+ * archive as `images`): what an upgrade carries when its content changed.
+ */
+export interface NodeArtifact {
+  key: string;
+  /** Its name in the payload. */
+  file: string;
   sha256: string;
 }
 
@@ -29,6 +41,8 @@ export interface NodeUpdate {
   added: UpdateFile[];
   changed: UpdateFile[];
   removed: string[];
+  /** The payload's downloads whose content changed (an upgrade), by key. */
+  artifacts: NodeArtifact[];
   /** In restart order (RESTART_ORDER); each unit once. */
   restarts: UnitRestart[];
   /** A unit file changed or went: systemd must reload before the restarts. */
@@ -58,14 +72,33 @@ export interface SiteUpdate {
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** The payload's downloads a node installs, with the sha256 the payload's files have (by name). */
+export function nodeArtifacts(plan: BundlePlan, node: { name: string; arch: string }, sha256Of: (file: string) => string): NodeArtifact[] {
+  const out = plan.artifacts
+    .filter((a) => a.nodes.includes(node.name))
+    .map((a) => ({ key: a.component, file: payloadName(a), sha256: sha256Of(payloadName(a)) }));
+  if (plan.images.some((i) => i.nodes.includes(node.name))) {
+    const file = imageArchiveName(node.arch);
+    out.push({ key: IMAGES_KEY, file, sha256: sha256Of(file) });
+  }
+  return out;
+}
+
 /** A node as this bundle renders it. */
 export interface RenderedNodeFiles {
   facts: NodeFacts;
   files: RenderedFile[];
+  /** The payload's downloads the node installs; absent when the bundle has no payload at hand (they are then kept as recorded). */
+  artifacts?: NodeArtifact[];
 }
 
 /** The node's record after this bundle: unchanged when its files are, else every file stamped with the revision its content (and path) first came. */
-function nextRecord(files: RenderedFile[], previous: NodeRecord | undefined, revision: number): { record: NodeRecord; same: boolean } {
+function nextRecord(
+  files: RenderedFile[],
+  artifacts: NodeArtifact[] | undefined,
+  previous: NodeRecord | undefined,
+  revision: number,
+): { record: NodeRecord; same: boolean } {
   const out: Record<string, DeliveredFile> = {};
   let same = Boolean(previous);
   for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
@@ -83,9 +116,41 @@ function nextRecord(files: RenderedFile[], previous: NodeRecord | undefined, rev
       same = false;
     }
   }
-  if (same) return { record: previous!, same };
+  const arts = nextArtifacts(artifacts, previous, out, revision);
+  if (arts.changed) same = false;
+  if (same) return { record: arts.record ? { ...previous!, artifacts: arts.record } : previous!, same };
   const sorted = Object.fromEntries(Object.entries(removed).sort(([a], [b]) => a.localeCompare(b)));
-  return { record: { revision, base: previous ? previous.revision : null, files: out, removed: sorted }, same };
+  return {
+    record: { revision, base: previous ? previous.revision : null, files: out, removed: sorted, ...(arts.record ? { artifacts: arts.record } : {}) },
+    same,
+  };
+}
+
+/**
+ * The node's artifacts after this bundle, each stamped with the revision its content first came.
+ * Without a payload at hand they stay as recorded. A record from before upgrades existed has none:
+ * the node runs what the release it was bundled with names, so they count as delivered then,
+ * unless this bundle changes the release itself (the node's release file), when all are new.
+ */
+function nextArtifacts(
+  artifacts: NodeArtifact[] | undefined,
+  previous: NodeRecord | undefined,
+  files: Record<string, DeliveredFile>,
+  revision: number,
+): { record: Record<string, DeliveredArtifact> | undefined; changed: boolean } {
+  if (!artifacts) return { record: previous?.artifacts, changed: false };
+  const releaseChanged = previous !== undefined && files[FILES.release]?.sha256 !== previous.files[FILES.release]?.sha256;
+  const adopted = previous && !previous.artifacts && !releaseChanged ? previous.revision : null;
+  const record: Record<string, DeliveredArtifact> = {};
+  let changed = false;
+  for (const a of [...artifacts].sort((x, y) => x.key.localeCompare(y.key))) {
+    const before = previous?.artifacts?.[a.key];
+    const kept = before && before.sha256 === a.sha256;
+    const since = kept ? before.since : (adopted ?? revision);
+    if (!kept && adopted === null && previous) changed = true;
+    record[a.key] = { file: a.file, sha256: a.sha256, since };
+  }
+  return { record, changed };
 }
 
 /**
@@ -105,7 +170,15 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
     .filter(([, r]) => r > from)
     .map(([p]) => p)
     .sort();
-  const touched = [...added, ...changed].map((f) => f.path).concat(removed);
+  const artifacts = Object.entries(record.artifacts ?? {})
+    .filter(([, a]) => a.since > from)
+    .map(([key, a]) => ({ key, file: a.file, sha256: a.sha256 }));
+  const touched = [...added, ...changed]
+    .map((f) => f.path)
+    .concat(
+      removed,
+      artifacts.map((a) => artifactMarker(a.key)),
+    );
   const byPath = (a: UpdateFile, b: UpdateFile) => a.path.localeCompare(b.path);
   return {
     node: n.facts.node.name,
@@ -114,6 +187,7 @@ export function updateSince(n: RenderedNodeFiles, record: NodeRecord, from: numb
     added: added.sort(byPath),
     changed: changed.sort(byPath),
     removed,
+    artifacts,
     restarts: restartRows(n.facts, touched),
     daemonReload: touched.some(isUnitFile),
     departures: departuresOf(n, departed, from),
@@ -166,7 +240,7 @@ export function computeUpdates(previous: DeliveryRecord | null, nodes: RenderedN
     .filter((n) => !siteNodes.includes(n))
     .sort();
   const proposed = previous ? previous.revision + 1 : 1;
-  const next = nodes.map((n) => ({ n, before: prevNodes[n.facts.node.name], ...nextRecord(n.files, prevNodes[n.facts.node.name], proposed) }));
+  const next = nodes.map((n) => ({ n, before: prevNodes[n.facts.node.name], ...nextRecord(n.files, n.artifacts, prevNodes[n.facts.node.name], proposed) }));
   const anyChange = dropped.length > 0 || next.some((x) => !x.same);
   const revision = anyChange ? proposed : previous!.revision;
   const record: DeliveryRecord = { revision, nodes: {} };
@@ -222,6 +296,7 @@ const RESTART_WORDS: Record<RestartVia, string> = {
   'static-pod': 'restart static pod',
   'kubeadm-certs': 'kubeadm certs renew',
   'kubectl-apply': 'kubectl apply',
+  'kubeadm-upgrade': 'run',
 };
 
 /** The change set as plain text: what the golden files hold and what `gen bundle` prints per node. */
@@ -230,6 +305,7 @@ export function describeUpdate(u: NodeUpdate): string {
   for (const f of u.added) lines.push(`  add     ${f.mode} ${f.path}`);
   for (const f of u.changed) lines.push(`  change  ${f.mode} ${f.path}`);
   for (const p of u.removed) lines.push(`  remove  ${p}`);
+  for (const a of u.artifacts) lines.push(`  payload ${a.key} ${a.file}`);
   if (u.daemonReload) lines.push('  systemctl daemon-reload');
   for (const d of u.departures) lines.push(`  take out ${d.name}: drain and delete its Node${d.etcd ? ', remove its etcd member' : ''}`);
   for (const r of u.restarts) lines.push(`  ${RESTART_WORDS[r.via]} ${r.unit} (wait: ${r.check})`);

@@ -29,6 +29,18 @@ export interface NodeRecord {
   files: Record<string, DeliveredFile>;
   /** Paths the node no longer gets, with the revision that took each away. */
   removed: Record<string, number>;
+  /**
+   * The payload's downloads the node installed (by component, and `images` for the image archive):
+   * the payload file's name and sha256 and the revision it first went to the node. Absent in records
+   * written before upgrades existed, and for nodes bundled without a payload.
+   */
+  artifacts?: Record<string, DeliveredArtifact>;
+}
+
+export interface DeliveredArtifact {
+  file: string;
+  sha256: string;
+  since: number;
 }
 
 /** What the rules for a running site compare a changed blueprint against (generator/site/rules/running.ts). */
@@ -88,6 +100,12 @@ const schema = z.strictObject({
         z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), mode: z.string().regex(/^0[0-7]{3}$/), since: revision, added: revision }),
       ),
       removed: z.record(nodePath, revision),
+      artifacts: z
+        .record(
+          z.string().regex(/^[a-z0-9][-a-z0-9]*$/),
+          z.strictObject({ file: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9._+]*$/), sha256: z.string().regex(/^[0-9a-f]{64}$/), since: revision }),
+        )
+        .optional(),
     }),
   ),
   site: siteSchema.optional(),

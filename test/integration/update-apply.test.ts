@@ -1,15 +1,29 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile as execFileCb, execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, pkiPath } from '../../generator/model/layout.js';
+import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, payloadName, pkiPath } from '../../generator/model/layout.js';
 import { DIST } from '../../generator/pack/dist-layout.js';
+<<<<<<< HEAD
 import { fixtureStateDir } from '../goldens.js';
 import { fixtureCache, readRepo, runCli } from '../helpers.js';
 import { modeHashTree } from '../tree.js';
+=======
+import type { ArtifactFile } from '../../generator/pack/payload.js';
+import { packUpdates } from '../../generator/pack/update.js';
+import { readTemplates } from '../../generator/io/templates.js';
+import { buildPlan } from '../../generator/plan/index.js';
+import { createEngine } from '../../generator/text/template.js';
+import { computeUpdates, nodeArtifacts } from '../../generator/update/compute.js';
+import { fixtureStateDir, renderLab1 } from '../goldens.js';
+import { fixtureCache, readRepo, repoRoot, runCli } from '../helpers.js';
+import { lab1NodeYaml, siteFromLab1 } from '../sites.js';
+import { modeHashTree, sha256 as hashOf } from '../tree.js';
+import { olderRelease, renderedNodes } from '../update-scenarios.js';
+>>>>>>> bee9bc5 (Upgrades (issue #23 items 1, 2, 4): a new spec.kubernetes.version gives each node an update carrying the new release's downloads whose sha256 changed (binaries, archives, the image archive), checked with the files before anything is installed, installed by rename with the old ones kept in /var/lib/kubeseed/rollback and kubeseed-rollback to put them back; restarts in order (kubeadm mode: kubeadm upgrade apply on the first control plane, which leads, upgrade node on the others, before the kubelet); apply-updates.sh skips nodes already at the revision, cordons/drains workers from the operator side and stops at the first failed node; /etc/kubeseed/release on every node (kubeseed-status prints it); goldens of the change sets and scripts, unit tests, chroot test of apply + rollback; README Upgrading, decisions)
 
 /**
  * An update bundle applied for real: node k8s-02 of lab1 installed from its tarball into a copy of
@@ -391,6 +405,141 @@ test.serial(
       const third = await apply(root, join(dist, DIST.updateTarball(host, 3)), undefined, host);
       t.is(third.code, 0, third.out);
       t.regex(toolsLog(root), new RegExp(`^kubectl --kubeconfig ${KUBECONFIG.kubeadmAdmin} apply --recursive -f ${NODE.manifests}$`, 'm'));
+    } finally {
+      server.close();
+    }
+  },
+);
+
+test.serial(
+  "an upgrade installs the new release's downloads (a binary by rename, an archive unpacked) after checking them, keeps the old ones, restarts in order, is a no-op the second time; kubeseed-rollback puts the node back",
+  async (t) => {
+    t.timeout(600_000);
+    t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+    const lab1 = await renderLab1();
+    const names = lab1.site.nodes.map((n) => n.name);
+    const oldSite = siteFromLab1(lab1.catalog, olderRelease);
+    const newSite = siteFromLab1(lab1.catalog);
+    const oldPlan = buildPlan(oldSite, lab1.catalog);
+    const newPlan = buildPlan(newSite, lab1.catalog);
+
+    // Stand-in downloads, as the payload names them: a binary that says its name and version, an archive holding one.
+    const payloadDir = join(dir, 'payload');
+    mkdirSync(payloadDir, { recursive: true });
+    const payload = new Map<string, ArtifactFile>();
+    for (const a of [...oldPlan.artifacts, ...newPlan.artifacts]) {
+      const name = payloadName(a);
+      if (payload.has(name)) continue;
+      const file = join(payloadDir, name);
+      if (a.format === 'binary') writeFileSync(file, `#!/bin/sh\necho "${a.component} ${a.version}"\n`, { mode: 0o755 });
+      else {
+        const src = join(dir, 'archive-src', a.component);
+        mkdirSync(src, { recursive: true });
+        writeFileSync(join(src, a.component), `#!/bin/sh\necho "${a.component} ${a.version}"\n`, { mode: 0o755 });
+        execFileSync('tar', ['-czf', file, '-C', src, a.component]);
+        rmSync(src, { recursive: true });
+      }
+      payload.set(name, { name, source: file, sha256: hashOf(readFileSync(file)), size: readFileSync(file).length });
+    }
+    writeFileSync(join(payloadDir, 'images-amd64.oci.tar'), 'stand-in image archive: the same in both releases\n');
+    payload.set('images-amd64.oci.tar', {
+      name: 'images-amd64.oci.tar',
+      source: join(payloadDir, 'images-amd64.oci.tar'),
+      sha256: hashOf(readFileSync(join(payloadDir, 'images-amd64.oci.tar'))),
+      size: 1,
+    });
+    const sum = (file: string) => payload.get(file)!.sha256;
+    const nodes = async (site: typeof newSite, plan: typeof newPlan) =>
+      (await renderedNodes(site, lab1.catalog, lab1.state)).map((n) => ({ ...n, artifacts: nodeArtifacts(plan, n.facts.node, sum) }));
+    const before1 = computeUpdates(null, await nodes(oldSite, oldPlan), names);
+    const up = computeUpdates(before1.record, await nodes(newSite, newPlan), names);
+    const u = up.updates.find((x) => x.node === NODE_NAME)!;
+    const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
+    const dist = join(dir, 'upgrade-dist');
+    mkdirSync(join(dist, 'nodes', NODE_NAME), { recursive: true });
+    await packUpdates(dist, { site: newSite, plan: newPlan, payload: [...payload.values()], updates: [u], revision: up.revision, epoch: 0, engine });
+    const tarball = join(dist, DIST.updateTarball(NODE_NAME, u.revision));
+    const sh = spawnSync('sh', ['-c', `tar -xzOf ${tarball} ${NODE_NAME}-rev2/apply ; echo; tar -xzOf ${tarball} ${NODE_NAME}-rev2/rollback`], {
+      encoding: 'utf8',
+    });
+    t.is(sh.status, 0);
+
+    // The node as the old release left it: its downloads installed as first boot installs them.
+    const root = join(dir, 'root-upgrade');
+    execFileSync('cp', ['-a', CHROOT, root]);
+    standIns(root);
+    for (const a of oldPlan.artifacts.filter((x) => x.nodes.includes(NODE_NAME))) {
+      const src = payload.get(payloadName(a))!.source;
+      mkdirSync(join(root, NODE.bin), { recursive: true });
+      if (a.format === 'binary') cpSync(src, join(root, installTarget(a.component)));
+      else {
+        mkdirSync(join(root, installTarget(a.component)), { recursive: true });
+        execFileSync('tar', ['-xzf', src, '-C', join(root, installTarget(a.component))]);
+      }
+    }
+    const version = (bin: string) => readFileSync(join(root, NODE.bin, bin), 'utf8');
+    t.regex(version('kubelet'), /kubelet v1\.36\./);
+    const crictlBefore = version('crictl');
+
+    let healthz = 0;
+    const server = createServer((_req, res) => {
+      healthz++;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(10248, '127.0.0.1', resolve));
+    try {
+      // A damaged download: refused before anything is installed.
+      let before = tree(root);
+      const damaged = await apply(root, tarball, (d) => writeFileSync(join(d, 'payload', u.artifacts.find((a) => a.key === 'kubelet')!.file), 'not kubelet\n'));
+      t.is(damaged.code, 1, damaged.out);
+      t.regex(damaged.out, /a download of this update .* does not match its sha256 .*nothing was installed/);
+      t.deepEqual([...gained(before, tree(root)).keys()], []);
+
+      // The upgrade.
+      before = tree(root);
+      const first = await apply(root, tarball);
+      t.is(first.code, 0, first.out);
+      t.regex(version('kubelet'), /kubelet v1\.37\./);
+      t.regex(version('kube-apiserver'), /kube-apiserver v1\.37\./);
+      t.not(version('crictl'), crictlBefore, 'the archive was unpacked over the old crictl');
+      t.regex(readFileSync(join(root, FILES.release), 'utf8'), /^kubernetes=v1\.37\.1$/m);
+      const log = toolsLog(root);
+      t.deepEqual(
+        [...log.matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
+        ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'],
+      );
+      t.true(healthz >= 1);
+      // The old release is kept for the rollback, and kubeseed-rollback is there.
+      t.regex(readFileSync(join(root, FILES.rollbackDir, 'root', NODE.bin, 'kubelet'), 'utf8'), /kubelet v1\.36\./);
+      t.is(readFileSync(join(root, FILES.rollbackDir, 'to'), 'utf8'), '2\n');
+      t.true(lstatSync(join(root, FILES.rollback)).isSymbolicLink());
+
+      // The same upgrade again: nothing to do.
+      rmSync(join(root, 'tools.log'));
+      const again = tree(root);
+      const second = await apply(root, tarball);
+      t.is(second.code, 0, second.out);
+      t.regex(second.out, /already at site revision 2: nothing to do/);
+      t.deepEqual([...gained(again, tree(root)).keys()], []);
+
+      // kubeseed-rollback: the old binaries and files back, the files the update added gone, the same units restarted, no revision recorded.
+      const rb = spawnSync('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && ${FILES.rollback}`], { encoding: 'utf8' });
+      t.is(rb.status, 0, rb.stdout + rb.stderr);
+      t.regex(rb.stdout, /the update to site revision 2 is undone/);
+      t.regex(version('kubelet'), /kubelet v1\.36\./);
+      t.is(version('crictl'), crictlBefore);
+      t.deepEqual(
+        [...toolsLog(root).matchAll(/^systemctl restart (\S+)$/gm)].map((m) => m[1]),
+        ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'],
+      );
+      const left = [...gained(before, tree(root)).keys()].filter((p) => p !== '/tools.log' && p !== FILES.installed);
+      t.deepEqual(left, [], 'the node is as before the upgrade (but for the list kubeseed-reset reads)');
+      t.false(existsSync(join(root, FILES.revision)));
+      t.false(existsSync(join(root, FILES.rollbackDir)));
+      const none = spawnSync('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && ${FILES.rollbackDir}/rollback`], {
+        encoding: 'utf8',
+      });
+      t.not(none.status, 0);
     } finally {
       server.close();
     }
