@@ -7,11 +7,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FILES, installTarget, KUBECONFIG, NODE, NODE_FILES, payloadName, pkiPath } from '../../generator/model/layout.js';
 import { DIST } from '../../generator/pack/dist-layout.js';
-<<<<<<< HEAD
-import { fixtureStateDir } from '../goldens.js';
-import { fixtureCache, readRepo, runCli } from '../helpers.js';
-import { modeHashTree } from '../tree.js';
-=======
 import type { ArtifactFile } from '../../generator/pack/payload.js';
 import { packUpdates } from '../../generator/pack/update.js';
 import { readTemplates } from '../../generator/io/templates.js';
@@ -20,10 +15,9 @@ import { createEngine } from '../../generator/text/template.js';
 import { computeUpdates, nodeArtifacts } from '../../generator/update/compute.js';
 import { fixtureStateDir, renderLab1 } from '../goldens.js';
 import { fixtureCache, readRepo, repoRoot, runCli } from '../helpers.js';
-import { lab1NodeYaml, siteFromLab1 } from '../sites.js';
+import { siteFromLab1 } from '../sites.js';
 import { modeHashTree, sha256 as hashOf } from '../tree.js';
 import { olderRelease, renderedNodes } from '../update-scenarios.js';
->>>>>>> bee9bc5 (Upgrades (issue #23 items 1, 2, 4): a new spec.kubernetes.version gives each node an update carrying the new release's downloads whose sha256 changed (binaries, archives, the image archive), checked with the files before anything is installed, installed by rename with the old ones kept in /var/lib/kubeseed/rollback and kubeseed-rollback to put them back; restarts in order (kubeadm mode: kubeadm upgrade apply on the first control plane, which leads, upgrade node on the others, before the kubelet); apply-updates.sh skips nodes already at the revision, cordons/drains workers from the operator side and stops at the first failed node; /etc/kubeseed/release on every node (kubeseed-status prints it); goldens of the change sets and scripts, unit tests, chroot test of apply + rollback; README Upgrading, decisions)
 
 /**
  * An update bundle applied for real: node k8s-02 of lab1 installed from its tarball into a copy of
