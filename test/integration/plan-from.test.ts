@@ -61,6 +61,7 @@ test.serial('--from manifest.json: versions, images, and per node the files and 
     );
     t.deepEqual(n.restarts.find((x) => x.unit === 'kubelet')!.because, ['kubelet v1.37.1']);
     t.true(n.changed.includes('/opt/kubeseed/firstboot'), `${n.node}: ${n.changed.join(' ')}`);
+    t.true(n.changed.includes('/etc/kubeseed/release'), `${n.node}: the release the node records (kubeseed-status) changes`);
   }
   t.true(c.nodes![0]!.changed.includes('/opt/kubeseed/manifests/20-coredns.yaml'), 'the bootstrap node gets the new CoreDNS manifest');
   t.false(
@@ -73,7 +74,7 @@ test.serial('--from manifest.json: versions, images, and per node the files and 
   t.regex(human.stdout, /^Site lab1: Kubernetes v1\.36\.4 -> v1\.37\.1, binary mode$/m);
   t.regex(human.stdout, /^kubernetes +v1\.36\.4 +v1\.37\.1$/m);
   t.regex(human.stdout, /^ {2}\+ registry\.k8s\.io\/coredns\/coredns:v1\.14\.4$/m);
-  t.regex(human.stdout, /^ {2}k8s-02: 0 file\(s\) added, 1 changed, 0 removed$/m);
+  t.regex(human.stdout, /^ {2}k8s-02: 0 file\(s\) added, 2 changed, 0 removed$/m);
   t.regex(human.stdout, /restarts: kube-apiserver \(kube-apiserver v1\.37\.1\); kube-controller-manager/);
   t.regex(human.stdout, /Nothing was written/);
   t.is(snapshot(), before, 'nothing was written');

@@ -83,14 +83,20 @@ async function apply(root: string, tarball: string, tamper?: (unpacked: string) 
   execFileSync('tar', ['-xzpf', tarball, '-C', srv]);
   const name = readdirOne(srv);
   tamper?.(join(srv, name));
+  return inChroot(root, host, `/srv/update/${name}/apply`);
+}
+
+/**
+ * Runs a command in the chroot as host `host`, without blocking this process: the kubelet's /healthz
+ * stand-in is served from here, and a synchronous spawn would leave it unanswered.
+ */
+async function inChroot(root: string, host: string, command: string): Promise<{ code: number; out: string; stdout: string }> {
   try {
-    const r = await execFile('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${host} && /srv/update/${name}/apply`], {
-      encoding: 'utf8',
-    });
-    return { code: 0, out: r.stdout + r.stderr };
+    const r = await execFile('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${host} && ${command}`], { encoding: 'utf8' });
+    return { code: 0, out: r.stdout + r.stderr, stdout: r.stdout };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout + x.stderr };
+    return { code: x.code, out: x.stdout + x.stderr, stdout: x.stdout };
   }
 }
 
@@ -115,6 +121,15 @@ function workspace(t: ExecutionContext, suffix: string, siteText: string) {
   return { out, site, gen, bundle: () => gen('bundle', '--out', out, '--skip-payload'), dist: join(out, 'lab1', 'dist') };
 }
 
+/** Installs `host`'s node tarball into the chroot as an operator would, with a stand-in payload beside it (install.sh places it for first boot; nothing here reads it). */
+function installNode(root: string, dist: string, host: string): void {
+  rmSync(join(root, 'srv', 'node'), { recursive: true, force: true });
+  mkdirSync(join(root, 'srv', 'node'), { recursive: true });
+  execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(host)), '-C', join(root, 'srv', 'node')]);
+  writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
+  execFileSync('chroot', [root, '/bin/sh', `/srv/node/${host}/install.sh`]);
+}
+
 const toolsLog = (root: string) => (existsSync(join(root, 'tools.log')) ? readFileSync(join(root, 'tools.log'), 'utf8') : '');
 
 test.serial(
@@ -136,11 +151,7 @@ test.serial(
     const root = join(dir, 'root');
     execFileSync('cp', ['-a', CHROOT, root]);
     standIns(root);
-    mkdirSync(join(root, 'srv', 'node'), { recursive: true });
-    execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(NODE_NAME)), '-C', join(root, 'srv', 'node')]);
-    // A stand-in payload beside the node's directory (install.sh places it for first boot; nothing here reads it).
-    writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
-    execFileSync('chroot', [root, '/bin/sh', `/srv/node/${NODE_NAME}/install.sh`]);
+    installNode(root, dist, NODE_NAME);
     t.regex(toolsLog(root), /^systemctl start --no-block kubeseed-firstboot.service$/m);
     rmSync(join(root, 'tools.log'));
 
@@ -241,26 +252,11 @@ test.serial(
   (t) => {
     t.timeout(600_000);
     t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
-    const state = join(dir, 'state-seed');
-    cpSync(fixtureStateDir, state, { recursive: true });
-    const out = join(dir, 'out-seed');
-    const site = join(dir, 'lab1-seed.yaml');
-    writeFileSync(site, readRepo('blueprints/sites/lab1.yaml'));
-    const bundle = () => {
-      const r = runCli(['bundle', '--site', site, '--state', state, '--out', out, '--skip-payload']);
-      t.is(r.code, 0, r.stderr);
-    };
-    const dist = join(out, 'lab1', 'dist');
+    const { site, bundle, dist } = workspace(t, '-seed', readRepo('blueprints/sites/lab1.yaml'));
     const root = join(dir, 'root-seed');
     execFileSync('cp', ['-a', CHROOT, root]);
     standIns(root);
-    const install = () => {
-      rmSync(join(root, 'srv', 'node'), { recursive: true, force: true });
-      mkdirSync(join(root, 'srv', 'node'), { recursive: true });
-      execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(NODE_NAME)), '-C', join(root, 'srv', 'node')]);
-      writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
-      execFileSync('chroot', [root, '/bin/sh', `/srv/node/${NODE_NAME}/install.sh`]);
-    };
+    const install = () => installNode(root, dist, NODE_NAME);
     // first boot's functions and its check for a newer list, without the steps (they need a real host).
     const firstboot = () => {
       const text = readFileSync(join(root, FILES.firstboot), 'utf8');
@@ -346,10 +342,7 @@ test.serial(
     writeFileSync(join(root, installTarget('containerd'), 'ctr'), CTR);
     chmodSync(join(root, installTarget('containerd'), 'ctr'), 0o755);
     cpSync(kubeadm, join(root, installTarget('kubeadm')));
-    mkdirSync(join(root, 'srv', 'node'), { recursive: true });
-    execFileSync('tar', ['-xzpf', join(dist, DIST.tarball(host)), '-C', join(root, 'srv', 'node')]);
-    writeFileSync(join(root, 'srv', 'node', 'payload-0123456789abcdef.tar'), 'stand-in payload\n');
-    execFileSync('chroot', [root, '/bin/sh', `/srv/node/${host}/install.sh`]);
+    installNode(root, dist, host);
     // What kubeadm init writes beside our files: its own kubeconfigs, signed by the cluster CA the node got.
     // admin.conf names the loopback: kubeadm's renewal asks the cluster for its configuration through it first and,
     // refused, uses its defaults. The advertise address (TEST-NET-1, refused as loopback) is only written, never dialled.
@@ -473,6 +466,10 @@ test.serial(
         execFileSync('tar', ['-xzf', src, '-C', join(root, installTarget(a.component))]);
       }
     }
+    // First boot kept the host's originals for kubeseed-reset when it installed the node files (install-node-files.sh).
+    mkdirSync(join(root, FILES.originals), { recursive: true });
+    writeFileSync(join(root, FILES.originals, '.created'), '');
+    writeFileSync(join(root, FILES.originals, '.kept'), '');
     const version = (bin: string) => readFileSync(join(root, NODE.bin, bin), 'utf8');
     t.regex(version('kubelet'), /kubelet v1\.36\./);
     const crictlBefore = version('crictl');
@@ -519,8 +516,8 @@ test.serial(
       t.deepEqual([...gained(again, tree(root)).keys()], []);
 
       // kubeseed-rollback: the old binaries and files back, the files the update added gone, the same units restarted, no revision recorded.
-      const rb = spawnSync('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && ${FILES.rollback}`], { encoding: 'utf8' });
-      t.is(rb.status, 0, rb.stdout + rb.stderr);
+      const rb = await inChroot(root, NODE_NAME, FILES.rollback);
+      t.is(rb.code, 0, rb.out);
       t.regex(rb.stdout, /the update to site revision 2 is undone/);
       t.regex(version('kubelet'), /kubelet v1\.36\./);
       t.is(version('crictl'), crictlBefore);
@@ -532,10 +529,8 @@ test.serial(
       t.deepEqual(left, [], 'the node is as before the upgrade (but for the list kubeseed-reset reads)');
       t.false(existsSync(join(root, FILES.revision)));
       t.false(existsSync(join(root, FILES.rollbackDir)));
-      const none = spawnSync('unshare', ['--uts', 'chroot', root, '/bin/bash', '-c', `hostname ${NODE_NAME} && ${FILES.rollbackDir}/rollback`], {
-        encoding: 'utf8',
-      });
-      t.not(none.status, 0);
+      const none = await inChroot(root, NODE_NAME, `${FILES.rollbackDir}/rollback`);
+      t.not(none.code, 0);
     } finally {
       server.close();
     }
