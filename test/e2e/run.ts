@@ -1,5 +1,5 @@
 /**
- * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages] [--day2 renew|replace-member|add-worker]`.
+ * End-to-end boot: `npm run test:e2e [-- --site test/e2e/sites/smoke2.yaml] [--reverse] [--late NODE] [--reboot NODE|none] [--icount SHIFT|off] [--timeout S] [--report FILE] [--no-os-packages] [--day2 renew|replace-member|add-worker] [--upgrade VERSION]`.
  * Builds (or reuses) the hermetic fixtures, runs the real `gen bundle`, and boots every node in
  * QEMU (software emulation) on a bridge inside a network namespace made for the run: no route
  * leads anywhere else, so a missing artifact shows up as a failure, never as a silent download.
@@ -10,7 +10,7 @@
  */
 import { rmSync } from 'node:fs';
 import { Machines } from './harness/boot.js';
-import { bundleSite, prepareFixtures } from './harness/bundle.js';
+import { bundleSite, prepareFixtures, prepareUpgradeFixtures } from './harness/bundle.js';
 import { checkAllReady, checkEtcdHealth, checkFirstBootComplete, checkWorkload, controlPlaneHealth } from './harness/checks.js';
 import { E2eRun } from './harness/context.js';
 import { checkDisks } from './harness/disks.js';
@@ -21,12 +21,14 @@ import { checkReboot } from './harness/reboot.js';
 import { checkDay2Renew } from './harness/day2.js';
 import { checkDay2ReplaceMember } from './harness/day2-members.js';
 import { checkDay2AddWorker } from './harness/day2-worker.js';
+import { checkUpgrade, type UpgradeFigures } from './harness/upgrade.js';
 import { buildReport, printFailureLogs, writeReport } from './harness/report.js';
 
 async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the e2e boot needs root (network namespaces, tap devices)');
   r.log('fixtures');
   prepareFixtures();
+  if (r.opts.upgrade) prepareUpgradeFixtures();
   const { payload, osPackages, runSite, artifacts } = await bundleSite(r);
   createNetwork(r);
 
@@ -60,9 +62,11 @@ async function boot(r: E2eRun, machines: { current?: Machines }): Promise<void> 
   if (r.opts.day2 === 'renew') await checkDay2Renew(r, runSite, artifacts);
   if (r.opts.day2 === 'replace-member') await checkDay2ReplaceMember(r, vms, runSite, artifacts);
   if (r.opts.day2 === 'add-worker') await checkDay2AddWorker(r, vms, runSite, artifacts);
+  let upgrade: UpgradeFigures | null = null;
+  if (r.opts.upgrade) upgrade = await checkUpgrade(r, runSite, r.opts.upgrade);
 
   await checkDisks(r, vms, osPackages);
-  writeReport(r, buildReport(r, { reboot: r.opts.reboot === 'none' ? null : rebootName, lastPowerOnToAllReadySeconds: allReadyS, controlPlane }));
+  writeReport(r, buildReport(r, { reboot: r.opts.reboot === 'none' ? null : rebootName, lastPowerOnToAllReadySeconds: allReadyS, controlPlane, upgrade }));
 }
 
 async function main(opts: Options): Promise<void> {

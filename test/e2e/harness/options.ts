@@ -31,6 +31,10 @@ Options:
                        nodes get no update; bridge: their route to it), the new node booted from its
                        seed, Ready with a pod on it; then kubeseed-reset on it, checked over ssh and
                        on its powered-off disk, and the node installed again from its seed
+  --upgrade VERSION    after the checks: a DaemonSet on every node, the blueprint moved to VERSION
+                       (a release of the site's catalog, e.g. v1.20.3-kubeseed.1), gen bundle and the
+                       bundle's apply-updates.sh over ssh; then every component on VERSION, the
+                       DaemonSet's pods unchanged, and a second apply-updates.sh a no-op
   --report FILE        also write report.json to FILE
   --help, -h           show this help`;
 
@@ -54,6 +58,8 @@ export interface Options {
   report?: string;
   /** A day-two scenario run on the booted site (harness/day2.ts). */
   day2?: Day2;
+  /** The release the booted site is upgraded to (harness/upgrade.ts). */
+  upgrade?: string;
 }
 
 /** A command line the harness cannot run with: exit code 2, message and no stack. */
@@ -75,6 +81,7 @@ export function parseOptions(argv: string[]): Options | undefined {
         'no-os-packages': { type: 'boolean' },
         report: { type: 'string' },
         day2: { type: 'string' },
+        upgrade: { type: 'string' },
         icount: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -109,6 +116,13 @@ export function parseOptions(argv: string[]): Options | undefined {
   if (!/^\d+$/.test(values.timeout) || Number(values.timeout) === 0) throw new UsageError(`--timeout ${values.timeout}: give a number of seconds`);
   if (values.day2 !== undefined && !isDay2(values.day2)) throw new UsageError(`--day2 ${values.day2}: the day-two scenarios are ${DAY2.join(', ')}`);
   if (values.day2 !== undefined && values['no-os-packages']) throw new UsageError('--day2 needs a site that comes up: not with --no-os-packages');
+  if (values.upgrade !== undefined) {
+    if (!/^v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(values.upgrade))
+      throw new UsageError(`--upgrade ${values.upgrade}: give a Kubernetes version, e.g. v1.20.3-kubeseed.1`);
+    if (values.upgrade === site.spec.kubernetes.version) throw new UsageError(`--upgrade ${values.upgrade}: ${values.site} already runs it`);
+    if (values['no-os-packages'] || values.day2 !== undefined)
+      throw new UsageError('--upgrade runs alone on a site that comes up: not with --no-os-packages or --day2');
+  }
   return {
     siteArg: values.site,
     sitePath,
@@ -122,5 +136,6 @@ export function parseOptions(argv: string[]): Options | undefined {
     noOsPackages: values['no-os-packages'] ?? false,
     ...(values.report !== undefined ? { report: values.report } : {}),
     ...(values.day2 !== undefined && isDay2(values.day2) ? { day2: values.day2 } : {}),
+    ...(values.upgrade !== undefined ? { upgrade: values.upgrade } : {}),
   };
 }

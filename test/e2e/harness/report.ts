@@ -8,6 +8,8 @@ export interface Measured {
   reboot: string | null;
   lastPowerOnToAllReadySeconds: number;
   controlPlane: Record<string, string>;
+  /** --upgrade's figures (harness/upgrade.ts), or null. */
+  upgrade?: object | null;
 }
 
 /** report.json: the run's options, its figures, each node's first-boot step times and every check. */
@@ -29,6 +31,7 @@ export function buildReport(r: E2eRun, m: Measured) {
     guestClock: opts.icount === 'off' ? 'host' : `icount shift=${opts.icount}`,
     stepGuestSeconds: steps,
     controlPlane: m.controlPlane,
+    ...(m.upgrade ? { upgrade: m.upgrade } : {}),
     checks: r.results,
   };
 }
