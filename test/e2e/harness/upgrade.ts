@@ -148,23 +148,19 @@ export async function checkUpgrade(r: E2eRun, runSite: string, version: string):
   const validate = spawnSync(process.execPath, [cliPath, 'validate', '--site', runSite], { cwd: r.work, encoding: 'utf8' });
   r.check(`upgrade: gen validate accepts ${from} -> ${version}`, validate.status === 0, tail(validate.stdout + validate.stderr, 2));
   r.log(`gen bundle (${from} -> ${version})`);
-  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', inputs.dir], {
+  const b = spawnSync(process.execPath, [cliPath, 'bundle', '--site', runSite, '--artifacts', inputs.dir, '--json'], {
     cwd: r.work,
     encoding: 'utf8',
     maxBuffer: 1 << 26,
   });
-  const updated = nodes.filter((n) => new RegExp(`update ${n.name}: revision \\d+ -> \\d+`).test(b.stdout));
+  const updates = parsedOr(b.stdout, (j: { nodeUpdates?: string[] }) => (j.nodeUpdates ?? []).join(','));
+  const updated = nodes.filter((n) => updates.split(',').includes(n.name));
   r.check(
     'upgrade: gen bundle makes an update for every node',
     b.status === 0 && updated.length === nodes.length,
-    b.status === 0
-      ? b.stdout
-          .split('\n')
-          .filter((l) => /^\s+update /.test(l))
-          .join('; ')
-      : tail(b.stderr),
+    b.status === 0 ? `node updates for ${updates || 'none'}` : tail(b.stderr),
   );
-  if (b.status !== 0) return null;
+  if (b.status !== 0 || updated.length !== nodes.length) return null;
 
   // 3. The rollout, from the operator's side.
   const t0 = Date.now();
