@@ -16,6 +16,8 @@ export const NODE = {
   cniConf: '/etc/cni/net.d',
   kubernetes: '/etc/kubernetes',
   pki: '/etc/kubernetes/pki',
+  /** Where kubeadm writes the control plane's static pod manifests, the kubelet's staticPodPath (kubeadm's constants.go: KubernetesDir + ManifestsSubDirName). */
+  staticPods: '/etc/kubernetes/manifests',
   kubeletDir: '/var/lib/kubelet',
   kubeProxyDir: '/var/lib/kube-proxy',
   etcdData: '/var/lib/etcd',

@@ -6,7 +6,16 @@ import { FILES, installTarget, KUBECONFIG, NODE, payloadName, UPDATE_FILES } fro
 import { etcdctlContext } from '../render/files.js';
 import { nodeFacts, type NodeFacts } from '../render/facts.js';
 import { installSteps } from '../render/install.js';
-import { artifactMarker, IMAGES_KEY, KUBEADM_UPGRADE, restartContext } from '../render/restarts.js';
+import {
+  artifactMarker,
+  healthCheck,
+  IMAGES_KEY,
+  KUBEADM_UPGRADE,
+  RESTART_ORDER,
+  restartContext,
+  restartVia,
+  type UnitRestartRow,
+} from '../render/restarts.js';
 import { containerdQuirk } from '../catalog/quirks.js';
 import { FailureError } from '../model/index.js';
 import type { Engine } from '../text/template.js';
@@ -101,6 +110,8 @@ export function applyScript(engine: Engine, site: ResolvedSite, u: NodeUpdate, p
     release: site.kubernetes.version,
     ...context,
     restart: { ...context.restart, kubeadmUpgrade: kubeadm ? [installTarget('kubeadm'), ...kubeadm] : null, kubeadmAdmin: KUBECONFIG.kubeadmAdmin },
+    // What kubeadm's upgrade rewrites that is not the update's own: apply keeps it for kubeseed-rollback when the upgrade runs.
+    kubeadmRewrites: kubeadm ? { step: KUBEADM_UPGRADE, staticPods: NODE.staticPods, kubeletConfig: FILES.kubeletConfig } : null,
     layout: {
       // The install-node-files partial's: it keeps the host's originals on a first install only.
       originals: FILES.originals,
@@ -136,17 +147,30 @@ export function takeOutScript(engine: Engine, site: ResolvedSite, u: NodeUpdate)
   });
 }
 
+const KUBELET = 'kubelet';
+
+/**
+ * The rollback's restarts: the update's, but for kubeadm's upgrade, which is not run again (it cannot undo itself):
+ * the static pod manifests and the kubelet's config it rewrote come back with the other files apply kept. Where it
+ * ran, the kubelet restarts: it reads its config only at start, and starts the static pods again from the restored
+ * manifests (a changed manifest is a new pod to it; it also watches the directory and would do so on its own).
+ */
+function rollbackRestarts(f: NodeFacts, rows: UnitRestartRow[]): UnitRestartRow[] {
+  const upgrade = rows.find((r) => r.unit === KUBEADM_UPGRADE);
+  const rest = rows.filter((r) => r.unit !== KUBEADM_UPGRADE);
+  if (!upgrade) return rest;
+  const kubelet = rest.find((r) => r.unit === KUBELET) ?? { unit: KUBELET, via: restartVia(f, KUBELET), check: healthCheck(KUBELET), paths: [] };
+  const merged = { ...kubelet, paths: [...new Set([...kubelet.paths, ...upgrade.paths])].sort() };
+  return [...rest.filter((r) => r.unit !== KUBELET), merged].sort((a, b) => RESTART_ORDER.indexOf(a.unit) - RESTART_ORDER.indexOf(b.unit));
+}
+
 /** The node's `rollback` script: apply keeps it beside what it replaced and links it as kubeseed-rollback. */
 export function rollbackScript(engine: Engine, site: ResolvedSite, u: NodeUpdate): string {
   const f = nodeFacts(
     site,
     site.nodes.find((n) => n.name === u.node)!,
   );
-  // kubeadm keeps its own backup of the static pod manifests it replaced; running the upgrade again would not undo it.
-  const context = restartContext(
-    f,
-    u.restarts.filter((r) => r.unit !== KUBEADM_UPGRADE),
-  );
+  const context = restartContext(f, rollbackRestarts(f, u.restarts));
   return engine.render('pack/rollback.sh', {
     node: u.node,
     site: site.name,

@@ -15,7 +15,7 @@ import { createEngine } from '../../generator/text/template.js';
 import { computeUpdates, nodeArtifacts } from '../../generator/update/compute.js';
 import { fixtureStateDir, renderLab1 } from '../goldens.js';
 import { fixtureCache, readRepo, repoRoot, runCli } from '../helpers.js';
-import { siteFromLab1 } from '../sites.js';
+import { kubeadmMode, siteFromLab1, type SiteEdit } from '../sites.js';
 import { modeHashTree, sha256 as hashOf } from '../tree.js';
 import { olderRelease, renderedNodes } from '../update-scenarios.js';
 
@@ -400,76 +400,90 @@ test.serial(
   },
 );
 
+/** A stand-in download of the payload: a script that says its component and version. */
+type StandIn = (component: string, version: string) => string;
+const sayVersion: StandIn = (component, version) => `#!/bin/sh\necho "${component} ${version}"\n`;
+
+/**
+ * lab1 (with `edits`) upgraded from the older release to its own, with stand-in downloads as the payload names them:
+ * `host`'s update packed in the run's directory, and a copy of the chroot as the old release left the node (its
+ * downloads installed as first boot installs them, the stand-in tools, first boot's record of the host's originals).
+ */
+async function upgradeOnNode(t: ExecutionContext, suffix: string, host: string, edits: SiteEdit[], standIn: StandIn = sayVersion) {
+  const lab1 = await renderLab1();
+  const names = lab1.site.nodes.map((n) => n.name);
+  const oldSite = siteFromLab1(lab1.catalog, olderRelease, ...edits);
+  const newSite = siteFromLab1(lab1.catalog, ...edits);
+  const oldPlan = buildPlan(oldSite, lab1.catalog);
+  const newPlan = buildPlan(newSite, lab1.catalog);
+
+  // A binary as the stand-in script, an archive holding one.
+  const payloadDir = join(dir, `payload${suffix}`);
+  mkdirSync(payloadDir, { recursive: true });
+  const payload = new Map<string, ArtifactFile>();
+  for (const a of [...oldPlan.artifacts, ...newPlan.artifacts]) {
+    const name = payloadName(a);
+    if (payload.has(name)) continue;
+    const file = join(payloadDir, name);
+    if (a.format === 'binary') writeFileSync(file, standIn(a.component, a.version), { mode: 0o755 });
+    else {
+      const src = join(dir, `archive-src${suffix}`, a.component);
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, a.component), standIn(a.component, a.version), { mode: 0o755 });
+      execFileSync('tar', ['-czf', file, '-C', src, a.component]);
+      rmSync(src, { recursive: true });
+    }
+    payload.set(name, { name, source: file, sha256: hashOf(readFileSync(file)), size: readFileSync(file).length });
+  }
+  writeFileSync(join(payloadDir, 'images-amd64.oci.tar'), 'stand-in image archive: the same in both releases\n');
+  payload.set('images-amd64.oci.tar', {
+    name: 'images-amd64.oci.tar',
+    source: join(payloadDir, 'images-amd64.oci.tar'),
+    sha256: hashOf(readFileSync(join(payloadDir, 'images-amd64.oci.tar'))),
+    size: 1,
+  });
+  const sum = (file: string) => payload.get(file)!.sha256;
+  const nodes = async (site: typeof newSite, plan: typeof newPlan) =>
+    (await renderedNodes(site, lab1.catalog, lab1.state)).map((n) => ({ ...n, artifacts: nodeArtifacts(plan, n.facts.node, sum) }));
+  const before1 = computeUpdates(null, await nodes(oldSite, oldPlan), names);
+  const up = computeUpdates(before1.record, await nodes(newSite, newPlan), names);
+  const u = up.updates.find((x) => x.node === host)!;
+  const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
+  const dist = join(dir, `upgrade-dist${suffix}`);
+  mkdirSync(join(dist, 'nodes', host), { recursive: true });
+  await packUpdates(dist, { site: newSite, plan: newPlan, payload: [...payload.values()], updates: [u], revision: up.revision, epoch: 0, engine });
+  const tarball = join(dist, DIST.updateTarball(host, u.revision));
+  const sh = spawnSync('sh', ['-c', `tar -xzOf ${tarball} ${host}-rev2/apply ; echo; tar -xzOf ${tarball} ${host}-rev2/rollback`], {
+    encoding: 'utf8',
+  });
+  t.is(sh.status, 0);
+
+  const root = join(dir, `root-upgrade${suffix}`);
+  execFileSync('cp', ['-a', CHROOT, root]);
+  standIns(root);
+  for (const a of oldPlan.artifacts.filter((x) => x.nodes.includes(host))) {
+    const src = payload.get(payloadName(a))!.source;
+    mkdirSync(join(root, NODE.bin), { recursive: true });
+    if (a.format === 'binary') cpSync(src, join(root, installTarget(a.component)));
+    else {
+      mkdirSync(join(root, installTarget(a.component)), { recursive: true });
+      execFileSync('tar', ['-xzf', src, '-C', join(root, installTarget(a.component))]);
+    }
+  }
+  // First boot kept the host's originals for kubeseed-reset when it installed the node files (install-node-files.sh).
+  mkdirSync(join(root, FILES.originals), { recursive: true });
+  writeFileSync(join(root, FILES.originals, '.created'), '');
+  writeFileSync(join(root, FILES.originals, '.kept'), '');
+  return { u, tarball, root };
+}
+
 test.serial(
   "an upgrade installs the new release's downloads (a binary by rename, an archive unpacked) after checking them, keeps the old ones, restarts in order, is a no-op the second time; kubeseed-rollback puts the node back",
   async (t) => {
     t.timeout(600_000);
     t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
-    const lab1 = await renderLab1();
-    const names = lab1.site.nodes.map((n) => n.name);
-    const oldSite = siteFromLab1(lab1.catalog, olderRelease);
-    const newSite = siteFromLab1(lab1.catalog);
-    const oldPlan = buildPlan(oldSite, lab1.catalog);
-    const newPlan = buildPlan(newSite, lab1.catalog);
+    const { u, tarball, root } = await upgradeOnNode(t, '', NODE_NAME, []);
 
-    // Stand-in downloads, as the payload names them: a binary that says its name and version, an archive holding one.
-    const payloadDir = join(dir, 'payload');
-    mkdirSync(payloadDir, { recursive: true });
-    const payload = new Map<string, ArtifactFile>();
-    for (const a of [...oldPlan.artifacts, ...newPlan.artifacts]) {
-      const name = payloadName(a);
-      if (payload.has(name)) continue;
-      const file = join(payloadDir, name);
-      if (a.format === 'binary') writeFileSync(file, `#!/bin/sh\necho "${a.component} ${a.version}"\n`, { mode: 0o755 });
-      else {
-        const src = join(dir, 'archive-src', a.component);
-        mkdirSync(src, { recursive: true });
-        writeFileSync(join(src, a.component), `#!/bin/sh\necho "${a.component} ${a.version}"\n`, { mode: 0o755 });
-        execFileSync('tar', ['-czf', file, '-C', src, a.component]);
-        rmSync(src, { recursive: true });
-      }
-      payload.set(name, { name, source: file, sha256: hashOf(readFileSync(file)), size: readFileSync(file).length });
-    }
-    writeFileSync(join(payloadDir, 'images-amd64.oci.tar'), 'stand-in image archive: the same in both releases\n');
-    payload.set('images-amd64.oci.tar', {
-      name: 'images-amd64.oci.tar',
-      source: join(payloadDir, 'images-amd64.oci.tar'),
-      sha256: hashOf(readFileSync(join(payloadDir, 'images-amd64.oci.tar'))),
-      size: 1,
-    });
-    const sum = (file: string) => payload.get(file)!.sha256;
-    const nodes = async (site: typeof newSite, plan: typeof newPlan) =>
-      (await renderedNodes(site, lab1.catalog, lab1.state)).map((n) => ({ ...n, artifacts: nodeArtifacts(plan, n.facts.node, sum) }));
-    const before1 = computeUpdates(null, await nodes(oldSite, oldPlan), names);
-    const up = computeUpdates(before1.record, await nodes(newSite, newPlan), names);
-    const u = up.updates.find((x) => x.node === NODE_NAME)!;
-    const engine = createEngine(await readTemplates(join(repoRoot, 'blueprints', 'templates')));
-    const dist = join(dir, 'upgrade-dist');
-    mkdirSync(join(dist, 'nodes', NODE_NAME), { recursive: true });
-    await packUpdates(dist, { site: newSite, plan: newPlan, payload: [...payload.values()], updates: [u], revision: up.revision, epoch: 0, engine });
-    const tarball = join(dist, DIST.updateTarball(NODE_NAME, u.revision));
-    const sh = spawnSync('sh', ['-c', `tar -xzOf ${tarball} ${NODE_NAME}-rev2/apply ; echo; tar -xzOf ${tarball} ${NODE_NAME}-rev2/rollback`], {
-      encoding: 'utf8',
-    });
-    t.is(sh.status, 0);
-
-    // The node as the old release left it: its downloads installed as first boot installs them.
-    const root = join(dir, 'root-upgrade');
-    execFileSync('cp', ['-a', CHROOT, root]);
-    standIns(root);
-    for (const a of oldPlan.artifacts.filter((x) => x.nodes.includes(NODE_NAME))) {
-      const src = payload.get(payloadName(a))!.source;
-      mkdirSync(join(root, NODE.bin), { recursive: true });
-      if (a.format === 'binary') cpSync(src, join(root, installTarget(a.component)));
-      else {
-        mkdirSync(join(root, installTarget(a.component)), { recursive: true });
-        execFileSync('tar', ['-xzf', src, '-C', join(root, installTarget(a.component))]);
-      }
-    }
-    // First boot kept the host's originals for kubeseed-reset when it installed the node files (install-node-files.sh).
-    mkdirSync(join(root, FILES.originals), { recursive: true });
-    writeFileSync(join(root, FILES.originals, '.created'), '');
-    writeFileSync(join(root, FILES.originals, '.kept'), '');
     const version = (bin: string) => readFileSync(join(root, NODE.bin, bin), 'utf8');
     t.regex(version('kubelet'), /kubelet v1\.36\./);
     const crictlBefore = version('crictl');
@@ -531,6 +545,70 @@ test.serial(
       t.false(existsSync(join(root, FILES.rollbackDir)));
       const none = await inChroot(root, NODE_NAME, `${FILES.rollbackDir}/rollback`);
       t.not(none.code, 0);
+    } finally {
+      server.close();
+    }
+  },
+);
+
+test.serial(
+  "kubeadm mode: an upgrade keeps the static pod manifests and the kubelet's config that kubeadm's upgrade rewrites, a rerun keeps the first run's copy; kubeseed-rollback puts them back byte for byte and restarts the kubelet",
+  async (t) => {
+    t.timeout(600_000);
+    t.true(existsSync(join(CHROOT, 'bin', 'bash')), `no chroot fixture at ${CHROOT}: run scripts/fixtures/build-chroot.sh`);
+    const host = 'k8s-01';
+    const apiserver = `${NODE.staticPods}/kube-apiserver.yaml`;
+    // The new kubeadm as a stand-in: it logs its arguments and rewrites in place what `kubeadm upgrade` rewrites; told to, it then fails once.
+    const kubeadm: StandIn = (component, version) =>
+      component !== 'kubeadm'
+        ? sayVersion(component, version)
+        : [
+            '#!/bin/sh',
+            'echo "kubeadm $*" >>/tools.log',
+            `echo "kube-apiserver as kubeadm ${version} writes it" >${apiserver}`,
+            `echo "kubelet config as kubeadm ${version} writes it" >${FILES.kubeletConfig}`,
+            'if [ -e /kubeadm-fails-once ]; then rm /kubeadm-fails-once; exit 1; fi',
+            '',
+          ].join('\n');
+    const { tarball, root } = await upgradeOnNode(t, '-kubeadm', host, [kubeadmMode], kubeadm);
+    writeFileSync(join(root, installTarget('containerd'), 'ctr'), CTR);
+    chmodSync(join(root, installTarget('containerd'), 'ctr'), 0o755);
+    // What kubeadm init of the old release wrote: the static pods and the kubelet's config.
+    const written = {
+      [apiserver]: 'kube-apiserver as kubeadm v1.36 wrote it\n',
+      [`${NODE.staticPods}/etcd.yaml`]: 'etcd as kubeadm v1.36 wrote it\n',
+      [FILES.kubeletConfig]: 'kubelet config as kubeadm v1.36 wrote it\n',
+    };
+    for (const [path, text] of Object.entries(written)) {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), text, { mode: 0o600 });
+    }
+    const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(10248, '127.0.0.1', resolve));
+    try {
+      const before = tree(root);
+      // kubeadm fails half-way (its files rewritten): the run stops, and its rerun upgrades.
+      writeFileSync(join(root, 'kubeadm-fails-once'), '');
+      const failed = await apply(root, tarball, undefined, host);
+      t.is(failed.code, 1, failed.out);
+      t.regex(failed.out, /kubeadm's upgrade failed/);
+      const rerun = await apply(root, tarball, undefined, host);
+      t.is(rerun.code, 0, rerun.out);
+      t.is(read(apiserver), 'kube-apiserver as kubeadm v1.37.1 writes it\n');
+      t.is(read(FILES.kubeletConfig), 'kubelet config as kubeadm v1.37.1 writes it\n');
+      t.is([...toolsLog(root).matchAll(/^kubeadm upgrade apply v1\.37\.1 /gm)].length, 2);
+
+      rmSync(join(root, 'tools.log'));
+      const rb = await inChroot(root, host, FILES.rollback);
+      t.is(rb.code, 0, rb.out);
+      for (const [path, text] of Object.entries(written)) t.is(read(path), text, `${path} as before the upgrade`);
+      const log = toolsLog(root);
+      t.notRegex(log, /^kubeadm /m, 'the rollback runs no kubeadm');
+      t.regex(log, /^systemctl restart kubelet$/m, 'the kubelet restarts: it reads its config only at start');
+      const left = [...gained(before, tree(root)).keys()].filter((p) => p !== '/tools.log' && p !== FILES.installed);
+      t.deepEqual(left, [], 'the node is as before the upgrade (but for the list kubeseed-reset reads)');
     } finally {
       server.close();
     }

@@ -338,6 +338,16 @@ if ((${#changed[@]} + ${#gone[@]} + ${#art_to[@]})) && [[ "$(cat "$BACKUP/to" 2>
     fi
   done
   for t in "${gone[@]}" "${art_to[@]}"; do keep "$t"; done
+  # kubeadm's upgrade (a step of the restarts below) rewrites the static pod manifests and the kubelet's config, which
+  # are not this update's files: those there are kept as they are now, copied (kubeadm writes the kubelet's config in place).
+  if [[ " ${restarts[*]} " == *" "'kubeadm-upgrade'" "* ]]; then
+    for t in '/etc/kubernetes/manifests'/*.yaml '/var/lib/kubelet/config.yaml'; do
+      if [[ -f "$t" && ! -e "$BACKUP.new/root$t" ]]; then
+        mkdir -p "$BACKUP.new/root${t%/*}"
+        cp -a "$t" "$BACKUP.new/root$t"
+      fi
+    done
+  fi
   printf '%s\n' "${changed[@]}" "${gone[@]}" "${markers[@]}" | sed '/^$/d' >"$BACKUP.new/touched"
   echo "${current}" >"$BACKUP.new/from"
   echo "$REVISION" >"$BACKUP.new/to"

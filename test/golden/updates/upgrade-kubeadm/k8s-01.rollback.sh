@@ -64,7 +64,7 @@ write_pending() {
 # plan_restarts: the units to restart, in order, recorded as pending before anything changes.
 plan_restarts() {
   restarts=()
-  if wanted 'kubelet' 'payload:kubelet'; then restarts+=('kubelet'); fi
+  if wanted 'kubelet' 'payload:kubeadm' 'payload:kubelet'; then restarts+=('kubelet'); fi
   if wanted 'kube-proxy' 'payload:kube-proxy'; then restarts+=('kube-proxy'); fi
   if wanted 'cluster-manifests' '/opt/kubeseed/manifests/*'; then restarts+=('cluster-manifests'); fi
   mkdir -p "$(dirname "$PENDING")"
