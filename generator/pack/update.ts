@@ -61,6 +61,9 @@ function artifactContext(site: ResolvedSite, plan: BundlePlan, f: NodeFacts, u: 
   });
 }
 
+/** kubeadm's preflight checks `kubeadm upgrade apply` is told to pass over (reasons in kubeadmUpgradeCommand). */
+const KUBEADM_UPGRADE_IGNORED_CHECKS = ['ImagePull', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration'];
+
 /** kubeadm mode: the command that upgrades the node's part of the control plane with the new kubeadm (the first control plane applies, the others follow). */
 export function kubeadmUpgradeCommand(site: ResolvedSite, f: NodeFacts): string[] | null {
   if (!f.kubeadm) return null;
@@ -77,7 +80,10 @@ export function kubeadmUpgradeCommand(site: ResolvedSite, f: NodeFacts): string[
       // kubeadm refuses a target with a pre-release part (v1.20.3-kubeseed.1) unless told (cmd/kubeadm/app/phases/upgrade/policy.go, EnforceVersionPolicies).
       ...(site.kubernetes.version.includes('-') ? ['--allow-experimental-upgrades'] : []),
       // The images are in containerd already (imported from the update); kubeadm must not try to pull them.
-      '--ignore-preflight-errors=ImagePull',
+      // First boot skips kubeadm's CoreDNS addon (render/firstboot.ts), so kubeadm finds no CoreDNS version of its own
+      // to migrate from and its CoreDNS checks fail ("start version '' not supported", seen booting kubeadm 1.20.2).
+      // The addon upgrade itself skips a cluster without kubeadm's coredns ConfigMap (postupgrade.go, kubeadm 1.20 on).
+      `--ignore-preflight-errors=${KUBEADM_UPGRADE_IGNORED_CHECKS.join(',')}`,
       ...(site.kubernetes.etcdTopology === 'external' ? ['--etcd-upgrade=false'] : []),
       ...common,
     ];

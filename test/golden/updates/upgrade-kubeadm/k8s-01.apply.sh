@@ -257,7 +257,7 @@ healthy_done() { return 0; }
 
 # kubeadm mode: the new kubeadm moves this node's part of the control plane (or its kubelet config) to the new release.
 kubeadm_upgrade() {
-  '/usr/local/bin/kubeadm' 'upgrade' 'apply' 'v1.37.1' '--config' '/etc/kubeseed/kubeadm.yaml' '--yes' '--ignore-preflight-errors=ImagePull' '--certificate-renewal=false'
+  '/usr/local/bin/kubeadm' 'upgrade' 'apply' 'v1.37.1' '--config' '/etc/kubeseed/kubeadm.yaml' '--yes' '--ignore-preflight-errors=ImagePull,CoreDNSUnsupportedPlugins,CoreDNSMigration' '--certificate-renewal=false'
 }
 
 wait_healthy() {
